@@ -1,0 +1,81 @@
+"""E-mail to the reseller and to the program's operators (R7, R9, R10, R11, R13, R14, R16, R17).
+
+Sending is idempotent per (claim, notice kind, number): the outbox remembers what it sent, so a
+retried activity never sends the same notice twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from temporalio import activity
+from temporalio.common import RetryPolicy
+
+from cashback.domain.money import Money
+from cashback.domain.reseller import ResellerSnapshot
+from cashback.domain.status import NoticeKind
+
+TIMEOUT = timedelta(minutes=1)
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["InvalidNotice"],
+)
+
+
+class NoticeFacts(BaseModel):
+    """What a notice may tell; each template uses the fields of its kind."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agreement_number: str
+    offer_name: str
+    amount: Money | None = None
+    reasons: tuple[str, ...] = ()
+    review_deadline: date | None = None
+    payout_date: date | None = None
+    payment_reference: str | None = None
+    bank_return_code: str | None = None
+
+
+class NoticeRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    claim_id: str
+    kind: NoticeKind
+    number: int = Field(default=1, ge=1, description="1, 2, 3 for repeated notifications")
+    reseller: ResellerSnapshot
+    respond_by: AwareDatetime | None = Field(
+        default=None, description="R10: the reseller must act by then; a secure link expires then"
+    )
+    facts: NoticeFacts
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.claim_id}/{self.kind.value}/{self.number}"
+
+
+class NoticeReceipt(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    sent_at: AwareDatetime
+
+
+class Outbox(Protocol):
+    def send(self, notice: NoticeRequest) -> NoticeReceipt:
+        """Render and send `notice` once; a second call with the same idempotency key returns the
+        first receipt without sending."""
+        ...
+
+
+class MailActivities:
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+
+    @activity.defn(name="mail.send_notice")
+    def send_notice(self, notice: NoticeRequest) -> NoticeReceipt:
+        """Send one notice to the reseller, or to the operators for operator notices."""
+        return self._outbox.send(notice)

@@ -1,0 +1,61 @@
+"""The claim's timeline (D3): every status change and every notable event, recorded by the
+workflow through this activity. The database implementation is idempotent on
+(claim_id, sequence), so a retried activity never writes an entry twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from temporalio import activity
+from temporalio.common import RetryPolicy
+
+from cashback.domain.status import ClaimStatus
+
+TIMEOUT = timedelta(seconds=30)
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["InvalidTimelineEntry"],
+)
+
+
+class TimelineEvent(StrEnum):
+    STATUS_CHANGED = "status_changed"
+    REVIEW_ESCALATED = "review_escalated"  # R9: deadline without a conclusive verdict
+    BANK_DETAILS_RECEIVED = "bank_details_received"  # R10-R12, with the judgement
+    PAYMENT_REJECTED = "payment_rejected"  # R16, with the bank's return code
+    PAYOUT_OVERDUE = "payout_overdue"  # R14: the 45-day bound is or will be missed
+
+
+class TimelineEntry(BaseModel):
+    """One line of a claim's timeline (D3): time, actor, from/to status, reason."""
+
+    model_config = ConfigDict(frozen=True)
+
+    claim_id: str
+    sequence: int = Field(ge=1, description="position in the claim's timeline; idempotency key")
+    at: AwareDatetime
+    actor: str = Field(description="'system', 'reseller' or the operator's name")
+    event: TimelineEvent
+    from_status: ClaimStatus | None = None
+    to_status: ClaimStatus | None = None
+    reason: str = ""
+
+
+class Timeline(Protocol):
+    def append(self, entry: TimelineEntry) -> None:
+        """Store `entry` unless an entry with its (claim_id, sequence) is already stored."""
+        ...
+
+
+class RecordsActivities:
+    def __init__(self, timeline: Timeline) -> None:
+        self._timeline = timeline
+
+    @activity.defn(name="records.append_timeline")
+    def append_timeline(self, entry: TimelineEntry) -> None:
+        """D3: record one timeline entry (idempotent)."""
+        self._timeline.append(entry)

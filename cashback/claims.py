@@ -1,0 +1,133 @@
+"""The claim workflow's messages: its input, its output, its state, and the updates it takes.
+
+Kept apart from workflows/claim.py so the API, the worker and the tests import them without the
+workflow sandbox, and so the workflow module stays small (it is re-imported for every run).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from activities.eligibility import ClaimVerdict
+from activities.invoices import InvoiceRef
+from cashback.domain.eligibility import ClaimedAgreement
+from cashback.domain.money import Money
+from cashback.domain.offers import LicenceLimits, OfferCriteria
+from cashback.domain.payout import BankDetailsJudgement, HolderType
+from cashback.domain.policy import ProgramPolicy
+from cashback.domain.reseller import ResellerSnapshot
+from cashback.domain.status import ClaimStatus, NoticeKind
+
+
+def claim_workflow_id(claim_id: str) -> str:
+    """The workflow id derives from the claim, so Temporal refuses a second start (D2)."""
+    return f"claim-{claim_id}"
+
+
+class OfferSnapshot(BaseModel):
+    """What the claim needs of its offer, frozen at submission (an edited offer does not change
+    claims in flight)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    offer_id: str
+    name: str
+    criteria: OfferCriteria
+    limits: LicenceLimits
+    rate_per_licence: Money
+    terms_version: str
+
+
+class ClaimInput(BaseModel):
+    """Everything the claim workflow needs, captured when the reseller submitted (R5, R6)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    claim_id: str
+    reseller: ResellerSnapshot
+    offer: OfferSnapshot
+    claimed: ClaimedAgreement
+    invoice: InvoiceRef
+    terms_accepted_version: str
+    terms_accepted_at: AwareDatetime
+    received_at: AwareDatetime
+    policy: ProgramPolicy = Field(default_factory=ProgramPolicy)
+
+
+class DecisionKind(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class Decision(BaseModel):
+    """An operator's decision on a claim under review (R8, R9), sent as an update.
+
+    `licences` and `sale_date` let the operator complete what the licensing records could not
+    tell (an agreement unknown to the records)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: DecisionKind
+    operator: str = Field(min_length=1)
+    reasons: tuple[str, ...] = ()
+    licences: int | None = Field(default=None, ge=1)
+    sale_date: date | None = None
+
+
+class BankDetailsSubmission(BaseModel):
+    """Bank details as the workflow sees them (R10-R13): a reference to the encrypted details,
+    and only the facts needed to judge them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reference: str = Field(min_length=1)
+    holder_type: HolderType
+    holder_name: str = Field(min_length=1)
+
+
+class SentNotice(BaseModel):
+    kind: NoticeKind
+    number: int
+    sent_at: AwareDatetime
+    respond_by: AwareDatetime | None = None
+
+
+class ClaimState(BaseModel):
+    """The claim as it stands: what the `state` query answers."""
+
+    claim_id: str
+    status: ClaimStatus = ClaimStatus.SUBMITTED
+    waiting_for: str = ""
+    received_on: date
+    review_deadline: date | None = None
+    verdict: ClaimVerdict | None = None
+    escalated: bool = False
+    decision: Decision | None = None
+    amount: Money | None = None
+    final_confirmation_on: date | None = None
+    respond_by: AwareDatetime | None = None
+    notices: list[SentNotice] = Field(default_factory=list)
+    bank_details_reference: str | None = None
+    last_bank_details_judgement: BankDetailsJudgement | None = None
+    payout_date: date | None = None
+    payout_due: date | None = None
+    payout_overdue: bool = False
+    paid_on: date | None = None
+    payment_reference: str | None = None
+    bank_return_code: str | None = None
+    outcome_reasons: list[str] = Field(default_factory=list)
+
+
+class ClaimOutcome(BaseModel):
+    """How a claim ended."""
+
+    claim_id: str
+    status: ClaimStatus
+    amount: Money | None = None
+    paid_on: date | None = None
+    payment_reference: str | None = None
+    forfeited: bool = False
+    reasons: list[str] = Field(default_factory=list)

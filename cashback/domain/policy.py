@@ -1,0 +1,42 @@
+"""The program's policy: every duration and count of DOMAIN.md in one place (R9-R16)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator
+
+
+class ProgramPolicy(BaseModel):
+    """Durations and counts of the program. The defaults are the program's; tests and operators
+    may change them (a demo shortens them, a country may have its own return window)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    review_business_days: int = Field(default=14, ge=1, description="R9: review window")
+    days_per_notice: int = Field(default=5, ge=1, description="R10, R16: days to answer a notice")
+    max_notices: int = Field(default=3, ge=1, description="R10, R16: notices before cancellation")
+    payout_days: int = Field(default=45, ge=1, description="R14: days from final confirmation")
+    return_window_days: int = Field(default=60, ge=0, description="R15: default right of return")
+    return_window_days_by_country: dict[str, NonNegativeInt] = Field(
+        default_factory=dict, description="R15: per-country right of return (ISO 3166 alpha-2)"
+    )
+
+    @field_validator("return_window_days_by_country")
+    @classmethod
+    def _country_codes_upper(cls, windows: dict[str, int]) -> dict[str, int]:
+        return {country.strip().upper(): days for country, days in windows.items()}
+
+    @property
+    def notice_window(self) -> timedelta:
+        """How long the reseller has to answer one notice (R10: calendar days)."""
+        return timedelta(days=self.days_per_notice)
+
+    @property
+    def payout_window(self) -> timedelta:
+        """The bound on paying out after the final confirmation (R14)."""
+        return timedelta(days=self.payout_days)
+
+    def return_window_for(self, country: str) -> int:
+        """Days of the right of return in `country` (R15)."""
+        return self.return_window_days_by_country.get(country.upper(), self.return_window_days)

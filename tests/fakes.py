@@ -1,0 +1,150 @@
+"""In-memory stand-ins for the activities' dependencies, used by the workflow tests.
+
+They keep to the contracts of activities/ (idempotent timeline, one notice per key, one transfer
+per payment key), so a workflow test fails when the workflow relies on something the real
+implementations would not do.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from activities.mail import NoticeReceipt, NoticeRequest
+from activities.payments import (
+    PaymentOrder,
+    PaymentOutcome,
+    PaymentResult,
+    TransientBankError,
+)
+from activities.records import TimelineEntry
+from cashback.domain.eligibility import LicensingRecord
+from cashback.domain.status import NoticeKind
+
+
+class InMemoryTimeline:
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, int], TimelineEntry] = {}
+        self._lock = threading.Lock()
+
+    def append(self, entry: TimelineEntry) -> None:
+        with self._lock:
+            self._entries.setdefault((entry.claim_id, entry.sequence), entry)
+
+    def of(self, claim_id: str) -> list[TimelineEntry]:
+        with self._lock:
+            return sorted(
+                (e for (c, _), e in self._entries.items() if c == claim_id),
+                key=lambda e: e.sequence,
+            )
+
+
+class RecordingOutbox:
+    """Keeps every notice it was asked to send, once per idempotency key."""
+
+    def __init__(self) -> None:
+        self._sent: dict[str, NoticeRequest] = {}
+        self._lock = threading.Lock()
+
+    def send(self, notice: NoticeRequest) -> NoticeReceipt:
+        with self._lock:
+            self._sent.setdefault(notice.idempotency_key, notice)
+        return NoticeReceipt(message_id=notice.idempotency_key, sent_at=datetime.now(UTC))
+
+    def of(self, claim_id: str) -> list[NoticeRequest]:
+        with self._lock:
+            return [n for n in self._sent.values() if n.claim_id == claim_id]
+
+    def kinds(self, claim_id: str) -> list[NoticeKind]:
+        return [n.kind for n in self.of(claim_id)]
+
+
+class InMemoryInvoiceStore:
+    def __init__(self) -> None:
+        self.sha256_by_key: dict[str, str] = {}
+
+    def stored_sha256(self, object_key: str) -> str | None:
+        return self.sha256_by_key.get(object_key)
+
+
+class InMemoryLicensingRecords:
+    def __init__(self) -> None:
+        self.records: dict[str, LicensingRecord] = {}
+        self.reservations: dict[str, tuple[str, str, int]] = {}  # claim -> (offer, customer, n)
+        self._lock = threading.Lock()
+
+    def find_agreement(self, agreement_number: str) -> LicensingRecord | None:
+        return self.records.get(agreement_number)
+
+    def reserve_licences(
+        self, claim_id: str, offer_id: str, customer_key: str, decide: Callable[[int], int]
+    ) -> None:
+        with self._lock:
+            held = sum(
+                n
+                for claim, (offer, customer, n) in self.reservations.items()
+                if claim != claim_id and offer == offer_id and customer == customer_key
+            )
+            self.reservations[claim_id] = (offer_id, customer_key, decide(held))
+
+    def release_licences(self, claim_id: str) -> None:
+        with self._lock:
+            self.reservations.pop(claim_id, None)
+
+
+@dataclass
+class Transfer:
+    idempotency_key: str
+    claim_id: str
+    minor_units: int
+    bank_details_ref: str
+
+
+@dataclass
+class ScriptedBank:
+    """A bank whose answers a test scripts per bank-details reference.
+
+    `rejections[ref]` is the ISO 20022 code returned for payments to `ref`; `transient_failures`
+    fail that many calls before answering; `crash_after_transfer` moves the money and then
+    fails the call once, as a worker dying after the bank accepted would.
+    """
+
+    rejections: dict[str, str] = field(default_factory=dict)
+    transient_failures: int = 0
+    crash_after_transfer: bool = False
+    ledger: dict[str, Transfer] = field(default_factory=dict)
+    calls: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pay(self, order: PaymentOrder) -> PaymentResult:
+        with self._lock:
+            self.calls += 1
+            if self.transient_failures > 0:
+                self.transient_failures -= 1
+                raise TransientBankError("AB06: the bank did not answer in time")
+            code = self.rejections.get(order.bank_details_ref)
+            if code is not None:
+                return PaymentResult(
+                    outcome=PaymentOutcome.REJECTED, return_code=code, detail="account rejected"
+                )
+            transfer = self.ledger.setdefault(
+                order.idempotency_key,
+                Transfer(
+                    order.idempotency_key,
+                    order.claim_id,
+                    order.amount.minor_units,
+                    order.bank_details_ref,
+                ),
+            )
+            if self.crash_after_transfer:
+                self.crash_after_transfer = False
+                raise ConnectionError("connection lost after the bank accepted the transfer")
+            return PaymentResult(
+                outcome=PaymentOutcome.PAID, bank_reference=f"BANK-{transfer.idempotency_key}"
+            )
+
+    def transfers_for(self, claim_id: str) -> list[Transfer]:
+        with self._lock:
+            return [t for t in self.ledger.values() if t.claim_id == claim_id]

@@ -1,0 +1,211 @@
+"""Builders for claims and their licensing records, and a harness that runs the claim workflow
+with in-memory dependencies on a per-workflow time-skipping clock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.eligibility import EligibilityActivities
+from activities.invoices import InvoiceActivities, InvoiceRef
+from activities.mail import MailActivities, NoticeRequest
+from activities.payments import PaymentActivities
+from activities.records import RecordsActivities, TimelineEntry, TimelineEvent
+from cashback.claims import (
+    BankDetailsSubmission,
+    ClaimInput,
+    ClaimOutcome,
+    ClaimState,
+    Decision,
+    DecisionKind,
+    OfferSnapshot,
+    claim_workflow_id,
+)
+from cashback.domain.eligibility import ClaimedAgreement, LicenceLine, LicensingRecord
+from cashback.domain.money import Money
+from cashback.domain.offers import LicenceLimits, OfferCriteria
+from cashback.domain.payout import BankDetailsJudgement, HolderType
+from cashback.domain.policy import ProgramPolicy
+from cashback.domain.reseller import Language, ResellerSnapshot
+from cashback.domain.status import ClaimStatus, NoticeKind
+from tests.fakes import (
+    InMemoryInvoiceStore,
+    InMemoryLicensingRecords,
+    InMemoryTimeline,
+    RecordingOutbox,
+    ScriptedBank,
+)
+from worker import ClaimActivities, claim_worker
+from workflows.claim import ClaimWorkflow
+
+RESELLER_NAME = "Contoso Software GmbH"
+INVOICE_SHA256 = "a" * 64
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def licensing_record(
+    agreement_number: str = "OL-1001", *, sale_date: date | None = None, quantity: int = 20
+) -> LicensingRecord:
+    """An agreement the default offer covers: 20 Office licences for a German company."""
+    return LicensingRecord(
+        agreement_number=agreement_number,
+        customer_name="Fabrikam AG",
+        customer_segment="commercial",
+        customer_country="DE",
+        reseller_name=RESELLER_NAME,
+        sale_date=sale_date or today() - timedelta(days=90),
+        lines=(LicenceLine(product="Office Professional", licence_type="new", quantity=quantity),),
+    )
+
+
+def claim_input(
+    agreement_number: str = "OL-1001",
+    *,
+    policy: ProgramPolicy | None = None,
+    country: str = "DE",
+    customer_name: str = "Fabrikam AG",
+) -> ClaimInput:
+    now = datetime.now(UTC)
+    return ClaimInput(
+        claim_id=uuid.uuid4().hex[:12],
+        reseller=ResellerSnapshot(
+            reseller_id="reseller-7",
+            company_name=RESELLER_NAME,
+            country=country,
+            language=Language.GERMAN,
+            email="claims@contoso.example",
+        ),
+        offer=OfferSnapshot(
+            offer_id="offer-office-2026",
+            name="Office 2026 Cash Back",
+            criteria=OfferCriteria(
+                sale_date_from=today() - timedelta(days=400),
+                sale_date_to=today() + timedelta(days=30),
+                products=frozenset({"Office Professional"}),
+                licence_types=frozenset({"new"}),
+                customer_segments=frozenset({"commercial", "education"}),
+                countries=frozenset({"DE", "AT"}),
+            ),
+            limits=LicenceLimits(min_per_customer=5, max_per_customer=100),
+            rate_per_licence=Money(minor_units=1250, currency="EUR"),
+            terms_version="2026-01",
+        ),
+        claimed=ClaimedAgreement(
+            agreement_number=agreement_number,
+            customer_name=customer_name,
+            reseller_name=RESELLER_NAME,
+        ),
+        invoice=InvoiceRef(
+            object_key=f"invoices/{agreement_number}.pdf",
+            sha256=INVOICE_SHA256,
+            content_type="application/pdf",
+            size_bytes=2048,
+        ),
+        terms_accepted_version="2026-01",
+        terms_accepted_at=now,
+        received_at=now,
+        policy=policy or ProgramPolicy(),
+    )
+
+
+APPROVE = Decision(kind=DecisionKind.APPROVE, operator="olga.operator")
+COMPANY_DETAILS = BankDetailsSubmission(
+    reference="bank-details-1", holder_type=HolderType.COMPANY, holder_name=RESELLER_NAME
+)
+
+
+@dataclass
+class Program:
+    """The claim workflow on a fresh task queue, with in-memory dependencies to inspect."""
+
+    env: WorkflowEnvironment
+    task_queue: str
+    timeline: InMemoryTimeline = field(default_factory=InMemoryTimeline)
+    outbox: RecordingOutbox = field(default_factory=RecordingOutbox)
+    invoices: InMemoryInvoiceStore = field(default_factory=InMemoryInvoiceStore)
+    records: InMemoryLicensingRecords = field(default_factory=InMemoryLicensingRecords)
+    bank: ScriptedBank = field(default_factory=ScriptedBank)
+
+    def activities(self) -> ClaimActivities:
+        return ClaimActivities(
+            records=RecordsActivities(self.timeline),
+            mail=MailActivities(self.outbox),
+            invoices=InvoiceActivities(self.invoices),
+            eligibility=EligibilityActivities(self.records),
+            payments=PaymentActivities(self.bank),
+        )
+
+    def add_record(self, record: LicensingRecord) -> None:
+        self.records.records[record.agreement_number] = record
+        self.invoices.sha256_by_key[f"invoices/{record.agreement_number}.pdf"] = INVOICE_SHA256
+
+    async def submit(self, claim: ClaimInput) -> WorkflowHandle[Any, ClaimOutcome]:
+        return await self.env.client.start_workflow(
+            ClaimWorkflow.run,
+            claim,
+            id=claim_workflow_id(claim.claim_id),
+            task_queue=self.task_queue,
+        )
+
+    async def state(self, handle: WorkflowHandle[Any, Any]) -> ClaimState:
+        return await handle.query(ClaimWorkflow.state)
+
+    async def wait_for(
+        self, handle: WorkflowHandle[Any, Any], status: ClaimStatus, *, waiting: bool = True
+    ) -> ClaimState:
+        """Poll the `state` query until the claim has `status` and (by default) waits on a
+        timer or a message, so that a fast-forward starts from a settled workflow."""
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            state = await self.state(handle)
+            if state.status is status and (state.waiting_for or not waiting):
+                return state
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(
+                    f"claim stuck in {state.status} waiting for {state.waiting_for!r}"
+                )
+            await asyncio.sleep(0.05)
+
+    async def fast_forward(self, handle: WorkflowHandle[Any, Any], duration: timedelta) -> None:
+        assert await self.env.fast_forward(handle, duration)
+
+    async def decide(self, handle: WorkflowHandle[Any, Any], decision: Decision) -> ClaimState:
+        return await handle.execute_update(ClaimWorkflow.decide, decision)
+
+    async def give_bank_details(
+        self, handle: WorkflowHandle[Any, Any], details: BankDetailsSubmission = COMPANY_DETAILS
+    ) -> BankDetailsJudgement:
+        return await handle.execute_update(ClaimWorkflow.submit_bank_details, details)
+
+    def notices(self, claim: ClaimInput) -> list[NoticeRequest]:
+        return self.outbox.of(claim.claim_id)
+
+    def kinds(self, claim: ClaimInput) -> list[NoticeKind]:
+        return self.outbox.kinds(claim.claim_id)
+
+    def timeline_of(self, claim: ClaimInput) -> list[TimelineEntry]:
+        return self.timeline.of(claim.claim_id)
+
+    def status_changes(self, claim: ClaimInput) -> list[TimelineEntry]:
+        return [e for e in self.timeline_of(claim) if e.event is TimelineEvent.STATUS_CHANGED]
+
+    def statuses(self, claim: ClaimInput) -> list[ClaimStatus | None]:
+        return [e.to_status for e in self.status_changes(claim)]
+
+
+@asynccontextmanager
+async def running_program(env: WorkflowEnvironment) -> AsyncIterator[Program]:
+    program = Program(env=env, task_queue=f"claims-{uuid.uuid4()}")
+    async with claim_worker(env.client, program.activities(), task_queue=program.task_queue):
+        yield program

@@ -1,0 +1,76 @@
+"""The claim worker: connects with the pydantic data converter and runs the claim workflow and
+its activities on one task queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.calendar import CalendarActivities
+from activities.eligibility import EligibilityActivities
+from activities.invoices import InvoiceActivities
+from activities.mail import MailActivities
+from activities.payments import PaymentActivities
+from activities.records import RecordsActivities
+from workflows.claim import ClaimWorkflow
+
+TASK_QUEUE = "claims"
+
+# Modules the workflow's models load lazily (e-mail validation); they are deterministic.
+_PASSTHROUGH = ("email_validator", "idna")
+
+
+@dataclass(frozen=True)
+class ClaimActivities:
+    """Every activity the claim workflow calls, each class with its dependencies injected."""
+
+    records: RecordsActivities
+    mail: MailActivities
+    invoices: InvoiceActivities
+    eligibility: EligibilityActivities
+    payments: PaymentActivities
+    calendar: CalendarActivities = field(default_factory=CalendarActivities)
+
+    def functions(self) -> Sequence[Callable[..., Any]]:
+        return [
+            self.calendar.review_deadline,
+            self.records.append_timeline,
+            self.mail.send_notice,
+            self.invoices.check_invoice,
+            self.eligibility.check_claim,
+            self.eligibility.release_licences,
+            self.payments.pay,
+        ]
+
+
+async def connect(target: str, namespace: str = "default") -> Client:
+    """A client that speaks the pydantic models of the claim workflow."""
+    return await Client.connect(target, namespace=namespace, data_converter=pydantic_data_converter)
+
+
+def claim_worker(
+    client: Client,
+    activities: ClaimActivities,
+    *,
+    task_queue: str = TASK_QUEUE,
+    max_activity_threads: int = 16,
+) -> Worker:
+    """A worker for claims. Database, S3, SMTP and bank calls block, so the activities are
+    synchronous and run on a thread pool, never on the event loop."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ClaimWorkflow],
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*_PASSTHROUGH)
+        ),
+        activities=activities.functions(),
+        activity_executor=ThreadPoolExecutor(max_workers=max_activity_threads),
+    )

@@ -1,0 +1,548 @@
+"""The claim lifecycle (DOMAIN.md): one durable workflow per claim.
+
+SUBMITTED -> UNDER_REVIEW -> (REJECTED | AWAITING_BANK_DETAILS) -> SCHEDULED_FOR_PAYMENT
+-> (PAID | PAYMENT_FAILED -> ...), and CANCELLED from the bank-details loops.
+
+The workflow decides and waits; activities do. Calendar-dependent dates come from an activity
+(so replays keep them), everything else is read from the rules in cashback/domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities import calendar, eligibility, invoices, mail, payments, records
+    from activities.calendar import CalendarActivities, ReviewDeadlineRequest
+    from activities.eligibility import ClaimVerdict, EligibilityActivities, EligibilityRequest
+    from activities.invoices import InvoiceActivities
+    from activities.mail import MailActivities, NoticeFacts, NoticeRequest
+    from activities.payments import (
+        PaymentActivities,
+        PaymentOrder,
+        PaymentOutcome,
+        payout_idempotency_key,
+    )
+    from activities.records import RecordsActivities, TimelineEntry, TimelineEvent
+    from cashback import search_attributes as attrs
+    from cashback.claims import (
+        BankDetailsSubmission,
+        ClaimInput,
+        ClaimOutcome,
+        ClaimState,
+        Decision,
+        DecisionKind,
+        SentNotice,
+    )
+    from cashback.domain.eligibility import Verdict
+    from cashback.domain.money import cashback_amount
+    from cashback.domain.payout import (
+        BankDetailsJudgement,
+        judge_bank_details,
+        payout_date,
+        payout_due,
+    )
+    from cashback.domain.status import ClaimStatus, NoticeKind
+
+SYSTEM = "system"
+RESELLER = "reseller"
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _end_of(day: date) -> datetime:
+    return _start_of(day + timedelta(days=1))
+
+
+class _NoticeLoop:
+    """One series of notifications that ask for bank details (R10, or R16 after a failed
+    payment): at most `policy.max_notices` of them, shared by every turn of the series."""
+
+    def __init__(self, first_kind: NoticeKind, status: ClaimStatus, rule: str) -> None:
+        self.first_kind = first_kind
+        self.status = status
+        self.rule = rule
+        self.sent = 0
+
+
+@workflow.defn(name="Claim")
+class ClaimWorkflow:
+    @workflow.init
+    def __init__(self, claim: ClaimInput) -> None:
+        self._claim = claim
+        self._policy = claim.policy
+        self._state = ClaimState(claim_id=claim.claim_id, received_on=claim.received_at.date())
+        self._timeline_sequence = 0
+        self._sent_per_kind: dict[NoticeKind, int] = {}
+        self._decision: Decision | None = None
+        self._accepting_bank_details = False
+        self._bank_details: BankDetailsSubmission | None = None
+        self._sale_date: date | None = None
+        self._payout_attempt = 1
+        self._payment_failures = _NoticeLoop(
+            NoticeKind.PAYMENT_FAILURE, ClaimStatus.PAYMENT_FAILED, "R16"
+        )
+
+    # ---- the lifecycle -------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, claim: ClaimInput) -> ClaimOutcome:
+        workflow.upsert_search_attributes(
+            [
+                attrs.CLAIM_STATUS.value_set(ClaimStatus.SUBMITTED),
+                attrs.RESELLER_ID.value_set(claim.reseller.reseller_id),
+                attrs.OFFER_ID.value_set(claim.offer.offer_id),
+                attrs.AGREEMENT_NUMBER.value_set(claim.claimed.agreement_number),
+            ]
+        )
+        await self._record(
+            TimelineEvent.STATUS_CHANGED,
+            actor=RESELLER,
+            to_status=ClaimStatus.SUBMITTED,
+            reason=f"claim received; terms {claim.terms_accepted_version} accepted (R5, R6)",
+        )
+        if await self._submission_is_complete() and await self._review():
+            details = await self._collect_bank_details(
+                _NoticeLoop(
+                    NoticeKind.BANK_DETAILS_REQUEST, ClaimStatus.AWAITING_BANK_DETAILS, "R10"
+                )
+            )
+            if details is not None:
+                await self._pay_out()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._outcome()
+
+    async def _submission_is_complete(self) -> bool:
+        """R5: the invoice is stored as received; then R7: the preliminary confirmation."""
+        check = await workflow.execute_activity_method(
+            InvoiceActivities.check_invoice,
+            self._claim.invoice,
+            start_to_close_timeout=invoices.TIMEOUT,
+            retry_policy=invoices.RETRY,
+            summary="R5: invoice stored and intact?",
+        )
+        if not check.is_intact:
+            reason = "R5: the customer invoice is missing or was altered after submission"
+            await self._set_status(ClaimStatus.REJECTED, SYSTEM, reason)
+            await self._notify(NoticeKind.REJECTION, reasons=(reason,))
+            self._state.outcome_reasons.append(reason)
+            return False
+        await self._notify(NoticeKind.PRELIMINARY_CONFIRMATION)
+        return True
+
+    async def _review(self) -> bool:
+        """R8, R9: the automatic verdict, then an operator's decision within the review window;
+        at its end the conclusive verdict applies, otherwise the claim is escalated."""
+        deadline = await workflow.execute_local_activity_method(
+            CalendarActivities.review_deadline,
+            ReviewDeadlineRequest(
+                received_on=self._state.received_on,
+                country=self._claim.reseller.country,
+                business_days=self._policy.review_business_days,
+            ),
+            start_to_close_timeout=calendar.TIMEOUT,
+            retry_policy=calendar.RETRY,
+            summary="R9: review deadline in business days",
+        )
+        self._state.review_deadline = deadline
+        workflow.upsert_search_attributes([attrs.REVIEW_DEADLINE.value_set(_end_of(deadline))])
+        verdict = await workflow.execute_activity_method(
+            EligibilityActivities.check_claim,
+            EligibilityRequest(
+                claim_id=self._claim.claim_id,
+                offer_id=self._claim.offer.offer_id,
+                claimed=self._claim.claimed,
+                criteria=self._claim.offer.criteria,
+                limits=self._claim.offer.limits,
+            ),
+            start_to_close_timeout=eligibility.TIMEOUT,
+            retry_policy=eligibility.RETRY,
+            summary="R8: automatic eligibility verdict",
+        )
+        self._state.verdict = verdict
+        await self._set_status(
+            ClaimStatus.UNDER_REVIEW, SYSTEM, f"automatic verdict: {_describe(verdict)}"
+        )
+
+        decided = await self._wait_until(
+            lambda: self._decision is not None,
+            _end_of(deadline),
+            f"R9: operator decision until {deadline.isoformat()}",
+        )
+        if not decided:
+            self._decision = self._automatic_decision(verdict)
+        if self._decision is None:
+            await self._escalate(verdict)
+            await workflow.wait_condition(
+                lambda: self._decision is not None,
+                timeout_summary="R9: escalated; waiting for an operator decision",
+            )
+        assert self._decision is not None
+        return await self._apply(self._decision)
+
+    def _automatic_decision(self, verdict: ClaimVerdict) -> Decision | None:
+        """R9: at the deadline, a conclusive verdict decides; an inconclusive one does not."""
+        eligibility_ = verdict.eligibility
+        if eligibility_.verdict is Verdict.ELIGIBLE and verdict.sale_date is not None:
+            return Decision(kind=DecisionKind.APPROVE, operator=SYSTEM, reasons=())
+        if eligibility_.verdict is Verdict.INELIGIBLE:
+            return Decision(
+                kind=DecisionKind.REJECT,
+                operator=SYSTEM,
+                reasons=tuple(reason.detail for reason in eligibility_.reasons),
+            )
+        return None
+
+    async def _escalate(self, verdict: ClaimVerdict) -> None:
+        self._state.escalated = True
+        reason = "R9: review deadline passed without a conclusive verdict"
+        await self._record(TimelineEvent.REVIEW_ESCALATED, actor=SYSTEM, reason=reason)
+        await self._notify(
+            NoticeKind.OPERATOR_ESCALATION,
+            reasons=(reason, *(r.detail for r in verdict.eligibility.reasons)),
+        )
+
+    async def _apply(self, decision: Decision) -> bool:
+        """Carry out the decision: final confirmation (R9, R14 starts) or rejection."""
+        actor = decision.operator
+        if decision.kind is DecisionKind.REJECT:
+            reasons = decision.reasons or ("rejected at review",)
+            await self._release_licences()
+            await self._set_status(ClaimStatus.REJECTED, actor, "; ".join(reasons))
+            await self._notify(NoticeKind.REJECTION, reasons=reasons)
+            self._state.outcome_reasons.extend(reasons)
+            return False
+
+        verdict = self._state.verdict
+        assert verdict is not None
+        licences = decision.licences or verdict.eligibility.eligible_licences
+        self._sale_date = decision.sale_date or verdict.sale_date
+        self._state.amount = cashback_amount(licences, self._claim.offer.rate_per_licence)
+        await self._notify(NoticeKind.FINAL_CONFIRMATION)
+        confirmed_on = workflow.now().date()  # R14: the 45 days run from this e-mail
+        self._state.final_confirmation_on = confirmed_on
+        self._state.payout_due = payout_due(confirmed_on, self._policy.payout_days)
+        await self._set_status(
+            ClaimStatus.AWAITING_BANK_DETAILS,
+            actor,
+            f"approved: {licences} licences, {self._state.amount.format()}",
+        )
+        return True
+
+    async def _collect_bank_details(self, loop: _NoticeLoop) -> BankDetailsSubmission | None:
+        """R10-R12 (and R16): ask, wait `days_per_notice` days, ask again; a correction request
+        counts as a notification. Valid details end the loop; an individual's account (R12) or
+        nothing valid after the last notice cancels the claim."""
+        kind = loop.first_kind
+        if self._state.status is not loop.status:
+            await self._set_status(loop.status, SYSTEM, f"{loop.rule}: bank details needed")
+        while loop.sent < self._policy.max_notices:
+            loop.sent += 1
+            respond_by = workflow.now() + self._policy.notice_window
+            await self._notify(kind, respond_by=respond_by)
+            self._state.respond_by = respond_by
+            self._accepting_bank_details = True
+            arrived = await self._wait_until(
+                lambda: self._bank_details is not None,
+                respond_by,
+                f"{loop.rule}: notice {loop.sent} of {self._policy.max_notices}, "
+                f"bank details until {respond_by:%Y-%m-%d %H:%M} UTC",
+            )
+            self._accepting_bank_details = False
+            self._state.respond_by = None
+            if not arrived:
+                continue
+            details, self._bank_details = self._bank_details, None
+            assert details is not None
+            judgement = judge_bank_details(
+                details.holder_type, details.holder_name, self._claim.reseller.company_name
+            )
+            self._state.last_bank_details_judgement = judgement
+            await self._record(
+                TimelineEvent.BANK_DETAILS_RECEIVED, actor=RESELLER, reason=judgement.value
+            )
+            if judgement is BankDetailsJudgement.VALID:
+                self._state.bank_details_reference = details.reference
+                return details
+            if judgement is BankDetailsJudgement.INDIVIDUAL_ACCOUNT:
+                await self._cancel(
+                    "R12: the bank account given is an individual's, not a company's"
+                )
+                return None
+            kind = NoticeKind.CORRECTION_REQUEST  # R11
+        await self._cancel(
+            f"{loop.rule}: no valid bank details after notice {self._policy.max_notices}; "
+            "the funds are forfeited"
+        )
+        return None
+
+    async def _pay_out(self) -> None:
+        """R14, R15, R16, D5: wait for the end of the return window, pay once, and on a
+        rejection for bank-detail reasons ask for new details (three notices at most)."""
+        while True:
+            today = workflow.now().date()
+            assert self._sale_date is not None
+            pay_on = payout_date(today, self._sale_date, self._return_window_days())
+            self._state.payout_date = pay_on
+            workflow.upsert_search_attributes([attrs.PAYOUT_DATE.value_set(_start_of(pay_on))])
+            await self._set_status(
+                ClaimStatus.SCHEDULED_FOR_PAYMENT, SYSTEM, f"R14, R15: payout on {pay_on}"
+            )
+            await self._watch_payout_bound(pay_on)
+            if pay_on > today:
+                await workflow.sleep(
+                    _start_of(pay_on) - workflow.now(),
+                    summary=f"R15: return window ends; payout on {pay_on.isoformat()}",
+                )
+            result = await workflow.execute_activity_method(
+                PaymentActivities.pay,
+                self._payment_order(),
+                start_to_close_timeout=payments.TIMEOUT,
+                retry_policy=payments.RETRY,
+                summary=f"R14: pay {self._amount_text()} (attempt {self._payout_attempt})",
+            )
+            if result.outcome is PaymentOutcome.PAID:
+                self._state.paid_on = workflow.now().date()
+                self._state.payment_reference = result.bank_reference
+                await self._watch_payout_bound(self._state.paid_on)
+                await self._set_status(
+                    ClaimStatus.PAID, SYSTEM, f"paid, bank reference {result.bank_reference}"
+                )
+                await self._notify(NoticeKind.REMITTANCE_ADVICE)
+                return
+            self._payout_attempt += 1
+            self._state.bank_return_code = result.return_code
+            await self._record(
+                TimelineEvent.PAYMENT_REJECTED,
+                actor=SYSTEM,
+                reason=f"{result.return_code}: {result.detail}",
+            )
+            await self._set_status(
+                ClaimStatus.PAYMENT_FAILED,
+                SYSTEM,
+                f"R16: the bank rejected the payment ({result.return_code})",
+            )
+            if await self._collect_bank_details(self._payment_failures) is None:
+                return
+
+    async def _watch_payout_bound(self, pay_on: date) -> None:
+        """R14: the payout is due within `payout_days` of the final confirmation; a payout on a
+        later day is recorded once and reported to the operators."""
+        due = self._state.payout_due
+        if self._state.payout_overdue or due is None or pay_on <= due:
+            return
+        self._state.payout_overdue = True
+        reason = f"R14: payout on {pay_on} is after the 45-day bound ({due})"
+        await self._record(TimelineEvent.PAYOUT_OVERDUE, actor=SYSTEM, reason=reason)
+        await self._notify(NoticeKind.PAYOUT_OVERDUE, reasons=(reason,))
+
+    async def _cancel(self, reason: str) -> None:
+        await self._release_licences()
+        await self._set_status(ClaimStatus.CANCELLED, SYSTEM, reason)
+        await self._notify(NoticeKind.CANCELLATION, reasons=(reason,))
+        self._state.outcome_reasons.append(reason)
+
+    # ---- operator decisions and bank details -----------------------------------------------
+
+    @workflow.update
+    async def decide(self, decision: Decision) -> ClaimState:
+        """An operator approves or rejects the claim under review (R8, R9)."""
+        self._decision = decision
+        await workflow.wait_condition(lambda: self._state.status is not ClaimStatus.UNDER_REVIEW)
+        return self.state()
+
+    @decide.validator
+    def _validate_decision(self, decision: Decision) -> None:
+        status = self._state.status
+        if status is not ClaimStatus.UNDER_REVIEW or self._decision is not None:
+            raise ValueError(f"the claim is not under review (status {status.value})")
+        if decision.kind is DecisionKind.REJECT and not decision.reasons:
+            raise ValueError("a rejection needs at least one reason for the reseller")
+        if decision.kind is DecisionKind.APPROVE:
+            verdict = self._state.verdict
+            licences = decision.licences or (
+                verdict.eligibility.eligible_licences if verdict else 0
+            )
+            if not licences:
+                raise ValueError(
+                    "the automatic check counted no eligible licences: give `licences`"
+                )
+            if decision.sale_date is None and (verdict is None or verdict.sale_date is None):
+                raise ValueError(
+                    "the agreement is not in the licensing records: give its `sale_date` (R15)"
+                )
+
+    @workflow.update
+    def submit_bank_details(self, details: BankDetailsSubmission) -> BankDetailsJudgement:
+        """The reseller's bank details, from the secure page (R10-R13); answers how they were
+        judged: valid, an individual's account (R12) or a name that differs (R11)."""
+        self._bank_details = details
+        return judge_bank_details(
+            details.holder_type, details.holder_name, self._claim.reseller.company_name
+        )
+
+    @submit_bank_details.validator
+    def _validate_bank_details(self, details: BankDetailsSubmission) -> None:
+        if not self._accepting_bank_details or self._bank_details is not None:
+            raise ValueError(
+                f"no bank details are requested for this claim (status {self._state.status.value})"
+            )
+
+    @workflow.query
+    def state(self) -> ClaimState:
+        """The claim as it stands: status, deadlines, notices sent, amount."""
+        return self._state.model_copy(deep=True)
+
+    # ---- the steps every change takes ----------------------------------------------------------
+
+    async def _set_status(self, status: ClaimStatus, actor: str, reason: str) -> None:
+        """D3: every status change is recorded; the search attribute and the details an
+        operator sees in the Temporal UI follow it."""
+        previous = self._state.status
+        self._state.status = status
+        workflow.upsert_search_attributes([attrs.CLAIM_STATUS.value_set(status)])
+        workflow.set_current_details(f"**{status.value}**: {reason}")
+        await self._record(
+            TimelineEvent.STATUS_CHANGED,
+            actor=actor,
+            from_status=previous,
+            to_status=status,
+            reason=reason,
+        )
+
+    async def _record(
+        self,
+        event: TimelineEvent,
+        *,
+        actor: str,
+        reason: str,
+        from_status: ClaimStatus | None = None,
+        to_status: ClaimStatus | None = None,
+    ) -> None:
+        self._timeline_sequence += 1
+        await workflow.execute_activity_method(
+            RecordsActivities.append_timeline,
+            TimelineEntry(
+                claim_id=self._claim.claim_id,
+                sequence=self._timeline_sequence,
+                at=workflow.now(),
+                actor=actor,
+                event=event,
+                from_status=from_status,
+                to_status=to_status,
+                reason=reason,
+            ),
+            start_to_close_timeout=records.TIMEOUT,
+            retry_policy=records.RETRY,
+            summary=f"D3: timeline, {event.value}",
+        )
+
+    async def _notify(
+        self,
+        kind: NoticeKind,
+        *,
+        respond_by: datetime | None = None,
+        reasons: tuple[str, ...] = (),
+    ) -> mail.NoticeReceipt:
+        number = self._sent_per_kind.get(kind, 0) + 1
+        self._sent_per_kind[kind] = number
+        receipt = await workflow.execute_activity_method(
+            MailActivities.send_notice,
+            NoticeRequest(
+                claim_id=self._claim.claim_id,
+                kind=kind,
+                number=number,
+                reseller=self._claim.reseller,
+                respond_by=respond_by,
+                facts=NoticeFacts(
+                    agreement_number=self._claim.claimed.agreement_number,
+                    offer_name=self._claim.offer.name,
+                    amount=self._state.amount,
+                    reasons=reasons,
+                    review_deadline=self._state.review_deadline,
+                    payout_date=self._state.payout_date,
+                    payment_reference=self._state.payment_reference,
+                    bank_return_code=self._state.bank_return_code,
+                ),
+            ),
+            start_to_close_timeout=mail.TIMEOUT,
+            retry_policy=mail.RETRY,
+            summary=f"e-mail: {kind.value} {number}",
+        )
+        self._state.notices.append(
+            SentNotice(kind=kind, number=number, sent_at=workflow.now(), respond_by=respond_by)
+        )
+        return receipt
+
+    async def _release_licences(self) -> None:
+        await workflow.execute_activity_method(
+            EligibilityActivities.release_licences,
+            self._claim.claim_id,
+            start_to_close_timeout=eligibility.TIMEOUT,
+            retry_policy=eligibility.RETRY,
+            summary="R3: release the claim's licences",
+        )
+
+    async def _wait_until(
+        self, condition: Callable[[], bool], until: datetime, summary: str
+    ) -> bool:
+        """Wait for `condition` until the instant `until`; False when the timer won."""
+        self._state.waiting_for = summary
+        workflow.set_current_details(f"**{self._state.status.value}**: waiting for {summary}")
+        try:
+            await workflow.wait_condition(
+                condition,
+                timeout=max(until - workflow.now(), timedelta(seconds=1)),
+                timeout_summary=summary,
+            )
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._state.waiting_for = ""
+
+    def _payment_order(self) -> PaymentOrder:
+        assert self._state.amount is not None
+        assert self._state.bank_details_reference is not None
+        return PaymentOrder(
+            idempotency_key=payout_idempotency_key(self._claim.claim_id, self._payout_attempt),
+            claim_id=self._claim.claim_id,
+            amount=self._state.amount,
+            bank_details_ref=self._state.bank_details_reference,
+            remittance_information=(
+                f"Cash back {self._claim.offer.name}, agreement "
+                f"{self._claim.claimed.agreement_number}, claim {self._claim.claim_id}"
+            ),
+        )
+
+    def _return_window_days(self) -> int:
+        """R15: the right of return of the end customer's country (the reseller's when the
+        licensing records do not know the agreement)."""
+        verdict = self._state.verdict
+        country = verdict.customer_country if verdict else None
+        return self._policy.return_window_for(country or self._claim.reseller.country)
+
+    def _amount_text(self) -> str:
+        return self._state.amount.format() if self._state.amount else "-"
+
+    def _outcome(self) -> ClaimOutcome:
+        status = self._state.status
+        return ClaimOutcome(
+            claim_id=self._claim.claim_id,
+            status=status,
+            amount=self._state.amount,
+            paid_on=self._state.paid_on,
+            payment_reference=self._state.payment_reference,
+            forfeited=status is ClaimStatus.CANCELLED,
+            reasons=list(self._state.outcome_reasons),
+        )
+
+
+def _describe(verdict: ClaimVerdict) -> str:
+    eligibility_ = verdict.eligibility
+    return f"{eligibility_.verdict.value}, {eligibility_.eligible_licences} eligible licences"
