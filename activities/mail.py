@@ -64,6 +64,19 @@ class NoticeReceipt(BaseModel):
     sent_at: AwareDatetime
 
 
+class NoticeLog(Protocol):
+    """What the outbox has sent, so that a retried activity does not send it again; the
+    database keeps it (table of notices sent, unique on the idempotency key)."""
+
+    def receipt_for(self, idempotency_key: str) -> NoticeReceipt | None:
+        """The receipt of the notice sent under `idempotency_key`, or None."""
+        ...
+
+    def record(self, notice: NoticeRequest, receipt: NoticeReceipt) -> None:
+        """Remember that `notice` was sent; a second call for the same key changes nothing."""
+        ...
+
+
 class Outbox(Protocol):
     def send(self, notice: NoticeRequest) -> NoticeReceipt:
         """Render and send `notice` once; a second call with the same idempotency key returns the
