@@ -10,7 +10,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.calendar import CalendarActivities
@@ -50,6 +50,22 @@ class ClaimActivities:
         ]
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox the claim workflow runs in, here and in replay tests."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*_PASSTHROUGH)
+    )
+
+
+def replayer() -> Replayer:
+    """Replays claim histories against the current workflow code (determinism checks)."""
+    return Replayer(
+        workflows=[ClaimWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(),
+    )
+
+
 async def connect(target: str, namespace: str = "default") -> Client:
     """A client that speaks the pydantic models of the claim workflow."""
     return await Client.connect(target, namespace=namespace, data_converter=pydantic_data_converter)
@@ -68,9 +84,7 @@ def claim_worker(
         client,
         task_queue=task_queue,
         workflows=[ClaimWorkflow],
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*_PASSTHROUGH)
-        ),
+        workflow_runner=workflow_runner(),
         activities=activities.functions(),
         activity_executor=ThreadPoolExecutor(max_workers=max_activity_threads),
     )

@@ -178,9 +178,10 @@ class ClaimWorkflow:
             self._decision = self._automatic_decision(verdict)
         if self._decision is None:
             await self._escalate(verdict)
-            await workflow.wait_condition(
+            await self._wait_until(
                 lambda: self._decision is not None,
-                timeout_summary="R9: escalated; waiting for an operator decision",
+                None,
+                "R9: escalated; waiting for an operator decision",
             )
         assert self._decision is not None
         return await self._apply(self._decision)
@@ -243,7 +244,7 @@ class ClaimWorkflow:
             await self._set_status(loop.status, SYSTEM, f"{loop.rule}: bank details needed")
         while loop.sent < self._policy.max_notices:
             loop.sent += 1
-            respond_by = workflow.now() + self._policy.notice_window
+            respond_by = workflow.now() + self._policy.notice_window  # R10: 5 days per notice
             await self._notify(kind, respond_by=respond_by)
             self._state.respond_by = respond_by
             self._accepting_bank_details = True
@@ -295,9 +296,10 @@ class ClaimWorkflow:
             )
             await self._watch_payout_bound(pay_on)
             if pay_on > today:
-                await workflow.sleep(
-                    _start_of(pay_on) - workflow.now(),
-                    summary=f"R15: return window ends; payout on {pay_on.isoformat()}",
+                await self._wait_until(
+                    lambda: False,
+                    _start_of(pay_on),
+                    f"R15: return window ends; payout on {pay_on.isoformat()}",
                 )
             result = await workflow.execute_activity_method(
                 PaymentActivities.pay,
@@ -449,6 +451,7 @@ class ClaimWorkflow:
         respond_by: datetime | None = None,
         reasons: tuple[str, ...] = (),
     ) -> mail.NoticeReceipt:
+        issued_at = workflow.now()
         number = self._sent_per_kind.get(kind, 0) + 1
         self._sent_per_kind[kind] = number
         receipt = await workflow.execute_activity_method(
@@ -475,7 +478,7 @@ class ClaimWorkflow:
             summary=f"e-mail: {kind.value} {number}",
         )
         self._state.notices.append(
-            SentNotice(kind=kind, number=number, sent_at=workflow.now(), respond_by=respond_by)
+            SentNotice(kind=kind, number=number, sent_at=issued_at, respond_by=respond_by)
         )
         return receipt
 
@@ -489,17 +492,15 @@ class ClaimWorkflow:
         )
 
     async def _wait_until(
-        self, condition: Callable[[], bool], until: datetime, summary: str
+        self, condition: Callable[[], bool], until: datetime | None, summary: str
     ) -> bool:
-        """Wait for `condition` until the instant `until`; False when the timer won."""
+        """Wait for `condition`, until the instant `until` if given; False when the timer won.
+        What the claim waits for is shown by the `state` query and in the Temporal UI."""
         self._state.waiting_for = summary
         workflow.set_current_details(f"**{self._state.status.value}**: waiting for {summary}")
+        timeout = None if until is None else max(until - workflow.now(), timedelta(seconds=1))
         try:
-            await workflow.wait_condition(
-                condition,
-                timeout=max(until - workflow.now(), timedelta(seconds=1)),
-                timeout_summary=summary,
-            )
+            await workflow.wait_condition(condition, timeout=timeout, timeout_summary=summary)
             return True
         except TimeoutError:
             return False

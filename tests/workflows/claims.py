@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
@@ -43,10 +44,11 @@ from tests.fakes import (
     RecordingOutbox,
     ScriptedBank,
 )
-from worker import ClaimActivities, claim_worker
+from worker import ClaimActivities, claim_worker, replayer
 from workflows.claim import ClaimWorkflow
 
 RESELLER_NAME = "Contoso Software GmbH"
+HISTORIES = Path(__file__).parent / "histories"
 INVOICE_SHA256 = "a" * 64
 
 
@@ -136,6 +138,7 @@ class Program:
     invoices: InMemoryInvoiceStore = field(default_factory=InMemoryInvoiceStore)
     records: InMemoryLicensingRecords = field(default_factory=InMemoryLicensingRecords)
     bank: ScriptedBank = field(default_factory=ScriptedBank)
+    handles: list[WorkflowHandle[Any, ClaimOutcome]] = field(default_factory=list)
 
     def activities(self) -> ClaimActivities:
         return ClaimActivities(
@@ -151,25 +154,49 @@ class Program:
         self.invoices.sha256_by_key[f"invoices/{record.agreement_number}.pdf"] = INVOICE_SHA256
 
     async def submit(self, claim: ClaimInput) -> WorkflowHandle[Any, ClaimOutcome]:
-        return await self.env.client.start_workflow(
+        handle = await self.env.client.start_workflow(
             ClaimWorkflow.run,
             claim,
             id=claim_workflow_id(claim.claim_id),
             task_queue=self.task_queue,
         )
+        self.handles.append(handle)
+        return handle
+
+    async def replay_histories(self, save_as: str | None) -> None:
+        """Replay every claim this test ran against the workflow code (a nondeterministic
+        change fails here), and keep the histories as fixtures when asked to."""
+        for index, handle in enumerate(self.handles):
+            history = await handle.fetch_history()
+            await replayer().replay_workflow(history)
+            if save_as:
+                HISTORIES.mkdir(exist_ok=True)
+                (HISTORIES / f"{save_as}-{index}.json").write_text(history.to_json())
 
     async def state(self, handle: WorkflowHandle[Any, Any]) -> ClaimState:
         return await handle.query(ClaimWorkflow.state)
 
     async def wait_for(
-        self, handle: WorkflowHandle[Any, Any], status: ClaimStatus, *, waiting: bool = True
+        self,
+        handle: WorkflowHandle[Any, Any],
+        status: ClaimStatus,
+        *,
+        waiting: bool = True,
+        escalated: bool = False,
+        notices: int = 0,
     ) -> ClaimState:
         """Poll the `state` query until the claim has `status` and (by default) waits on a
-        timer or a message, so that a fast-forward starts from a settled workflow."""
+        timer or a message, so that a fast-forward starts from a settled workflow; optionally
+        until it has escalated or sent at least `notices` notices."""
         deadline = asyncio.get_running_loop().time() + 30
         while True:
             state = await self.state(handle)
-            if state.status is status and (state.waiting_for or not waiting):
+            if (
+                state.status is status
+                and (state.waiting_for or not waiting)
+                and (state.escalated or not escalated)
+                and len(state.notices) >= notices
+            ):
                 return state
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(
@@ -177,8 +204,9 @@ class Program:
                 )
             await asyncio.sleep(0.05)
 
-    async def fast_forward(self, handle: WorkflowHandle[Any, Any], duration: timedelta) -> None:
-        assert await self.env.fast_forward(handle, duration)
+    async def fast_forward(self, handle: WorkflowHandle[Any, Any], duration: timedelta) -> bool:
+        """Move this workflow's clock on by `duration`; False when it completed on the way."""
+        return await self.env.fast_forward(handle, duration)
 
     async def decide(self, handle: WorkflowHandle[Any, Any], decision: Decision) -> ClaimState:
         return await handle.execute_update(ClaimWorkflow.decide, decision)
@@ -205,7 +233,10 @@ class Program:
 
 
 @asynccontextmanager
-async def running_program(env: WorkflowEnvironment) -> AsyncIterator[Program]:
+async def running_program(
+    env: WorkflowEnvironment, save_as: str | None = None
+) -> AsyncIterator[Program]:
     program = Program(env=env, task_queue=f"claims-{uuid.uuid4()}")
     async with claim_worker(env.client, program.activities(), task_queue=program.task_queue):
         yield program
+    await program.replay_histories(save_as)

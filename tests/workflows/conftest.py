@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,6 +33,11 @@ async def env(temporal_cli: Path) -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture
-async def program(env: WorkflowEnvironment) -> AsyncIterator[Program]:
-    async with running_program(env) as program:
+async def program(
+    env: WorkflowEnvironment, request: pytest.FixtureRequest
+) -> AsyncIterator[Program]:
+    """The claim workflow with in-memory dependencies; afterwards every claim the test ran is
+    replayed. With CASHBACK_RECORD_HISTORIES=1 their histories are saved as replay fixtures."""
+    save_as = request.node.name if os.environ.get("CASHBACK_RECORD_HISTORIES") else None
+    async with running_program(env, save_as) as program:
         yield program

@@ -1,0 +1,87 @@
+"""What an operator sees of a claim in the Temporal UI: search attributes upserted at every status
+change, the `state` query, and summaries on timers and activities."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowUpdateFailedError
+
+from cashback import search_attributes as attrs
+from cashback.domain.status import ClaimStatus
+from tests.workflows.claims import APPROVE, Program, claim_input, licensing_record
+
+
+async def test_d3_r9_search_attributes_follow_the_status(program: Program) -> None:
+    """D3, R9: ClaimStatus, ResellerId, OfferId, AgreementNumber and ReviewDeadline are set, and
+    ClaimStatus follows every status change, so a visibility query finds the claim."""
+    program.add_record(licensing_record("OL-2002"))
+    claim = claim_input("OL-2002")
+    handle = await program.submit(claim)
+    state = await program.wait_for(handle, ClaimStatus.UNDER_REVIEW)
+    assert state.review_deadline is not None
+
+    found = (await handle.describe()).typed_search_attributes
+    assert found.get(attrs.CLAIM_STATUS) == "UNDER_REVIEW"
+    assert found.get(attrs.RESELLER_ID) == "reseller-7"
+    assert found.get(attrs.OFFER_ID) == "offer-office-2026"
+    assert found.get(attrs.AGREEMENT_NUMBER) == "OL-2002"
+    end_of_deadline = datetime.combine(state.review_deadline, time.min, tzinfo=UTC)
+    assert found.get(attrs.REVIEW_DEADLINE) == end_of_deadline + timedelta(days=1)
+
+    await program.decide(handle, APPROVE)
+    await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS)
+    number = claim.claimed.agreement_number
+    query = f'ClaimStatus = "AWAITING_BANK_DETAILS" AND AgreementNumber = "{number}"'
+    for _ in range(100):  # visibility is eventually consistent
+        ids = [wf.id async for wf in program.env.client.list_workflows(query)]
+        if ids:
+            break
+        await asyncio.sleep(0.1)
+    assert ids == [handle.id]
+    await handle.terminate("test done")
+
+
+async def test_r9_r10_timers_and_activities_carry_summaries(program: Program) -> None:
+    """R9, R10: the review timer and the bank-details timer say what they wait for and until
+    when; every activity says what it does."""
+    program.add_record(licensing_record())
+    claim = claim_input()
+    handle = await program.submit(claim)
+    state = await program.wait_for(handle, ClaimStatus.UNDER_REVIEW)
+    await program.decide(handle, APPROVE)
+    await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS)
+
+    timers, activities = [], []
+    async for event in handle.fetch_history_events():
+        summary = json.loads(event.user_metadata.summary.data or b'""')
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            timers.append(summary)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            activities.append(summary)
+    assert state.review_deadline is not None
+    assert timers[0] == f"R9: operator decision until {state.review_deadline.isoformat()}"
+    assert timers[1].startswith("R10: notice 1 of 3, bank details until ")
+    assert "R8: automatic eligibility verdict" in activities
+    assert "e-mail: bank_details_request 1" in activities
+    assert all(activities)
+    await handle.terminate("test done")
+
+
+async def test_r10_bank_details_are_refused_while_none_are_requested(program: Program) -> None:
+    """R10, R13: bank details can only be given in answer to a request; during the review the
+    update is refused and the claim is unchanged."""
+    program.add_record(licensing_record())
+    handle = await program.submit(claim_input())
+    await program.wait_for(handle, ClaimStatus.UNDER_REVIEW)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await program.give_bank_details(handle)
+    assert "no bank details are requested" in str(refused.value.cause)
+    state = await program.state(handle)
+    assert state.status is ClaimStatus.UNDER_REVIEW
+    assert state.bank_details_reference is None
+    await handle.terminate("test done")
