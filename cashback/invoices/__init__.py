@@ -1,0 +1,27 @@
+"""Invoice storage (R5): the customer invoice of a claim, stored with its SHA-256.
+
+`S3InvoiceStorage` for AWS S3 or MinIO, `LocalInvoiceStorage` for the embedded default; both
+follow `InvoiceStorage`, and both satisfy `activities.invoices.InvoiceStore`.
+"""
+
+from cashback.invoices.local import LocalInvoiceStorage
+from cashback.invoices.s3 import S3InvoiceStorage
+from cashback.invoices.storage import (
+    InvalidObjectKeyError,
+    InvoiceNotFoundError,
+    InvoiceStorage,
+    InvoiceStorageError,
+    StoredInvoice,
+    sha256_hex,
+)
+
+__all__ = [
+    "InvalidObjectKeyError",
+    "InvoiceNotFoundError",
+    "InvoiceStorage",
+    "InvoiceStorageError",
+    "LocalInvoiceStorage",
+    "S3InvoiceStorage",
+    "StoredInvoice",
+    "sha256_hex",
+]
