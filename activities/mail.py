@@ -17,11 +17,14 @@ from cashback.domain.money import Money
 from cashback.domain.reseller import ResellerSnapshot
 from cashback.domain.status import NoticeKind
 
+# The error type of a notice that can never be delivered (a permanent 5xx for the recipient):
+# not retried; the workflow records it and tells the operators.
+UNDELIVERABLE = "InvalidNotice"
 TIMEOUT = timedelta(minutes=1)
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=["InvalidNotice"],
+    non_retryable_error_types=[UNDELIVERABLE],
 )
 
 
@@ -45,7 +48,15 @@ class NoticeRequest(BaseModel):
 
     claim_id: str
     kind: NoticeKind
-    number: int = Field(default=1, ge=1, description="1, 2, 3 for repeated notifications")
+    number: int = Field(
+        default=1, ge=1, description="how many notices of this kind the claim has had, this one too"
+    )
+    notification: int | None = Field(
+        default=None, ge=1, description="R10, R16: place in its series of notifications (2 of 3)"
+    )
+    notifications_allowed: int | None = Field(
+        default=None, ge=1, description="R10, R16: notifications before the claim is cancelled"
+    )
     reseller: ResellerSnapshot
     respond_by: AwareDatetime | None = Field(
         default=None, description="R10: the reseller must act by then; a secure link expires then"

@@ -28,6 +28,7 @@ class TimelineEvent(StrEnum):
     BANK_DETAILS_RECEIVED = "bank_details_received"  # R10-R12, with the judgement
     PAYMENT_REJECTED = "payment_rejected"  # R16, with the bank's return code
     PAYOUT_OVERDUE = "payout_overdue"  # R14: the 45-day bound is or will be missed
+    NOTICE_UNDELIVERABLE = "notice_undeliverable"  # the operators are told instead
 
 
 class TimelineEntry(BaseModel):

@@ -22,6 +22,7 @@ from activities.payments import (
 from activities.records import TimelineEntry
 from cashback.domain.eligibility import LicensingRecord
 from cashback.domain.status import NoticeKind
+from cashback.mail.errors import InvalidNotice
 
 
 class InMemoryTimeline:
@@ -47,8 +48,11 @@ class RecordingOutbox:
     def __init__(self) -> None:
         self._sent: dict[str, NoticeRequest] = {}
         self._lock = threading.Lock()
+        self.bouncing: set[NoticeKind] = set()
 
     def send(self, notice: NoticeRequest) -> NoticeReceipt:
+        if notice.kind in self.bouncing:
+            raise InvalidNotice(f"{notice.idempotency_key}: 550 mailbox unavailable")
         with self._lock:
             self._sent.setdefault(notice.idempotency_key, notice)
         return NoticeReceipt(message_id=notice.idempotency_key, sent_at=datetime.now(UTC))

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import calendar, eligibility, invoices, mail, payments, records
@@ -118,7 +119,8 @@ class ClaimWorkflow:
         return self._outcome()
 
     async def _submission_is_complete(self) -> bool:
-        """R5: the invoice is stored as received; then R7: the preliminary confirmation."""
+        """R5: the invoice is stored as received; then R7: the preliminary confirmation, which
+        names the review deadline (R9)."""
         check = await workflow.execute_activity_method(
             InvoiceActivities.check_invoice,
             self._claim.invoice,
@@ -132,12 +134,6 @@ class ClaimWorkflow:
             await self._notify(NoticeKind.REJECTION, reasons=(reason,))
             self._state.outcome_reasons.append(reason)
             return False
-        await self._notify(NoticeKind.PRELIMINARY_CONFIRMATION)
-        return True
-
-    async def _review(self) -> bool:
-        """R8, R9: the automatic verdict, then an operator's decision within the review window;
-        at its end the conclusive verdict applies, otherwise the claim is escalated."""
         deadline = await workflow.execute_local_activity_method(
             CalendarActivities.review_deadline,
             ReviewDeadlineRequest(
@@ -151,6 +147,14 @@ class ClaimWorkflow:
         )
         self._state.review_deadline = deadline
         workflow.upsert_search_attributes([attrs.REVIEW_DEADLINE.value_set(_end_of(deadline))])
+        await self._notify(NoticeKind.PRELIMINARY_CONFIRMATION)
+        return True
+
+    async def _review(self) -> bool:
+        """R8, R9: the automatic verdict, then an operator's decision within the review window;
+        at its end the conclusive verdict applies, otherwise the claim is escalated."""
+        deadline = self._state.review_deadline
+        assert deadline is not None
         verdict = await workflow.execute_activity_method(
             EligibilityActivities.check_claim,
             EligibilityRequest(
@@ -245,7 +249,7 @@ class ClaimWorkflow:
         while loop.sent < self._policy.max_notices:
             loop.sent += 1
             respond_by = workflow.now() + self._policy.notice_window  # R10: 5 days per notice
-            await self._notify(kind, respond_by=respond_by)
+            await self._notify(kind, respond_by=respond_by, notification=loop.sent)
             self._state.respond_by = respond_by
             self._accepting_bank_details = True
             arrived = await self._wait_until(
@@ -450,37 +454,50 @@ class ClaimWorkflow:
         *,
         respond_by: datetime | None = None,
         reasons: tuple[str, ...] = (),
-    ) -> mail.NoticeReceipt:
+        notification: int | None = None,
+    ) -> None:
+        """Send one notice. One that cannot be delivered (a mailbox that does not exist) does
+        not stop the claim: it is recorded and reported to the operators."""
         issued_at = workflow.now()
         number = self._sent_per_kind.get(kind, 0) + 1
         self._sent_per_kind[kind] = number
-        receipt = await workflow.execute_activity_method(
-            MailActivities.send_notice,
-            NoticeRequest(
-                claim_id=self._claim.claim_id,
-                kind=kind,
-                number=number,
-                reseller=self._claim.reseller,
-                respond_by=respond_by,
-                facts=NoticeFacts(
-                    agreement_number=self._claim.claimed.agreement_number,
-                    offer_name=self._claim.offer.name,
-                    amount=self._state.amount,
-                    reasons=reasons,
-                    review_deadline=self._state.review_deadline,
-                    payout_date=self._state.payout_date,
-                    payment_reference=self._state.payment_reference,
-                    bank_return_code=self._state.bank_return_code,
-                ),
+        notice = NoticeRequest(
+            claim_id=self._claim.claim_id,
+            kind=kind,
+            number=number,
+            notification=notification,
+            notifications_allowed=self._policy.max_notices if notification else None,
+            reseller=self._claim.reseller,
+            respond_by=respond_by,
+            facts=NoticeFacts(
+                agreement_number=self._claim.claimed.agreement_number,
+                offer_name=self._claim.offer.name,
+                amount=self._state.amount,
+                reasons=reasons,
+                review_deadline=self._state.review_deadline,
+                payout_date=self._state.payout_date,
+                payment_reference=self._state.payment_reference,
+                bank_return_code=self._state.bank_return_code,
             ),
-            start_to_close_timeout=mail.TIMEOUT,
-            retry_policy=mail.RETRY,
-            summary=f"e-mail: {kind.value} {number}",
         )
         self._state.notices.append(
             SentNotice(kind=kind, number=number, sent_at=issued_at, respond_by=respond_by)
         )
-        return receipt
+        try:
+            await workflow.execute_activity_method(
+                MailActivities.send_notice,
+                notice,
+                start_to_close_timeout=mail.TIMEOUT,
+                retry_policy=mail.RETRY,
+                summary=f"e-mail: {kind.value} {number}",
+            )
+        except ActivityError as error:
+            if not _is_undeliverable(error):
+                raise
+            reason = f"e-mail {kind.value} {number} could not be delivered"
+            await self._record(TimelineEvent.NOTICE_UNDELIVERABLE, actor=SYSTEM, reason=reason)
+            if not kind.for_operators:
+                await self._notify(NoticeKind.OPERATOR_ESCALATION, reasons=(reason,))
 
     async def _release_licences(self) -> None:
         await workflow.execute_activity_method(
@@ -542,6 +559,11 @@ class ClaimWorkflow:
             forfeited=status is ClaimStatus.CANCELLED,
             reasons=list(self._state.outcome_reasons),
         )
+
+
+def _is_undeliverable(error: ActivityError) -> bool:
+    cause = error.cause
+    return isinstance(cause, ApplicationError) and cause.type == mail.UNDELIVERABLE
 
 
 def _describe(verdict: ClaimVerdict) -> str:

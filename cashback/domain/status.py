@@ -35,6 +35,11 @@ class NoticeKind(StrEnum):
     PAYOUT_OVERDUE = "payout_overdue"  # R14: the 45-day bound is or will be missed
 
     @property
+    def for_operators(self) -> bool:
+        """Sent to the program's operators, not to the reseller."""
+        return self in {NoticeKind.OPERATOR_ESCALATION, NoticeKind.PAYOUT_OVERDUE}
+
+    @property
     def asks_for_bank_details(self) -> bool:
         """A notification in the sense of R10/R16: the reseller must act within the window."""
         return self in {

@@ -59,7 +59,7 @@ async def test_r10_bank_details_on_notice_1_lead_to_payment(program: Program) ->
 async def test_r10_bank_details_on_notice_3_still_count(program: Program) -> None:
     """R10: no answer to notices 1 and 2: notice 2 goes out 5 days after notice 1, notice 3
     five days later; details given on notice 3 are accepted."""
-    _, handle = await approved_claim(program)
+    claim, handle = await approved_claim(program)
     first = (await program.state(handle)).notices[-1]
 
     await program.fast_forward(handle, FIVE_DAYS + timedelta(minutes=1))
@@ -69,6 +69,11 @@ async def test_r10_bank_details_on_notice_3_still_count(program: Program) -> Non
 
     requests = [n for n in state.notices if n.kind is NoticeKind.BANK_DETAILS_REQUEST]
     assert [n.number for n in requests] == [1, 2, 3]
+    assert [(n.notification, n.notifications_allowed) for n in program.notices(claim)[-3:]] == [
+        (1, 3),
+        (2, 3),
+        (3, 3),
+    ]
     assert requests[1].sent_at - first.sent_at == pytest.approx(
         FIVE_DAYS, abs=timedelta(seconds=90)
     )
@@ -133,6 +138,7 @@ async def test_r11_name_mismatch_asks_for_a_correction_then_pays(program: Progra
         (NoticeKind.CORRECTION_REQUEST, 1),
     ]
     assert state.last_bank_details_judgement is BankDetailsJudgement.NAME_MISMATCH
+    assert program.notices(claim)[-1].notification == 2  # the correction counts (R10)
 
     corrected = BankDetailsSubmission(
         reference="bank-details-3",
@@ -158,3 +164,19 @@ async def test_r10_r11_a_mismatch_after_notice_3_cancels(program: Program) -> No
     outcome = await handle.result()
     assert outcome.status is ClaimStatus.CANCELLED
     assert outcome.reasons == ["R10: no valid bank details after notice 3; the funds are forfeited"]
+
+
+async def test_r10_an_undeliverable_request_is_reported_to_operators(program: Program) -> None:
+    """R10: a bank-details request the mail server refuses for good (550) does not stop the
+    claim: the bounce is on the timeline, the operators are told, the 5-day wait goes on."""
+    program.outbox.bouncing.add(NoticeKind.BANK_DETAILS_REQUEST)
+    claim, handle = await approved_claim(program)
+    state = await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS)
+    assert state.waiting_for.startswith("R10: notice 1 of 3")
+    escalation = program.notices(claim)[-1]
+    assert escalation.kind is NoticeKind.OPERATOR_ESCALATION
+    assert escalation.facts.reasons == ("e-mail bank_details_request 1 could not be delivered",)
+    events = [entry.event.value for entry in program.timeline_of(claim)]
+    assert "notice_undeliverable" in events
+    await program.give_bank_details(handle)
+    assert (await handle.result()).status is ClaimStatus.PAID

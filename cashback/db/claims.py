@@ -1,0 +1,85 @@
+"""Claims as stored by the API at submission (R5, R6) and kept up to date by the workflow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cashback.db.tables import Claim
+from cashback.domain.money import Money
+from cashback.domain.status import ClaimStatus
+
+
+class DuplicateClaim(Exception):
+    """D1: the offer already has a claim for the agreement."""
+
+    def __init__(self, existing_claim_id: str) -> None:
+        super().__init__(f"a claim for this offer and agreement exists: {existing_claim_id}")
+        self.existing_claim_id = existing_claim_id
+
+
+class ClaimRepository:
+    """Claims within the caller's transaction (never commits)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, claim_id: str) -> Claim | None:
+        return self._session.get(Claim, claim_id)
+
+    def by_idempotency_key(self, idempotency_key: str) -> Claim | None:
+        return self._session.scalar(select(Claim).where(Claim.idempotency_key == idempotency_key))
+
+    def for_agreement(self, offer_id: str, agreement_number: str) -> Claim | None:
+        return self._session.scalar(
+            select(Claim).where(
+                Claim.offer_id == offer_id, Claim.agreement_number == agreement_number
+            )
+        )
+
+    def add(self, claim: Claim) -> Claim:
+        """Store a new claim. D2: a claim with the same idempotency key is returned instead.
+        D1: a claim of the same offer for the same agreement raises `DuplicateClaim`."""
+        existing = self._existing(claim)
+        if existing is not None:
+            return existing
+        try:
+            with self._session.begin_nested():
+                self._session.add(claim)
+        except IntegrityError:
+            # Another transaction stored it between our check and our insert.
+            existing = self._existing(claim)
+            if existing is None:
+                raise
+            return existing
+        return claim
+
+    def _existing(self, claim: Claim) -> Claim | None:
+        same_key = self.by_idempotency_key(claim.idempotency_key)
+        if same_key is not None:
+            return same_key
+        same_agreement = self.for_agreement(claim.offer_id, claim.agreement_number)
+        if same_agreement is not None:
+            raise DuplicateClaim(same_agreement.id)
+        return None
+
+    def set_status(self, claim_id: str, status: ClaimStatus, amount: Money | None = None) -> None:
+        """Project the workflow's status (and the amount, once known) onto the claim."""
+        claim = self._session.get(Claim, claim_id)
+        if claim is None:
+            raise LookupError(f"no claim {claim_id}")
+        claim.status = status
+        if amount is not None:
+            claim.amount_minor_units = amount.minor_units
+            claim.currency = amount.currency
+        claim.updated_at = datetime.now(UTC)
+
+    def of_reseller(self, reseller_id: str) -> list[Claim]:
+        return list(
+            self._session.scalars(
+                select(Claim).where(Claim.reseller_id == reseller_id).order_by(Claim.created_at)
+            )
+        )

@@ -1,0 +1,53 @@
+"""Engines for the two databases the program runs on: SQLite (embedded default, a file in WAL
+mode) and PostgreSQL (production, through psycopg 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+# Execution option read by the SQLite "begin" hook: open the transaction with BEGIN IMMEDIATE
+# (take the write lock at once) or with a plain deferred BEGIN.
+SQLITE_BEGIN_IMMEDIATE = "cashback_sqlite_begin_immediate"
+
+
+def database_url(url: str | URL) -> URL:
+    """`url` with PostgreSQL pointed at psycopg 3 (`postgresql://` -> `postgresql+psycopg://`)."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL, *, sqlite_busy_timeout_ms: int = 30_000, **kwargs: Any) -> Engine:
+    """An engine for `url`. SQLite gets WAL mode, foreign keys, a busy timeout, and transactions
+    that start with BEGIN IMMEDIATE (see `Database`); PostgreSQL runs on psycopg 3."""
+    parsed = database_url(url)
+    engine = create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite", **kwargs)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine, sqlite_busy_timeout_ms)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # sqlite3 must not open transactions itself: the "begin" hook below does, so that it
+        # can choose BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, True)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,316 @@
+"""The program's tables (SQLAlchemy 2.0, typed). One class per table; repositories hold the SQL.
+
+Timestamps are timezone-aware UTC (`UtcDateTime`), money is integer minor units (D4), statuses
+are StrEnums stored as their values.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from activities.records import TimelineEvent
+from cashback.db.types import StrEnumText, UtcDateTime
+from cashback.domain.money import Money
+from cashback.domain.offers import ClaimPeriod, LicenceLimits, OfferCriteria
+from cashback.domain.reseller import Language
+from cashback.domain.status import ClaimStatus, NoticeKind
+
+# Named constraints: migrations can drop and alter them on every database by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UserRole(StrEnum):
+    RESELLER = "reseller"
+    OPERATOR = "operator"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"  # ordered, no answer from the bank yet
+    PAID = "paid"
+    REJECTED = "rejected"  # for bank-detail reasons (R16), with the ISO 20022 return code
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: dict[Any, Any] = {  # noqa: RUF012  (SQLAlchemy's class attribute)
+        datetime: UtcDateTime(),
+        date: Date(),
+        str: String(255),
+        int: Integer(),
+    }
+
+
+class Reseller(Base):
+    """A registered reseller company (R1)."""
+
+    __tablename__ = "resellers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    company_name: Mapped[str]
+    country: Mapped[str] = mapped_column(String(2))
+    language: Mapped[Language] = mapped_column(StrEnumText(Language, 8))
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+
+    users: Mapped[list[User]] = relationship(back_populates="reseller")
+
+
+class User(Base):
+    """Someone who signs in: a reseller's user or an operator (no reseller)."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "role = 'operator' OR reseller_id IS NOT NULL", name="reseller_user_has_reseller"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    reseller_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("resellers.id"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str]
+    role: Mapped[UserRole] = mapped_column(StrEnumText(UserRole, 16))
+    created_at: Mapped[datetime]
+
+    reseller: Mapped[Reseller | None] = relationship(back_populates="users")
+
+
+class Offer(Base):
+    """One cash back promotion (R2, R3, R4, D4, R6)."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        CheckConstraint("min_per_customer >= 1", name="min_per_customer_positive"),
+        CheckConstraint("max_per_customer >= min_per_customer", name="limits_ordered"),
+        CheckConstraint("claim_closes_at > claim_opens_at", name="claim_period_ordered"),
+        CheckConstraint("rate_minor_units >= 0", name="rate_not_negative"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str]
+    sale_date_from: Mapped[date]
+    sale_date_to: Mapped[date]
+    products: Mapped[list[str]] = mapped_column(JSON)
+    licence_types: Mapped[list[str]] = mapped_column(JSON)
+    customer_segments: Mapped[list[str]] = mapped_column(JSON)
+    countries: Mapped[list[str]] = mapped_column(JSON)
+    min_per_customer: Mapped[int]
+    max_per_customer: Mapped[int]
+    claim_opens_at: Mapped[datetime]
+    claim_closes_at: Mapped[datetime]
+    rate_minor_units: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    terms_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+    def criteria(self) -> OfferCriteria:
+        """R2, as the domain checks it."""
+        return OfferCriteria(
+            sale_date_from=self.sale_date_from,
+            sale_date_to=self.sale_date_to,
+            products=frozenset(self.products),
+            licence_types=frozenset(self.licence_types),
+            customer_segments=frozenset(self.customer_segments),
+            countries=frozenset(self.countries),
+        )
+
+    def limits(self) -> LicenceLimits:
+        """R3: licences per end customer."""
+        return LicenceLimits(
+            min_per_customer=self.min_per_customer, max_per_customer=self.max_per_customer
+        )
+
+    def claim_period(self) -> ClaimPeriod:
+        """R4: when claims may be submitted."""
+        return ClaimPeriod(opens_at=self.claim_opens_at, closes_at=self.claim_closes_at)
+
+    def rate_per_licence(self) -> Money:
+        """D4: the rate in integer minor units of the offer's currency."""
+        return Money(minor_units=self.rate_minor_units, currency=self.currency)
+
+
+class LicensingAgreement(Base):
+    """The program's record of an Open License agreement (imported by operators)."""
+
+    __tablename__ = "licensing_agreements"
+
+    agreement_number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_name: Mapped[str]
+    customer_segment: Mapped[str] = mapped_column(String(64))
+    customer_country: Mapped[str] = mapped_column(String(2))
+    reseller_name: Mapped[str]
+    sale_date: Mapped[date]
+    imported_at: Mapped[datetime]
+
+    lines: Mapped[list[AgreementLine]] = relationship(
+        back_populates="agreement",
+        order_by="AgreementLine.position",
+        cascade="all, delete-orphan",
+    )
+
+
+class AgreementLine(Base):
+    """One line of an agreement: product, licence type, quantity."""
+
+    __tablename__ = "licensing_agreement_lines"
+    __table_args__ = (
+        UniqueConstraint("agreement_number", "position"),
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    agreement_number: Mapped[str] = mapped_column(
+        String(64), ForeignKey("licensing_agreements.agreement_number", ondelete="CASCADE")
+    )
+    position: Mapped[int]
+    product: Mapped[str] = mapped_column(String(128))
+    licence_type: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int]
+
+    agreement: Mapped[LicensingAgreement] = relationship(back_populates="lines")
+
+
+class Claim(Base):
+    """A reseller's claim for one agreement under one offer (R5, R6); the projection of its
+    workflow's status. D1: one per (offer, agreement number). D2: one per idempotency key."""
+
+    __tablename__ = "claims"
+    __table_args__ = (
+        UniqueConstraint("offer_id", "agreement_number"),
+        CheckConstraint("amount_minor_units >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(128), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    reseller_id: Mapped[str] = mapped_column(String(64), ForeignKey("resellers.id"), index=True)
+    offer_id: Mapped[str] = mapped_column(String(64), ForeignKey("offers.id"))
+    agreement_number: Mapped[str] = mapped_column(String(64))
+    customer_name: Mapped[str]
+    reseller_name_on_agreement: Mapped[str]
+    terms_accepted_version: Mapped[str] = mapped_column(String(64))
+    terms_accepted_at: Mapped[datetime]
+    invoice_object_key: Mapped[str] = mapped_column(String(512))
+    invoice_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[ClaimStatus] = mapped_column(StrEnumText(ClaimStatus, 32))
+    amount_minor_units: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TimelineRow(Base):
+    """D3: one entry of a claim's timeline; unique on (claim_id, sequence)."""
+
+    __tablename__ = "claim_timeline"
+    __table_args__ = (UniqueConstraint("claim_id", "sequence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    claim_id: Mapped[str] = mapped_column(String(64), ForeignKey("claims.id"))
+    sequence: Mapped[int]
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    event: Mapped[TimelineEvent] = mapped_column(StrEnumText(TimelineEvent, 32))
+    from_status: Mapped[ClaimStatus | None] = mapped_column(StrEnumText(ClaimStatus, 32))
+    to_status: Mapped[ClaimStatus | None] = mapped_column(StrEnumText(ClaimStatus, 32))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class NoticeSent(Base):
+    """An e-mail the outbox sent, once per idempotency key (claim / kind / number)."""
+
+    __tablename__ = "notices_sent"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    claim_id: Mapped[str] = mapped_column(String(64), ForeignKey("claims.id"), index=True)
+    kind: Mapped[NoticeKind] = mapped_column(StrEnumText(NoticeKind, 32))
+    number: Mapped[int]
+    message_id: Mapped[str] = mapped_column(String(998))
+    sent_at: Mapped[datetime]
+    respond_by: Mapped[datetime | None]
+
+
+class BankAccount(Base):
+    """Bank details, encrypted at rest (R13): holder, IBAN and BIC only inside `ciphertext`
+    (AES-GCM, a fresh nonce per row, `key_id` names the key for rotation)."""
+
+    __tablename__ = "bank_accounts"
+
+    reference: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    masked_iban: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class Payment(Base):
+    """A payout order and the bank's answer (R14, R16); D5: unique on the idempotency key."""
+
+    __tablename__ = "payments"
+    __table_args__ = (CheckConstraint("amount_minor_units > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    claim_id: Mapped[str] = mapped_column(String(64), ForeignKey("claims.id"), index=True)
+    amount_minor_units: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    bank_details_ref: Mapped[str] = mapped_column(String(64), ForeignKey("bank_accounts.reference"))
+    status: Mapped[PaymentStatus] = mapped_column(StrEnumText(PaymentStatus, 16))
+    bank_reference: Mapped[str | None] = mapped_column(String(128))
+    return_code: Mapped[str | None] = mapped_column(String(8))
+    ordered_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+
+
+class CustomerLicenceLock(Base):
+    """One row per (offer, end customer), locked while a claim reserves licences (R3), so that
+    two claims for the same customer reserve one after the other."""
+
+    __tablename__ = "customer_licence_locks"
+
+    offer_id: Mapped[str] = mapped_column(String(64), ForeignKey("offers.id"), primary_key=True)
+    customer_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class LicenceReservation(Base):
+    """The licences one claim counts against its offer's per-customer maximum (R3)."""
+
+    __tablename__ = "licence_reservations"
+    __table_args__ = (
+        Index("ix_licence_reservations_offer_customer", "offer_id", "customer_key"),
+        CheckConstraint("licences >= 0", name="licences_not_negative"),
+    )
+
+    claim_id: Mapped[str] = mapped_column(String(64), ForeignKey("claims.id"), primary_key=True)
+    offer_id: Mapped[str] = mapped_column(String(64), ForeignKey("offers.id"))
+    customer_key: Mapped[str] = mapped_column(String(255))
+    licences: Mapped[int]
+    reserved_at: Mapped[datetime]

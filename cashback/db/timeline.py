@@ -1,0 +1,74 @@
+"""The claim timeline (D3) in the database."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from activities.records import TimelineEntry
+from cashback.db.session import Database
+from cashback.db.statements import insert_unless_present
+from cashback.db.tables import TimelineRow
+
+
+class TimelineRepository:
+    """A claim's timeline within the caller's transaction (never commits)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def append(self, entry: TimelineEntry) -> bool:
+        """Store `entry` unless its (claim_id, sequence) is already stored; True if stored."""
+        return insert_unless_present(
+            self._session,
+            TimelineRow,
+            {
+                "claim_id": entry.claim_id,
+                "sequence": entry.sequence,
+                "at": entry.at,
+                "actor": entry.actor,
+                "event": entry.event,
+                "from_status": entry.from_status,
+                "to_status": entry.to_status,
+                "reason": entry.reason,
+            },
+            keys=("claim_id", "sequence"),
+        )
+
+    def of(self, claim_id: str) -> list[TimelineEntry]:
+        """D3: the claim's timeline, in order."""
+        rows = self._session.scalars(
+            select(TimelineRow)
+            .where(TimelineRow.claim_id == claim_id)
+            .order_by(TimelineRow.sequence)
+        )
+        return [
+            TimelineEntry(
+                claim_id=row.claim_id,
+                sequence=row.sequence,
+                at=row.at,
+                actor=row.actor,
+                event=row.event,
+                from_status=row.from_status,
+                to_status=row.to_status,
+                reason=row.reason,
+            )
+            for row in rows
+        ]
+
+
+class SqlTimeline:
+    """`activities.records.Timeline` on the database: one transaction per call, idempotent on
+    (claim_id, sequence) so a retried activity never writes an entry twice (D3)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def append(self, entry: TimelineEntry) -> None:
+        with self._database.transaction() as session:
+            TimelineRepository(session).append(entry)
+
+    def of(self, claim_id: str) -> list[TimelineEntry]:
+        """D3: the claim's timeline, in order."""
+        with self._database.reading() as session:
+            return TimelineRepository(session).of(claim_id)

@@ -1,0 +1,17 @@
+"""E-mail to resellers and operators: notices rendered from templates (D6, R17) and sent over
+SMTP once per idempotency key (activities/mail.py holds the contracts)."""
+
+from cashback.mail.errors import InvalidNotice, MailServerUnavailable
+from cashback.mail.render import OPERATOR_KINDS, TEMPLATES, MailRenderer, RenderedNotice
+from cashback.mail.smtp import SmtpOutbox, message_id_for
+
+__all__ = [
+    "OPERATOR_KINDS",
+    "TEMPLATES",
+    "InvalidNotice",
+    "MailRenderer",
+    "MailServerUnavailable",
+    "RenderedNotice",
+    "SmtpOutbox",
+    "message_id_for",
+]

@@ -1,0 +1,120 @@
+"""D1: one claim per offer and agreement. D2: the same idempotency key returns the same claim.
+D5: a payment is ordered at most once per idempotency key."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from cashback.db import (
+    BankAccounts,
+    BankDetails,
+    ClaimRepository,
+    Database,
+    DuplicateClaim,
+    PaymentRepository,
+)
+from cashback.db.tables import Claim, PaymentStatus
+from cashback.domain.money import Money
+from cashback.domain.payout import HolderType
+from cashback.domain.status import ClaimStatus
+from tests.db.seed import add_claims, add_offer, add_reseller, new_claim
+
+
+def test_d2_same_idempotency_key_returns_the_first_claim(database: Database) -> None:
+    with database.transaction() as session:
+        add_reseller(session)
+        add_offer(session)
+    with database.transaction() as session:
+        first = ClaimRepository(session).add(new_claim("claim-1", idempotency_key="submit-1"))
+    with database.transaction() as session:
+        again = ClaimRepository(session).add(new_claim("claim-2", idempotency_key="submit-1"))
+    assert again.id == first.id == "claim-1"
+    with database.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Claim)) == 1
+
+
+def test_d1_a_second_claim_for_the_same_offer_and_agreement_names_the_first(
+    database: Database,
+) -> None:
+    with database.transaction() as session:
+        add_reseller(session)
+        add_offer(session)
+        ClaimRepository(session).add(new_claim("claim-1", agreement_number="OL-7"))
+    with pytest.raises(DuplicateClaim) as refused, database.transaction() as session:
+        ClaimRepository(session).add(new_claim("claim-2", agreement_number="OL-7"))
+    assert refused.value.existing_claim_id == "claim-1"
+    assert "claim-1" in str(refused.value)
+
+
+def test_claim_status_and_amount_are_projected(database: Database) -> None:
+    with database.transaction() as session:
+        add_claims(session, "claim-1")
+    with database.transaction() as session:
+        ClaimRepository(session).set_status(
+            "claim-1", ClaimStatus.AWAITING_BANK_DETAILS, Money(minor_units=12500, currency="EUR")
+        )
+    with database.reading() as session:
+        claim = ClaimRepository(session).get("claim-1")
+        assert claim is not None
+        assert (claim.status, claim.amount_minor_units, claim.currency) == (
+            ClaimStatus.AWAITING_BANK_DETAILS,
+            12500,
+            "EUR",
+        )
+
+
+def test_d5_a_payment_is_ordered_once_per_key_and_keeps_its_first_answer(
+    database: Database,
+) -> None:
+    with database.transaction() as session:
+        add_claims(session, "claim-1")
+    account = BankAccounts(database, bytes(32)).store(
+        BankDetails(
+            holder_name="Acme Software GmbH",
+            holder_type=HolderType.COMPANY,
+            iban="DE89370400440532013000",
+        )
+    )
+    amount = Money(minor_units=12500, currency="EUR")
+    key = "cashback/claim-1/payout/1"
+    with database.transaction() as session:
+        PaymentRepository(session).order(key, "claim-1", amount, account)
+    with database.transaction() as session:
+        payments = PaymentRepository(session)
+        again = payments.order(key, "claim-1", Money(minor_units=1, currency="EUR"), account)
+        assert again.amount_minor_units == 12500
+        payments.record_answer(key, PaymentStatus.PAID, bank_reference="BANK-1")
+    with database.transaction() as session:
+        late = PaymentRepository(session).record_answer(
+            key, PaymentStatus.REJECTED, return_code="AC04"
+        )
+        assert (late.status, late.bank_reference, late.return_code) == (
+            PaymentStatus.PAID,
+            "BANK-1",
+            None,
+        )
+        assert len(PaymentRepository(session).of_claim("claim-1")) == 1
+
+
+def test_d2_concurrent_submissions_with_one_key_store_one_claim(database: Database) -> None:
+    """D2 under a race: ten requests with the same idempotency key all get the same claim."""
+    with database.transaction() as session:
+        add_reseller(session)
+        add_offer(session)
+    start = threading.Barrier(10)
+
+    def submit(n: int) -> str:
+        start.wait(timeout=30)
+        with database.transaction() as session:
+            return ClaimRepository(session).add(new_claim(f"claim-{n}", idempotency_key="k")).id
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        claim_ids = set(pool.map(submit, range(10)))
+
+    assert len(claim_ids) == 1
+    with database.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Claim)) == 1

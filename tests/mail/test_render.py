@@ -1,0 +1,163 @@
+"""The renderer without a mail server: templates, escaping, formats, required facts (D6, R17)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2 import TemplateNotFound, UndefinedError
+
+from cashback.domain.money import Money
+from cashback.domain.policy import ProgramPolicy
+from cashback.domain.reseller import Language
+from cashback.domain.status import NoticeKind
+from cashback.mail import TEMPLATES, InvalidNotice, MailRenderer
+from cashback.mail.render import format_date, format_moment, format_money
+from tests.mail.notices import SUPPORT, make_notice
+
+LINK = "https://cashback.example/bank-details/x"
+
+
+@pytest.mark.parametrize("language", list(Language))
+@pytest.mark.parametrize("kind", list(NoticeKind))
+def test_every_kind_renders_in_every_language_with_the_support_address(
+    renderer: MailRenderer, kind: NoticeKind, language: Language
+) -> None:
+    """D6, R17: a one-line subject, a text and an HTML part, the support address in both."""
+    rendered = renderer.render(
+        make_notice(kind, language), language=language, support_address=SUPPORT, secure_link=LINK
+    )
+    assert rendered.subject
+    assert "\n" not in rendered.subject
+    assert SUPPORT in rendered.text
+    assert f'<a href="mailto:{SUPPORT}">{SUPPORT}</a>' in rendered.html
+    assert f'<html lang="{language.value}">' in rendered.html
+    assert "OL-4711" in rendered.subject + rendered.text
+
+
+def test_html_is_escaped_and_text_is_not(renderer: MailRenderer) -> None:
+    """A company name is data, never markup, in the HTML part."""
+    notice = make_notice(NoticeKind.FINAL_CONFIRMATION, company_name="A&B <Systems> GmbH")
+    rendered = renderer.render(notice, language=Language.ENGLISH, support_address=SUPPORT)
+    assert "A&amp;B &lt;Systems&gt; GmbH" in rendered.html
+    assert "<Systems>" not in rendered.html
+    assert "A&B <Systems> GmbH" in rendered.text
+
+
+def test_preliminary_confirmation_promises_the_review_window(renderer: MailRenderer) -> None:
+    """R7, R9: the review within 14 business days, and its deadline when known."""
+    with_deadline = make_notice(NoticeKind.PRELIMINARY_CONFIRMATION, Language.GERMAN)
+    text = renderer.render(with_deadline, language=Language.GERMAN, support_address=SUPPORT).text
+    assert "innerhalb von 14 Werktagen" in text
+    assert "16.12.2026" in text
+    without = make_notice(NoticeKind.PRELIMINARY_CONFIRMATION, review_deadline=None)
+    text = renderer.render(without, language=Language.ENGLISH, support_address=SUPPORT).text
+    assert "within 14 business days" in text
+
+
+def test_counts_come_from_the_policy() -> None:
+    """R9, R10, R14: a policy with other counts is what the mails promise."""
+    policy = ProgramPolicy(
+        review_business_days=10, days_per_notice=7, max_notices=4, payout_days=30
+    )
+    renderer = MailRenderer(policy=policy)
+
+    def text(kind: NoticeKind, number: int = 1) -> str:
+        notice = make_notice(kind, number=number)
+        return renderer.render(
+            notice, language=Language.ENGLISH, support_address=SUPPORT, secure_link=LINK
+        ).text
+
+    assert "within 10 business days" in text(NoticeKind.PRELIMINARY_CONFIRMATION)
+    assert "within 7 days" in text(NoticeKind.FINAL_CONFIRMATION)
+    assert "within 30 days of the date of this e-mail" in text(NoticeKind.FINAL_CONFIRMATION)
+    assert "request 3 of 4" in text(NoticeKind.BANK_DETAILS_REQUEST, 3)
+    assert "This is the last request" not in text(NoticeKind.BANK_DETAILS_REQUEST, 3)
+    assert "This is the last request" in text(NoticeKind.BANK_DETAILS_REQUEST, 4)
+
+
+@pytest.mark.parametrize(
+    ("kind", "missing"),
+    [
+        (NoticeKind.FINAL_CONFIRMATION, {"amount": None}),
+        (NoticeKind.REJECTION, {"reasons": ()}),
+        (NoticeKind.CANCELLATION, {"reasons": ()}),
+        (NoticeKind.REMITTANCE_ADVICE, {"payment_reference": None}),
+        (NoticeKind.PAYMENT_FAILURE, {"bank_return_code": None}),
+        (NoticeKind.OPERATOR_ESCALATION, {"reasons": ()}),
+    ],
+)
+def test_a_notice_without_the_facts_of_its_kind_is_invalid(
+    renderer: MailRenderer, kind: NoticeKind, missing: dict[str, Any]
+) -> None:
+    notice = make_notice(kind, **missing)
+    with pytest.raises(InvalidNotice, match=next(iter(missing))):
+        renderer.render(
+            notice, language=Language.ENGLISH, support_address=SUPPORT, secure_link=LINK
+        )
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [NoticeKind.BANK_DETAILS_REQUEST, NoticeKind.CORRECTION_REQUEST, NoticeKind.PAYMENT_FAILURE],
+)
+def test_a_request_for_bank_details_needs_its_secure_link_and_deadline(
+    renderer: MailRenderer, kind: NoticeKind
+) -> None:
+    """R10, R13: no request without the secure link and the instant it expires."""
+    with pytest.raises(InvalidNotice, match="secure_link"):
+        renderer.render(make_notice(kind), language=Language.ENGLISH, support_address=SUPPORT)
+    undated = make_notice(kind).model_copy(update={"respond_by": None})
+    with pytest.raises(InvalidNotice, match="respond_by"):
+        renderer.render(
+            undated, language=Language.ENGLISH, support_address=SUPPORT, secure_link=LINK
+        )
+
+
+def test_an_undefined_template_variable_is_an_error(tmp_path: Path) -> None:
+    """StrictUndefined: a typo in a template fails, never mails an empty string."""
+    shutil.copytree(TEMPLATES, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "en" / "rejection.txt").write_text("{{ facts.no_such_fact }}\n")
+    renderer = MailRenderer(templates=tmp_path)
+    with pytest.raises(UndefinedError):
+        renderer.render(
+            make_notice(NoticeKind.REJECTION), language=Language.ENGLISH, support_address=SUPPORT
+        )
+
+
+def test_a_missing_template_fails_when_the_renderer_is_built(tmp_path: Path) -> None:
+    shutil.copytree(TEMPLATES, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "de" / "cancellation.html").unlink()
+    with pytest.raises(TemplateNotFound, match=r"de/cancellation\.html"):
+        MailRenderer(templates=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("minor_units", "currency", "german", "english"),
+    [
+        (123450, "EUR", "1.234,50 EUR", "1,234.50 EUR"),
+        (5, "EUR", "0,05 EUR", "0.05 EUR"),
+        (-100000000, "USD", "-1.000.000,00 USD", "-1,000,000.00 USD"),
+        (1500000, "JPY", "1.500.000 JPY", "1,500,000 JPY"),
+        (1234, "KWD", "1,234 KWD", "1.234 KWD"),
+    ],
+)
+def test_amounts_are_exact_in_each_language(
+    minor_units: int, currency: str, german: str, english: str
+) -> None:
+    """D4, D6: from integer minor units, with the language's separators."""
+    amount = Money(minor_units=minor_units, currency=currency)
+    assert format_money(amount, Language.GERMAN) == german
+    assert format_money(amount, Language.ENGLISH) == english
+
+
+def test_dates_and_instants_do_not_depend_on_the_host_locale() -> None:
+    assert format_date(date(2026, 3, 5), Language.GERMAN) == "05.03.2026"
+    assert format_date(date(2026, 3, 5), Language.ENGLISH) == "5 March 2026"
+    berlin_winter = timezone(timedelta(hours=1))
+    moment = datetime(2026, 3, 5, 10, 0, tzinfo=berlin_winter)
+    assert format_moment(moment, Language.GERMAN) == "05.03.2026, 09:00 Uhr (UTC)"
+    assert format_moment(moment.astimezone(UTC), Language.ENGLISH) == "5 March 2026, 09:00 UTC"
