@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import CursorResult
+from sqlalchemy import ColumnClause, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -18,15 +18,12 @@ def insert_unless_present(
     """INSERT ... ON CONFLICT (keys) DO NOTHING. True when the row was inserted, False when a row
     with the same keys was already there (then nothing changed)."""
     dialect = session.get_bind().dialect.name
+    # RETURNING tells reliably whether the row went in (psycopg reports no rowcount here).
+    marker: ColumnClause[Any] = literal_column("1")
     if dialect == "postgresql":
         pg = postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-        return _inserted(session.execute(pg))
+        return session.execute(pg.returning(marker)).first() is not None
     if dialect == "sqlite":
         lite = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-        return _inserted(session.execute(lite))
+        return session.execute(lite.returning(marker)).first() is not None
     raise NotImplementedError(f"no upsert for {dialect}")
-
-
-def _inserted(result: object) -> bool:
-    assert isinstance(result, CursorResult)  # an INSERT answers with a cursor result
-    return result.rowcount > 0

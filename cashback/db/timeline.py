@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from activities.records import TimelineEntry
+from cashback.db.claims import ClaimRepository
 from cashback.db.session import Database
 from cashback.db.statements import insert_unless_present
 from cashback.db.tables import TimelineRow
@@ -34,6 +35,19 @@ class TimelineRepository:
             },
             keys=("claim_id", "sequence"),
         )
+
+    def is_latest_change(self, entry: TimelineEntry) -> bool:
+        """No later status change of the claim is stored (entries may arrive out of order)."""
+        later = self._session.scalar(
+            select(TimelineRow.sequence)
+            .where(
+                TimelineRow.claim_id == entry.claim_id,
+                TimelineRow.sequence > entry.sequence,
+                TimelineRow.to_status.is_not(None),
+            )
+            .limit(1)
+        )
+        return later is None
 
     def of(self, claim_id: str) -> list[TimelineEntry]:
         """D3: the claim's timeline, in order."""
@@ -65,8 +79,13 @@ class SqlTimeline:
         self._database = database
 
     def append(self, entry: TimelineEntry) -> None:
+        """Store the entry; a status change is projected onto the claim in the same
+        transaction, so lists of claims read the database, not the workflows."""
         with self._database.transaction() as session:
-            TimelineRepository(session).append(entry)
+            timeline = TimelineRepository(session)
+            stored = timeline.append(entry)
+            if stored and entry.to_status is not None and timeline.is_latest_change(entry):
+                ClaimRepository(session).set_status(entry.claim_id, entry.to_status)
 
     def of(self, claim_id: str) -> list[TimelineEntry]:
         """D3: the claim's timeline, in order."""

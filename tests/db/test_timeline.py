@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from activities.records import RecordsActivities, Timeline, TimelineEntry, TimelineEvent
 from cashback.db import Database, SqlTimeline
+from cashback.db.claims import ClaimRepository
 from cashback.db.tables import TimelineRow
 from cashback.domain.status import ClaimStatus
 from tests.db.seed import NOW, add_claims
@@ -66,3 +67,20 @@ def test_d3_retried_append_records_the_entry_once(database: Database) -> None:
     with database.reading() as session:
         rows = session.scalars(select(TimelineRow)).all()
     assert [(row.sequence, row.reason) for row in rows] == [(1, "first attempt")]
+
+
+def test_d3_status_changes_are_projected_onto_the_claim(database: Database) -> None:
+    """D3: the claim row follows the latest status change, even when entries arrive out of
+    order; events without a status change leave it alone."""
+    with database.transaction() as session:
+        add_claims(session, "claim-1")
+    timeline = SqlTimeline(database)
+    timeline.append(_entry(2, to_status=ClaimStatus.AWAITING_BANK_DETAILS))
+    timeline.append(_entry(1, to_status=ClaimStatus.UNDER_REVIEW))
+    timeline.append(
+        _entry(3, event=TimelineEvent.BANK_DETAILS_RECEIVED, from_status=None, to_status=None)
+    )
+    with database.reading() as session:
+        assert ClaimRepository(session).get("claim-1").status is (  # type: ignore[union-attr]
+            ClaimStatus.AWAITING_BANK_DETAILS
+        )
