@@ -314,3 +314,17 @@ class LicenceReservation(Base):
     customer_key: Mapped[str] = mapped_column(String(255))
     licences: Mapped[int]
     reserved_at: Mapped[datetime]
+
+
+class BankDetailsInvitation(Base):
+    """R13: a one-time, expiring link to the secure bank-details page, one per request notice.
+    Only the token's SHA-256 is stored; the token itself is only in the e-mail."""
+
+    __tablename__ = "bank_details_invitations"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    claim_id: Mapped[str] = mapped_column(String(64), ForeignKey("claims.id"), index=True)
+    notice_key: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
