@@ -23,7 +23,7 @@ typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
 run: $(BIN)/.installed
-	$(BIN)/python -m cashback.run
+	$(BIN)/python -m cashback.run $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,8 +1,13 @@
 """The claim worker: connects with the pydantic data converter and runs the claim workflow and
-its activities on one task queue."""
+its activities on one task queue.
+
+    python worker.py     # a worker on the configured services (production, docker-compose)
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -88,3 +93,20 @@ def claim_worker(
         activities=activities.functions(),
         activity_executor=ThreadPoolExecutor(max_workers=max_activity_threads),
     )
+
+
+async def main() -> None:
+    """Run a worker against the configured Temporal server and services (CASHBACK_* settings)."""
+    from cashback.config import Settings
+    from cashback.wiring import build_activities, open_database
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    activities = build_activities(settings, open_database(settings))
+    async with claim_worker(client, activities, task_queue=settings.task_queue):
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -32,3 +32,9 @@ def upgrade_to_head(database: str | URL | Engine) -> None:
     finally:
         if engine is not database:
             engine.dispose()
+
+
+if __name__ == "__main__":  # `python -m cashback.db.migrate`: the one-shot migration service
+    from cashback.config import Settings
+
+    upgrade_to_head(Settings().resolved_database_url)

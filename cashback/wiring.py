@@ -1,0 +1,104 @@
+"""Builds the real side effects from the settings: the database, the invoice store, the
+outbox, the bank and the activities of the claim workflow. Every process (worker, API, run
+command, end-to-end tests) wires itself here, so configuration has one meaning everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from activities.eligibility import EligibilityActivities
+from activities.invoices import InvoiceActivities
+from activities.mail import MailActivities, NoticeRequest
+from activities.payments import PaymentActivities
+from activities.records import RecordsActivities
+from cashback.bank.recorded import RecordedGateway
+from cashback.bank.simulated import Payee, SimulatedBank
+from cashback.config import InvoiceBackend, Settings
+from cashback.db import BankAccounts, Database, SqlLicensingRecords, SqlNoticeLog, SqlTimeline
+from cashback.db.invitations import BankDetailsInvitations
+from cashback.invoices import InvoiceStorage, LocalInvoiceStorage, S3InvoiceStorage
+from cashback.mail import MailRenderer, SmtpOutbox
+from worker import ClaimActivities
+
+
+def open_database(settings: Settings) -> Database:
+    if settings.database_url == "":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Database.from_url(settings.resolved_database_url)
+
+
+def invoice_storage(settings: Settings) -> InvoiceStorage:
+    if settings.invoice_backend is InvoiceBackend.S3:
+        secret = settings.s3_secret_access_key
+        return S3InvoiceStorage(
+            bucket=settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret else None,
+        )
+    return LocalInvoiceStorage(settings.data_dir / "invoices")
+
+
+def bank_accounts(settings: Settings, database: Database) -> BankAccounts:
+    return BankAccounts(
+        database, settings.bank_details_key_bytes, key_id=settings.bank_details_key_id
+    )
+
+
+def bank_details_link(
+    settings: Settings, invitations: BankDetailsInvitations
+) -> Callable[[NoticeRequest], str | None]:
+    """R13: each notice that asks for bank details gets its own one-time link, valid until the
+    notice's respond-by time."""
+
+    def link_for(notice: NoticeRequest) -> str | None:
+        if not notice.kind.asks_for_bank_details or notice.respond_by is None:
+            return None
+        token = invitations.mint(notice.claim_id, notice.idempotency_key, notice.respond_by)
+        return f"{settings.public_base_url.rstrip('/')}/bank-details/{token}"
+
+    return link_for
+
+
+def outbox(settings: Settings, database: Database) -> SmtpOutbox:
+    password = settings.smtp_password
+    return SmtpOutbox(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=password.get_secret_value() if password else None,
+        starttls=settings.smtp_starttls,
+        from_address=settings.mail_from,
+        support_address=settings.support_address,
+        operators_address=settings.operators_address,
+        notice_log=SqlNoticeLog(database),
+        link_for=bank_details_link(settings, BankDetailsInvitations(database)),
+        renderer=MailRenderer(policy=settings.policy),
+    )
+
+
+def simulated_bank(settings: Settings, accounts: BankAccounts) -> SimulatedBank:
+    def payee_for(reference: str) -> Payee:
+        details = accounts.reveal(reference)
+        return Payee(holder_name=details.holder_name, iban=details.iban, bic=details.bic)
+
+    return SimulatedBank(
+        settings.data_dir / "simulated-bank.sqlite3",
+        payee_for,
+        settings.simulated_bank_behaviours,
+    )
+
+
+def build_activities(settings: Settings, database: Database) -> ClaimActivities:
+    """The claim workflow's activities on the configured database, store, SMTP and bank."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return ClaimActivities(
+        records=RecordsActivities(SqlTimeline(database)),
+        mail=MailActivities(outbox(settings, database)),
+        invoices=InvoiceActivities(invoice_storage(settings)),
+        eligibility=EligibilityActivities(SqlLicensingRecords(database)),
+        payments=PaymentActivities(
+            RecordedGateway(simulated_bank(settings, bank_accounts(settings, database)), database)
+        ),
+    )
