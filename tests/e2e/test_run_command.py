@@ -1,0 +1,87 @@
+"""`make run` as a person starts it: the whole program comes up on loopback and stops cleanly on
+Ctrl-C; a taken port gets a clear message."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def run_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CASHBACK_DATA_DIR": str(tmp_path / "var"),
+        "CASHBACK_SMTP_PORT": str(free_port()),
+        "CASHBACK_TEMPORAL_ADDRESS": "127.0.0.1:7233",
+    }
+
+
+def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cashback.run", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_run_brings_up_temporal_ui_worker_and_mail_then_stops(run_env: dict[str, str]) -> None:
+    """The run command starts the Temporal server with its Web UI, the database, the local mail
+    server and the worker, prints where they are, and stops on Ctrl-C with exit code 0."""
+    temporal_port, ui_port = free_port(), free_port()
+    process = start(run_env, "--temporal-port", str(temporal_port), "--ui-port", str(ui_port))
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        output = "".join(lines)
+        assert "Cashback is running" in output, output
+        assert f"http://127.0.0.1:{ui_port}/namespaces/default/workflows" in output
+        with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/", timeout=10) as response:
+            assert response.status == 200
+        assert (Path(run_env["CASHBACK_DATA_DIR"]) / "cashback.sqlite3").exists()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_run_names_a_taken_port(run_env: dict[str, str]) -> None:
+    """A port already in use stops the command at once with a message that says which one."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = start(run_env, "--temporal-port", str(port), "--ui-port", str(free_port()))
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert f"127.0.0.1:{port} is already in use" in output
