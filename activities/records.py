@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from temporalio import activity
 from temporalio.common import RetryPolicy
 
+from cashback.domain.money import Money
 from cashback.domain.status import ClaimStatus
 
 TIMEOUT = timedelta(seconds=30)
@@ -44,6 +45,7 @@ class TimelineEntry(BaseModel):
     from_status: ClaimStatus | None = None
     to_status: ClaimStatus | None = None
     reason: str = ""
+    amount: Money | None = Field(default=None, description="the claim's amount, once approved")
 
 
 class Timeline(Protocol):

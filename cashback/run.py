@@ -77,6 +77,10 @@ async def wait_for_temporal(target: str, namespace: str, seconds: float = 60) ->
 
 
 async def run(settings: Settings, host: str, port: int, ui_port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     temporal = start_temporal(settings, host, port, ui_port)
     mail = None
@@ -100,10 +104,6 @@ async def run(settings: Settings, host: str, port: int, ui_port: int) -> None:
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
         async with claim_worker(client, activities, task_queue=settings.task_queue):
             await stop.wait()
         print("Stopping ...", flush=True)

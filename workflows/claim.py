@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         SentNotice,
     )
     from cashback.domain.eligibility import Verdict
-    from cashback.domain.money import cashback_amount
+    from cashback.domain.money import Money, cashback_amount
     from cashback.domain.payout import (
         BankDetailsJudgement,
         judge_bank_details,
@@ -419,6 +419,7 @@ class ClaimWorkflow:
             from_status=previous,
             to_status=status,
             reason=reason,
+            amount=self._state.amount,
         )
 
     async def _record(
@@ -429,6 +430,7 @@ class ClaimWorkflow:
         reason: str,
         from_status: ClaimStatus | None = None,
         to_status: ClaimStatus | None = None,
+        amount: Money | None = None,
     ) -> None:
         self._timeline_sequence += 1
         await workflow.execute_activity_method(
@@ -442,6 +444,7 @@ class ClaimWorkflow:
                 from_status=from_status,
                 to_status=to_status,
                 reason=reason,
+                amount=amount,
             ),
             start_to_close_timeout=records.TIMEOUT,
             retry_policy=records.RETRY,

@@ -23,6 +23,7 @@ from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
 from activities.payments import PaymentOrder, PaymentOutcome, PaymentResult, TransientBankError
+from cashback.db.bank_accounts import mask_iban
 
 BANK_DETAIL_ERRORS: Mapping[str, str] = {
     "AC01": "incorrect account number",
@@ -72,7 +73,7 @@ class SimulatedBank:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS transfers ("
                 " idempotency_key TEXT PRIMARY KEY, claim_id TEXT NOT NULL,"
-                " amount_minor INTEGER NOT NULL, currency TEXT NOT NULL, iban TEXT NOT NULL,"
+                " amount_minor INTEGER NOT NULL, currency TEXT NOT NULL, masked_iban TEXT NOT NULL,"
                 " outcome TEXT NOT NULL, return_code TEXT, bank_reference TEXT,"
                 " booked_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
             )
@@ -113,14 +114,14 @@ class SimulatedBank:
         outcome = PaymentOutcome.REJECTED if code else PaymentOutcome.PAID
         reference = None if code else f"SIM-{uuid.uuid4().hex[:16].upper()}"
         db.execute(
-            "INSERT INTO transfers (idempotency_key, claim_id, amount_minor, currency, iban,"
+            "INSERT INTO transfers (idempotency_key, claim_id, amount_minor, currency, masked_iban,"
             " outcome, return_code, bank_reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 order.idempotency_key,
                 order.claim_id,
                 order.amount.minor_units,
                 order.amount.currency,
-                iban,
+                mask_iban(iban),  # the ledger names the account, never in full
                 outcome.value,
                 code,
                 reference,

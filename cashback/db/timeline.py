@@ -85,7 +85,7 @@ class SqlTimeline:
             timeline = TimelineRepository(session)
             stored = timeline.append(entry)
             if stored and entry.to_status is not None and timeline.is_latest_change(entry):
-                ClaimRepository(session).set_status(entry.claim_id, entry.to_status)
+                ClaimRepository(session).set_status(entry.claim_id, entry.to_status, entry.amount)
 
     def of(self, claim_id: str) -> list[TimelineEntry]:
         """D3: the claim's timeline, in order."""

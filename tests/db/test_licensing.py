@@ -156,3 +156,45 @@ def test_r3_twenty_claims_race_for_the_last_fifty_licences_and_exactly_five_win(
     assert len(refused) == 15
     assert all("above_maximum_licences" in {r.code for r in v.eligibility.reasons} for v in refused)
     assert records.held(OFFER_ID, CUSTOMER_KEY) == 100
+
+
+def _check(database: Database, claimed: ClaimedAgreement) -> ClaimVerdict:
+    with database.reading() as session:
+        offer = session.get_one(Offer, OFFER_ID)
+        criteria, limits = offer.criteria(), offer.limits()
+    request = EligibilityRequest(
+        claim_id="claim-1", offer_id=OFFER_ID, claimed=claimed, criteria=criteria, limits=limits
+    )
+    return EligibilityActivities(SqlLicensingRecords(database)).check_claim(request)
+
+
+def test_r8_verdicts_against_the_records_explain_themselves(database: Database) -> None:
+    """R8: an agreement unknown to the records and a customer name that differs from the record
+    are inconclusive (a person looks); a line outside the offer is left out with its reason."""
+    with database.transaction() as session:
+        add_claims(session, "claim-1")
+    _import(
+        database,
+        _record(
+            "OL-1",
+            LicenceLine(product="Office Pro Plus", licence_type="New", quantity=10),
+            LicenceLine(product="Flight Simulator", licence_type="New", quantity=3),
+        ),
+    )
+
+    unknown = _check(database, ClaimedAgreement(
+        agreement_number="OL-404", customer_name=CUSTOMER, reseller_name="Acme Software GmbH"
+    ))  # fmt: skip
+    assert unknown.eligibility.verdict is Verdict.INCONCLUSIVE
+    assert [r.code for r in unknown.eligibility.reasons] == ["agreement_unknown"]
+    assert "OL-404 is not in the licensing records" in unknown.eligibility.reasons[0].detail
+
+    other_name = _check(database, ClaimedAgreement(
+        agreement_number="OL-1", customer_name="Contoso Holding", reseller_name="Acme Software GmbH"
+    ))  # fmt: skip
+    assert other_name.eligibility.verdict is Verdict.INCONCLUSIVE
+    codes = [r.code for r in other_name.eligibility.reasons]
+    assert codes == ["line_not_eligible", "customer_name_differs"]
+    assert other_name.eligibility.eligible_licences == 10
+    assert other_name.sale_date == NOW.date()
+    assert "Flight Simulator" in other_name.eligibility.reasons[0].detail

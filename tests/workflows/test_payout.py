@@ -159,3 +159,31 @@ async def test_d5_payment_that_failed_after_the_bank_paid_pays_once(program: Pro
     transfers = program.bank.transfers_for(claim.claim_id)
     assert [t.idempotency_key for t in transfers] == [payout_idempotency_key(claim.claim_id, 1)]
     assert outcome.payment_reference == f"BANK-{payout_idempotency_key(claim.claim_id, 1)}"
+
+
+async def test_r16_three_rejected_payments_cancel_the_claim(program: Program) -> None:
+    """R16: every set of bank details the reseller gives is rejected by the bank (AC01, AC06,
+    BE01): each rejection brings the next payment-failure notice; the third goes unanswered and
+    five days later the claim is cancelled, nothing paid."""
+    refs = ["bank-details-a", "bank-details-b"]
+    program.bank.rejections |= {COMPANY_DETAILS.reference: "AC01", refs[0]: "AC06", refs[1]: "BE01"}
+    claim, handle = await claim_with_bank_details(program)
+    for number, ref in enumerate(refs, start=1):
+        state = await program.wait_for(handle, ClaimStatus.PAYMENT_FAILED, notices=0)
+        failures = [n for n in state.notices if n.kind is NoticeKind.PAYMENT_FAILURE]
+        assert len(failures) == number
+        await program.give_bank_details(handle, NEW_DETAILS.model_copy(update={"reference": ref}))
+        await program.wait_for(handle, ClaimStatus.PAYMENT_FAILED, notices=len(state.notices) + 1)
+    await program.fast_forward(handle, FIVE_DAYS + timedelta(minutes=1))
+    outcome = await handle.result()
+
+    assert outcome.status is ClaimStatus.CANCELLED
+    assert outcome.reasons == ["R16: no valid bank details after notice 3; the funds are forfeited"]
+    sent = [n for n in program.notices(claim) if n.kind is NoticeKind.PAYMENT_FAILURE]
+    assert [(n.notification, n.facts.bank_return_code) for n in sent] == [
+        (1, "AC01"),
+        (2, "AC06"),
+        (3, "BE01"),
+    ]
+    assert program.bank.calls == 3
+    assert program.bank.transfers_for(claim.claim_id) == []
