@@ -127,7 +127,9 @@ class Offer(Base):
     rate_minor_units: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     terms_version: Mapped[str] = mapped_column(String(64))
+    terms_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
 
     def criteria(self) -> OfferCriteria:
         """R2, as the domain checks it."""
@@ -218,6 +220,7 @@ class Claim(Base):
     terms_accepted_at: Mapped[datetime]
     invoice_object_key: Mapped[str] = mapped_column(String(512))
     invoice_sha256: Mapped[str] = mapped_column(String(64))
+    request_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
     status: Mapped[ClaimStatus] = mapped_column(StrEnumText(ClaimStatus, 32))
     amount_minor_units: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(3))
@@ -328,3 +331,15 @@ class BankDetailsInvitation(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A signed-in session: the bearer token's SHA-256 (the token itself is only given to the
+    client), its user and its expiry."""
+
+    __tablename__ = "api_tokens"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

@@ -1,0 +1,24 @@
+"""The HTTP API: a thin layer that checks early what the domain rules allow, talks to Temporal
+(start, update) and reads projections from the database."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import accounts, health, offers
+from api.errors import install_error_handlers
+from api.services import Services
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="Cashback",
+        version="0.1.0",
+        description="The reseller cash back program: accounts, offers, claims, bank details, "
+        "and the operators' review.",
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for module in (health, accounts, offers):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,72 @@
+"""Dependencies of the routes, as `Annotated` aliases: the services, the signed-in user and the
+roles (a reseller sees only its own claims; an operator endpoint refuses resellers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
+
+from api.errors import ApiError
+from api.security import token_digest
+from api.services import Services
+from cashback.db.tables import ApiToken, User, UserRole
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user_id: int
+    email: str
+    role: UserRole
+    reseller_id: str | None
+
+
+def _signed_in(services: ServicesDep, token: Annotated[str | None, Depends(_bearer)]) -> SignedIn:
+    unauthenticated = ApiError(
+        401, "unauthenticated", "sign in first: POST /auth/token, then send the bearer token"
+    )
+    if not token:
+        raise unauthenticated
+    with services.database.reading() as session:
+        found = session.execute(
+            select(User, ApiToken.expires_at)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_sha256 == token_digest(token))
+        ).first()
+    if found is None or found[1] <= datetime.now(UTC):
+        raise unauthenticated
+    user = found[0]
+    return SignedIn(user.id, user.email, user.role, user.reseller_id)
+
+
+CurrentUser = Annotated[SignedIn, Depends(_signed_in)]
+
+
+def _reseller(user: CurrentUser) -> SignedIn:
+    if user.role is not UserRole.RESELLER or user.reseller_id is None:
+        raise ApiError(403, "forbidden", "this endpoint is for resellers")
+    return user
+
+
+def _operator(user: CurrentUser) -> SignedIn:
+    if user.role is not UserRole.OPERATOR:
+        raise ApiError(403, "forbidden", "this endpoint is for the program's operators")
+    return user
+
+
+ResellerUser = Annotated[SignedIn, Depends(_reseller)]
+OperatorUser = Annotated[SignedIn, Depends(_operator)]

@@ -1,0 +1,141 @@
+"""Offers (R2, R3, R4, R6): resellers list the offers open to them; operators create and close
+offers."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from api.deps import OperatorUser, ResellerUser, ServicesDep
+from api.errors import ApiError, error_responses, not_found
+from cashback.db.tables import Offer, Reseller
+from cashback.domain.money import CurrencyCode, Money
+from cashback.domain.offers import ClaimPeriod, LicenceLimits, OfferCriteria
+
+router = APIRouter(tags=["offers"])
+
+
+class OfferCreate(BaseModel):
+    name: str = Field(min_length=2, max_length=200)
+    criteria: OfferCriteria
+    limits: LicenceLimits
+    claim_period: ClaimPeriod
+    rate_per_licence_minor_units: int = Field(ge=0, description="D4: integer minor units")
+    currency: CurrencyCode
+    terms_version: str = Field(min_length=1, max_length=64)
+    terms_text: str = Field(min_length=1, description="R6: the Terms and Conditions")
+
+
+class OfferRead(BaseModel):
+    offer_id: str
+    name: str
+    criteria: OfferCriteria
+    limits: LicenceLimits
+    claim_period: ClaimPeriod
+    rate_per_licence: Money
+    terms_version: str
+    terms_text: str
+    closed_at: AwareDatetime | None
+
+    @classmethod
+    def of(cls, offer: Offer) -> OfferRead:
+        return cls(
+            offer_id=offer.id,
+            name=offer.name,
+            criteria=offer.criteria(),
+            limits=offer.limits(),
+            claim_period=offer.claim_period(),
+            rate_per_licence=offer.rate_per_licence(),
+            terms_version=offer.terms_version,
+            terms_text=offer.terms_text,
+            closed_at=offer.closed_at,
+        )
+
+
+class OfferList(BaseModel):
+    offers: list[OfferRead]
+
+    @model_validator(mode="after")
+    def _sorted(self) -> OfferList:
+        self.offers.sort(key=lambda offer: offer.claim_period.closes_at)
+        return self
+
+
+def is_open_to(offer: Offer, country: str, at: datetime) -> bool:
+    """R2, R4: the offer covers the reseller's region, its claim period is running, and it has
+    not been closed by an operator."""
+    return (
+        offer.closed_at is None
+        and offer.claim_period().is_open(at)
+        and country.upper() in offer.criteria().countries
+    )
+
+
+@router.get("/offers", response_model=OfferList, responses=error_responses(401, 403))
+def list_offers(user: ResellerUser, services: ServicesDep) -> OfferList:
+    """R1, R2, R4: the offers open to the signed-in reseller now, soonest closing first."""
+    now = datetime.now(UTC)
+    with services.database.reading() as session:
+        reseller = session.get_one(Reseller, user.reseller_id)
+        offers = session.scalars(select(Offer)).all()
+        return OfferList(
+            offers=[OfferRead.of(o) for o in offers if is_open_to(o, reseller.country, now)]
+        )
+
+
+@router.post(
+    "/operator/offers",
+    status_code=201,
+    response_model=OfferRead,
+    responses=error_responses(401, 403, 409, 422),
+)
+def create_offer(offer: OfferCreate, user: OperatorUser, services: ServicesDep) -> OfferRead:
+    """Operators: create an offer."""
+    row = Offer(
+        id=f"o_{datetime.now(UTC):%Y%m}_{secrets.token_hex(4)}",
+        name=offer.name,
+        sale_date_from=offer.criteria.sale_date_from,
+        sale_date_to=offer.criteria.sale_date_to,
+        products=sorted(offer.criteria.products),
+        licence_types=sorted(offer.criteria.licence_types),
+        customer_segments=sorted(offer.criteria.customer_segments),
+        countries=sorted(offer.criteria.countries),
+        min_per_customer=offer.limits.min_per_customer,
+        max_per_customer=offer.limits.max_per_customer,
+        claim_opens_at=offer.claim_period.opens_at,
+        claim_closes_at=offer.claim_period.closes_at,
+        rate_minor_units=offer.rate_per_licence_minor_units,
+        currency=offer.currency,
+        terms_version=offer.terms_version,
+        terms_text=offer.terms_text,
+        created_at=datetime.now(UTC),
+        closed_at=None,
+    )
+    try:
+        with services.database.transaction() as session:
+            session.add(row)
+            session.flush()
+            return OfferRead.of(row)
+    except IntegrityError as error:
+        raise ApiError(409, "offer_exists", "an offer with this id exists; try again") from error
+
+
+@router.post(
+    "/operator/offers/{offer_id}/close",
+    response_model=OfferRead,
+    responses=error_responses(401, 403, 404),
+)
+def close_offer(offer_id: str, user: OperatorUser, services: ServicesDep) -> OfferRead:
+    """Operators: close an offer now; claims in flight go on, new ones are refused (R4)."""
+    with services.database.transaction() as session:
+        offer = session.get(Offer, offer_id)
+        if offer is None:
+            raise not_found(f"offer {offer_id}")
+        if offer.closed_at is None:
+            offer.closed_at = datetime.now(UTC)
+        return OfferRead.of(offer)

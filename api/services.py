@@ -1,0 +1,39 @@
+"""What the API talks to, built once per process and handed to the routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from temporalio.client import Client
+
+from api.security import SignInThrottle
+from cashback.config import Settings
+from cashback.db import BankAccounts, Database
+from cashback.db.invitations import BankDetailsInvitations
+from cashback.invoices import InvoiceStorage
+from cashback.wiring import bank_accounts, invoice_storage, open_database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    temporal: Client
+    invoices: InvoiceStorage
+    bank_accounts: BankAccounts
+    invitations: BankDetailsInvitations
+    throttle: SignInThrottle = field(default_factory=SignInThrottle)
+
+    @classmethod
+    def build(
+        cls, settings: Settings, temporal: Client, database: Database | None = None
+    ) -> Services:
+        database = database or open_database(settings)
+        return cls(
+            settings=settings,
+            database=database,
+            temporal=temporal,
+            invoices=invoice_storage(settings),
+            bank_accounts=bank_accounts(settings, database),
+            invitations=BankDetailsInvitations(database),
+        )

@@ -1,0 +1,53 @@
+"""The API over HTTP (httpx against the app), with a claim worker running the real activities on
+the time-skipping Temporal dev server, a SQLite database, the local invoice store, aiosmtpd and
+the simulated bank."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.services import Services
+from cashback.config import Settings
+from cashback.db import upgrade_to_head
+from cashback.wiring import build_activities, open_database
+from tests.api.harness import Api
+from tests.mail.conftest import mailbox as mailbox
+from tests.mail.conftest import smtp_server as smtp_server
+from tests.mail.mailbox import Mailbox, SmtpServer
+from tests.workflows.conftest import env as env
+from worker import claim_worker
+
+__all__ = ["env", "mailbox", "smtp_server"]
+
+
+@pytest.fixture
+async def api(
+    env: WorkflowEnvironment, smtp_server: SmtpServer, mailbox: Mailbox, tmp_path: Path
+) -> AsyncIterator[Api]:
+    settings = Settings(
+        data_dir=tmp_path,
+        task_queue=f"claims-{uuid.uuid4()}",
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        public_base_url="http://testserver",
+    )
+    database = open_database(settings)
+    upgrade_to_head(settings.resolved_database_url)
+    services = Services.build(settings, env.client, database)
+    app = create_app(services)
+    activities = build_activities(settings, database)
+    async with (
+        claim_worker(env.client, activities, task_queue=settings.task_queue),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as http,
+    ):
+        yield Api(http=http, services=services, env=env, mailbox=mailbox)
+    database.dispose()

@@ -1,0 +1,144 @@
+"""A reseller's and an operator's way through the API, for tests."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+from temporalio.testing import WorkflowEnvironment
+
+from api.accounts import create_operator, issue_token
+from api.services import Services
+from cashback.db import LicensingRepository
+from cashback.domain.eligibility import LicenceLine, LicensingRecord
+from tests.mail.mailbox import Mailbox
+
+PASSWORD = "correct horse battery staple"
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def offer_body(**overrides: Any) -> dict[str, Any]:
+    """An offer open now for German and Austrian resellers: Office, new licences, EUR 12.50."""
+    now = datetime.now(UTC)
+    body: dict[str, Any] = {
+        "name": "Office 2026 Cash Back",
+        "criteria": {
+            "sale_date_from": (now - timedelta(days=365)).date().isoformat(),
+            "sale_date_to": (now + timedelta(days=30)).date().isoformat(),
+            "products": ["Office Professional"],
+            "licence_types": ["new"],
+            "customer_segments": ["commercial"],
+            "countries": ["DE", "AT"],
+        },
+        "limits": {"min_per_customer": 5, "max_per_customer": 100},
+        "claim_period": {
+            "opens_at": (now - timedelta(days=1)).isoformat(),
+            "closes_at": (now + timedelta(days=60)).isoformat(),
+        },
+        "rate_per_licence_minor_units": 1250,
+        "currency": "EUR",
+        "terms_version": "2026-01",
+        "terms_text": "Terms and Conditions for the Reseller Cash Back Promotion.",
+    }
+    body.update(overrides)
+    return body
+
+
+@dataclass
+class Reseller:
+    reseller_id: str
+    company_name: str
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return auth(self.token)
+
+
+@dataclass
+class Api:
+    http: httpx.AsyncClient
+    services: Services
+    env: WorkflowEnvironment
+    mailbox: Mailbox
+    _operator: str | None = field(default=None)
+
+    async def register(
+        self,
+        company_name: str = "Contoso Software GmbH",
+        *,
+        country: str = "DE",
+        language: str = "de",
+    ) -> Reseller:
+        email = f"claims-{uuid.uuid4().hex[:8]}@contoso.example"
+        created = await self.http.post(
+            "/auth/register",
+            json={
+                "company_name": company_name,
+                "country": country,
+                "language": language,
+                "email": email,
+                "password": PASSWORD,
+            },
+        )
+        assert created.status_code == 201, created.text
+        token = await self.sign_in(email)
+        return Reseller(created.json()["reseller_id"], company_name, email, token)
+
+    async def sign_in(self, email: str, password: str = PASSWORD) -> str:
+        response = await self.http.post(
+            "/auth/token", data={"username": email, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    @property
+    def operator(self) -> dict[str, str]:
+        """The bearer header of an operator (created once per test, as the CLI would)."""
+        if self._operator is None:
+            database = self.services.database
+            user_id = create_operator(
+                database, f"op-{uuid.uuid4().hex[:6]}@program.example", PASSWORD
+            )
+            self._operator = issue_token(database, user_id).access_token
+        return auth(self._operator)
+
+    async def create_offer(self, **overrides: Any) -> dict[str, Any]:
+        response = await self.http.post(
+            "/operator/offers", json=offer_body(**overrides), headers=self.operator
+        )
+        assert response.status_code == 201, response.text
+        offer: dict[str, Any] = response.json()
+        return offer
+
+    def add_licensing_record(
+        self,
+        agreement_number: str,
+        *,
+        reseller_name: str = "Contoso Software GmbH",
+        customer_name: str = "Fabrikam AG",
+        quantity: int = 20,
+        sale_date: date | None = None,
+    ) -> LicensingRecord:
+        record = LicensingRecord(
+            agreement_number=agreement_number,
+            customer_name=customer_name,
+            customer_segment="commercial",
+            customer_country="DE",
+            reseller_name=reseller_name,
+            sale_date=sale_date or datetime.now(UTC).date() - timedelta(days=90),
+            lines=(
+                LicenceLine(product="Office Professional", licence_type="new", quantity=quantity),
+            ),
+        )
+        with self.services.database.transaction() as session:
+            LicensingRepository(session).add_agreement(record, imported_at=datetime.now(UTC))
+        return record
