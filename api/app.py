@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import accounts, health, offers
+from api import accounts, bank_details, claims, health, offers, operators
 from api.errors import install_error_handlers
 from api.services import Services
 
@@ -19,6 +19,6 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (health, accounts, offers):
+    for module in (health, accounts, offers, claims, bank_details, operators):
         app.include_router(module.router)
     return app
