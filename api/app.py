@@ -3,21 +3,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
 from fastapi import FastAPI
 
 from api import accounts, bank_details, claims, health, offers, operators
 from api.errors import install_error_handlers
 from api.services import Services
 
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
-def create_app(services: Services) -> FastAPI:
+
+def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -> FastAPI:
+    """The app on `services`; or, for a server process, on the services `lifespan` builds."""
     app = FastAPI(
+        lifespan=lifespan,
         title="Cashback",
         version="0.1.0",
         description="The reseller cash back program: accounts, offers, claims, bank details, "
         "and the operators' review.",
     )
-    app.state.services = services
+    if services is not None:
+        app.state.services = services
     install_error_handlers(app)
     for module in (health, accounts, offers, claims, bank_details, operators):
         app.include_router(module.router)

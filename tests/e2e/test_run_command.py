@@ -3,6 +3,7 @@ Ctrl-C; a taken port gets a clear message."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -47,9 +48,14 @@ def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
 
 def test_run_brings_up_temporal_ui_worker_and_mail_then_stops(run_env: dict[str, str]) -> None:
     """The run command starts the Temporal server with its Web UI, the database, the local mail
-    server and the worker, prints where they are, and stops on Ctrl-C with exit code 0."""
-    temporal_port, ui_port = free_port(), free_port()
-    process = start(run_env, "--temporal-port", str(temporal_port), "--ui-port", str(ui_port))
+    server, the worker and the API (ready: database and Temporal answer), prints where they
+    are, and stops on Ctrl-C with exit code 0."""
+    temporal_port, ui_port, api_port = free_port(), free_port(), free_port()
+    process = start(
+        run_env,
+        *("--temporal-port", str(temporal_port), "--ui-port", str(ui_port)),
+        *("--api-port", str(api_port)),
+    )
     lines: list[str] = []
     try:
         assert process.stdout is not None
@@ -66,6 +72,13 @@ def test_run_brings_up_temporal_ui_worker_and_mail_then_stops(run_env: dict[str,
         assert f"http://127.0.0.1:{ui_port}/namespaces/default/workflows" in output
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/", timeout=10) as response:
             assert response.status == 200
+        ready = f"http://127.0.0.1:{api_port}/readyz"
+        with urllib.request.urlopen(ready, timeout=10) as response:
+            assert json.loads(response.read()) == {
+                "status": "ok",
+                "database": "ok",
+                "temporal": "ok",
+            }
         assert (Path(run_env["CASHBACK_DATA_DIR"]) / "cashback.sqlite3").exists()
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
@@ -81,7 +94,11 @@ def test_run_names_a_taken_port(run_env: dict[str, str]) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        process = start(run_env, "--temporal-port", str(port), "--ui-port", str(free_port()))
+        process = start(
+            run_env,
+            *("--temporal-port", str(port), "--ui-port", str(free_port())),
+            *("--api-port", str(free_port())),
+        )
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 2
     assert f"127.0.0.1:{port} is already in use" in output
