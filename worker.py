@@ -15,6 +15,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -71,9 +72,14 @@ def replayer() -> Replayer:
     )
 
 
-async def connect(target: str, namespace: str = "default") -> Client:
-    """A client that speaks the pydantic models of the claim workflow."""
-    return await Client.connect(target, namespace=namespace, data_converter=pydantic_data_converter)
+async def connect(
+    target: str,
+    namespace: str = "default",
+    data_converter: DataConverter = pydantic_data_converter,
+) -> Client:
+    """A client that speaks the pydantic models of the claim workflow (encrypted in every
+    process of the program: `cashback.wiring.data_converter`)."""
+    return await Client.connect(target, namespace=namespace, data_converter=data_converter)
 
 
 def claim_worker(
@@ -98,11 +104,13 @@ def claim_worker(
 async def main() -> None:
     """Run a worker against the configured Temporal server and services (CASHBACK_* settings)."""
     from cashback.config import Settings
-    from cashback.wiring import build_activities, open_database
+    from cashback.wiring import build_activities, data_converter, open_database
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(
+        settings.temporal_address, settings.temporal_namespace, data_converter(settings)
+    )
     activities = build_activities(settings, open_database(settings))
     async with claim_worker(client, activities, task_queue=settings.task_queue):
         await asyncio.Event().wait()

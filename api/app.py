@@ -7,10 +7,12 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
-from api import accounts, bank_details, claims, health, offers, operators
+from api import accounts, bank_details, claims, codec, health, offers, operators
 from api.errors import install_error_handlers
 from api.services import Services
+from cashback.config import Settings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -26,7 +28,18 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
     )
     if services is not None:
         app.state.services = services
+        origins = services.settings.codec_cors_origins
+    else:
+        origins = Settings().codec_cors_origins
+    # The Temporal Web UI calls the codec endpoint from its own origin (R13).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+        allow_credentials=True,
+    )
     install_error_handlers(app)
-    for module in (health, accounts, offers, claims, bank_details, operators):
+    for module in (health, accounts, offers, claims, bank_details, operators, codec):
         app.include_router(module.router)
     return app

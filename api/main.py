@@ -11,13 +11,16 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.services import Services
 from cashback.config import Settings
+from cashback.wiring import data_converter
 from worker import connect
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = Settings()
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(
+        settings.temporal_address, settings.temporal_namespace, data_converter(settings)
+    )
     services = Services.build(settings, client)
     app.state.services = services
     try:

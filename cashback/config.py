@@ -17,6 +17,17 @@ from cashback.domain.policy import ProgramPolicy
 # A fixed key so that a development database stays readable across restarts; refused in
 # production, where CASHBACK_BANK_DETAILS_KEY must be set (32 random bytes, base64).
 DEVELOPMENT_BANK_DETAILS_KEY = base64.b64encode(b"cashback-development-key-32bytes").decode()
+DEVELOPMENT_PAYLOAD_KEY = base64.b64encode(b"cashback-dev-payload-key-32bytes").decode()
+
+
+def _key_bytes(name: str, secret: SecretStr) -> bytes:
+    try:
+        material = base64.b64decode(secret.get_secret_value(), validate=True)
+    except ValueError as error:
+        raise ValueError(f"{name} is not valid base64") from error
+    if len(material) != 32:
+        raise ValueError(f"{name} must be 32 bytes, base64-encoded")
+    return material
 
 
 class Environment(StrEnum):
@@ -60,6 +71,18 @@ class Settings(BaseSettings):
 
     bank_details_key: SecretStr = SecretStr(DEVELOPMENT_BANK_DETAILS_KEY)
     bank_details_key_id: str = "k1"
+    payload_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_PAYLOAD_KEY),
+        description="AES-256 key (base64) sealing Temporal payloads; the codec server uses it",
+    )
+    payload_key_id: str = "p1"
+    payload_retired_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="key id -> older payload keys, still opened"
+    )
+    codec_cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"],
+        description="Temporal Web UI origins allowed to call the codec endpoint",
+    )
     simulated_bank_behaviours: dict[str, str] = Field(
         default_factory=dict, description="IBAN -> ISO 20022 code the simulated bank answers"
     )
@@ -68,21 +91,29 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Self:
-        if len(self.bank_details_key_bytes) != 32:
-            raise ValueError("CASHBACK_BANK_DETAILS_KEY must be 32 bytes, base64-encoded")
+        self.bank_details_key_bytes  # noqa: B018 (validates the keys now, not at first use)
+        self.payload_keys  # noqa: B018
         if self.environment is Environment.PRODUCTION:
             if self.bank_details_key.get_secret_value() == DEVELOPMENT_BANK_DETAILS_KEY:
                 raise ValueError("set CASHBACK_BANK_DETAILS_KEY: the development key is refused")
+            if self.payload_key.get_secret_value() == DEVELOPMENT_PAYLOAD_KEY:
+                raise ValueError("set CASHBACK_PAYLOAD_KEY: the development key is refused")
             if not self.database_url:
                 raise ValueError("set CASHBACK_DATABASE_URL (PostgreSQL) in production")
         return self
 
     @property
     def bank_details_key_bytes(self) -> bytes:
-        try:
-            return base64.b64decode(self.bank_details_key.get_secret_value(), validate=True)
-        except ValueError as error:
-            raise ValueError("CASHBACK_BANK_DETAILS_KEY is not valid base64") from error
+        return _key_bytes("CASHBACK_BANK_DETAILS_KEY", self.bank_details_key)
+
+    @property
+    def payload_keys(self) -> tuple[bytes, dict[str, bytes]]:
+        """The current payload key and the retired ones by key id."""
+        retired = {
+            key_id: _key_bytes(f"CASHBACK_PAYLOAD_RETIRED_KEYS[{key_id}]", key)
+            for key_id, key in self.payload_retired_keys.items()
+        }
+        return _key_bytes("CASHBACK_PAYLOAD_KEY", self.payload_key), retired
 
     @property
     def resolved_database_url(self) -> str:

@@ -29,7 +29,7 @@ from cashback.config import Settings
 from cashback.db import upgrade_to_head
 from cashback.local_mail import start_local_mail
 from cashback.search_attributes import CLAIM_SEARCH_ATTRIBUTES
-from cashback.wiring import build_activities, open_database
+from cashback.wiring import build_activities, data_converter, open_database
 from worker import claim_worker, connect
 
 log = logging.getLogger("cashback.run")
@@ -78,11 +78,13 @@ def start_temporal(
     return subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT)
 
 
-async def wait_for_temporal(target: str, namespace: str, seconds: float = 60) -> Client:
+async def wait_for_temporal(settings: Settings, seconds: float = 60) -> Client:
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
         try:
-            return await connect(target, namespace)
+            return await connect(
+                settings.temporal_address, settings.temporal_namespace, data_converter(settings)
+            )
         except RuntimeError:
             if asyncio.get_running_loop().time() > deadline:
                 raise
@@ -104,7 +106,7 @@ async def run(settings: Settings, host: str, port: int, ui_port: int, api_port: 
         _require_free(settings.smtp_host, settings.smtp_port, "The local mail server")
         mail_folder = settings.data_dir / "mail"
         mail = start_local_mail(mail_folder, settings.smtp_host, settings.smtp_port)
-        client = await wait_for_temporal(settings.temporal_address, settings.temporal_namespace)
+        client = await wait_for_temporal(settings)
         activities = build_activities(settings, database)
         api = _ApiServer(
             uvicorn.Config(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from temporalio.converter import DataConverter
+
 from activities.eligibility import EligibilityActivities
 from activities.invoices import InvoiceActivities
 from activities.mail import MailActivities, NoticeRequest
@@ -13,12 +15,23 @@ from activities.payments import PaymentActivities
 from activities.records import RecordsActivities
 from cashback.bank.recorded import RecordedGateway
 from cashback.bank.simulated import Payee, SimulatedBank
+from cashback.codec import EncryptionCodec, encrypted_data_converter
 from cashback.config import InvoiceBackend, Settings
 from cashback.db import BankAccounts, Database, SqlLicensingRecords, SqlNoticeLog, SqlTimeline
 from cashback.db.invitations import BankDetailsInvitations
 from cashback.invoices import InvoiceStorage, LocalInvoiceStorage, S3InvoiceStorage
 from cashback.mail import MailRenderer, SmtpOutbox
 from worker import ClaimActivities
+
+
+def payload_codec(settings: Settings) -> EncryptionCodec:
+    key, retired = settings.payload_keys
+    return EncryptionCodec(settings.payload_key_id, key, retired)
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """What every client and worker of the program speaks: pydantic models, encrypted (R13)."""
+    return encrypted_data_converter(payload_codec(settings))
 
 
 def open_database(settings: Settings) -> Database:

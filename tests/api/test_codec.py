@@ -1,0 +1,60 @@
+"""R13: the codec endpoint the Temporal Web UI calls shows plaintext to operators only."""
+
+from __future__ import annotations
+
+import base64
+
+from temporalio.api.common.v1 import Payload
+
+from cashback.wiring import payload_codec
+from tests.api.harness import Api
+
+
+def as_json(payload: Payload) -> dict[str, object]:
+    return {
+        "metadata": {k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
+        "data": base64.b64encode(payload.data).decode(),
+    }
+
+
+async def test_r13_operators_decode_what_the_program_encrypted(api: Api) -> None:
+    """R13: a payload sealed with the program's key decodes for an operator, and an encode then
+    decode round-trips."""
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"holder_name":"Contoso"}')
+    sealed = (await payload_codec(api.services.settings).encode([plain]))[0]
+    assert b"Contoso" not in sealed.data
+
+    decoded = await api.http.post(
+        "/codec/decode", json={"payloads": [as_json(sealed)]}, headers=api.operator
+    )
+    assert decoded.status_code == 200, decoded.text
+    assert decoded.json() == {"payloads": [as_json(plain)]}
+
+    encoded = await api.http.post(
+        "/codec/encode", json={"payloads": [as_json(plain)]}, headers=api.operator
+    )
+    again = await api.http.post("/codec/decode", json=encoded.json(), headers=api.operator)
+    assert again.json() == {"payloads": [as_json(plain)]}
+
+
+async def test_r13_the_codec_refuses_anyone_but_operators(api: Api) -> None:
+    """R13: without credentials 401, a reseller 403; nothing is decoded for them."""
+    body: dict[str, list[object]] = {"payloads": []}
+    assert (await api.http.post("/codec/decode", json=body)).status_code == 401
+    reseller = await api.register()
+    refused = await api.http.post("/codec/decode", json=body, headers=reseller.headers)
+    assert refused.status_code == 403
+
+
+async def test_the_temporal_ui_origin_may_call_the_codec(api: Api) -> None:
+    """The Web UI's origin passes the CORS preflight with the Authorization header."""
+    preflight = await api.http.options(
+        "/codec/decode",
+        headers={
+            "Origin": "http://127.0.0.1:8233",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type,x-namespace",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:8233"
