@@ -49,5 +49,5 @@ async def api(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
         ) as http,
     ):
-        yield Api(http=http, services=services, env=env, mailbox=mailbox)
+        yield Api(app=app, http=http, services=services, env=env, mailbox=mailbox)
     database.dispose()

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
 from api.accounts import create_operator, issue_token
@@ -64,6 +65,7 @@ class Reseller:
 
 @dataclass
 class Api:
+    app: FastAPI
     http: httpx.AsyncClient
     services: Services
     env: WorkflowEnvironment
