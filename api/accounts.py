@@ -7,15 +7,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import holidays
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, EmailStr, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import CurrentUser, ServicesDep
+from api.deps import SESSION_COOKIE, CurrentUser, ServicesDep
 from api.errors import ApiError, error_responses
 from api.security import hash_password, is_free_mail, new_token, token_digest, verify_password
+from api.services import Services
 from cashback.db import Database
 from cashback.db.tables import ApiToken, Reseller, User, UserRole
 from cashback.domain.reseller import Language
@@ -113,7 +114,32 @@ def sign_in(
     services: ServicesDep,
 ) -> TokenRead:
     """Sign in with e-mail (`username`) and password; answers a bearer token."""
-    account = form.username.strip().lower()
+    return _authenticate(services, form.username, form.password)
+
+
+@router.post(
+    "/auth/session", status_code=204, response_class=Response, responses=error_responses(401, 429)
+)
+def open_session(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], services: ServicesDep
+) -> Response:
+    """Sign in for a browser: the token goes into an HttpOnly, SameSite=Lax cookie (operators
+    use it so the Temporal Web UI may call the codec endpoint with their credentials)."""
+    token = _authenticate(services, form.username, form.password)
+    response = Response(status_code=204)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token.access_token,
+        max_age=int(TOKEN_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=services.settings.public_base_url.startswith("https://"),
+    )
+    return response
+
+
+def _authenticate(services: Services, username: str, password: str) -> TokenRead:
+    account = username.strip().lower()
     wait = services.throttle.retry_after(account)
     if wait:
         raise ApiError(
@@ -124,7 +150,7 @@ def sign_in(
         )
     with services.database.reading() as session:
         user = session.scalar(select(User).where(User.email == account))
-    if user is None or not verify_password(user.password_hash, form.password):
+    if user is None or not verify_password(user.password_hash, password):
         services.throttle.failed(account)
         raise ApiError(401, "unauthenticated", "wrong e-mail address or password")
     services.throttle.succeeded(account)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Cookie, Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 
@@ -35,10 +35,22 @@ class SignedIn:
     reseller_id: str | None
 
 
-def _signed_in(services: ServicesDep, token: Annotated[str | None, Depends(_bearer)]) -> SignedIn:
+SESSION_COOKIE = "cashback_session"
+
+
+def _signed_in(
+    services: ServicesDep,
+    bearer: Annotated[str | None, Depends(_bearer)],
+    cookie_token: Annotated[
+        str | None, Cookie(alias=SESSION_COOKIE, include_in_schema=False)
+    ] = None,
+) -> SignedIn:
+    """The user of the bearer token, or of the session cookie (which the Temporal Web UI sends
+    to the codec endpoint when "include cross-origin credentials" is on)."""
     unauthenticated = ApiError(
         401, "unauthenticated", "sign in first: POST /auth/token, then send the bearer token"
     )
+    token = bearer or cookie_token
     if not token:
         raise unauthenticated
     with services.database.reading() as session:

@@ -58,7 +58,7 @@ def _require_free(host: str, port: int, what: str) -> None:
 
 
 def start_temporal(
-    settings: Settings, host: str, port: int, ui_port: int
+    settings: Settings, host: str, port: int, ui_port: int, api_port: int
 ) -> subprocess.Popen[bytes]:
     """The Temporal dev server, persisting to data_dir/temporal.sqlite3 (claims survive a
     restart); WAL pragmas make it about 3x faster than SQLite's default file mode."""
@@ -70,6 +70,7 @@ def start_temporal(
         "--db-filename", str(settings.data_dir / "temporal.sqlite3"),
         "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
         "--namespace", settings.temporal_namespace,
+        "--ui-codec-endpoint", f"http://{host}:{api_port}/codec",
         "--log-level", "warn",
     ]  # fmt: skip
     for key in CLAIM_SEARCH_ATTRIBUTES:
@@ -98,7 +99,7 @@ async def run(settings: Settings, host: str, port: int, ui_port: int, api_port: 
         loop.add_signal_handler(signum, stop.set)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _require_free(host, api_port, "The API")
-    temporal = start_temporal(settings, host, port, ui_port)
+    temporal = start_temporal(settings, host, port, ui_port, api_port)
     mail = None
     try:
         database = open_database(settings)

@@ -6,8 +6,9 @@ import base64
 
 from temporalio.api.common.v1 import Payload
 
+from api.accounts import create_operator
 from cashback.wiring import payload_codec
-from tests.api.harness import Api
+from tests.api.harness import PASSWORD, Api
 
 
 def as_json(payload: Payload) -> dict[str, object]:
@@ -58,3 +59,22 @@ async def test_the_temporal_ui_origin_may_call_the_codec(api: Api) -> None:
     )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:8233"
+
+
+async def test_r13_an_operators_browser_session_opens_the_codec(api: Api) -> None:
+    """R13: an operator signed in through /auth/session (HttpOnly cookie) may decode, as the
+    Temporal Web UI does with "include cross-origin credentials"; a reseller's cookie may not."""
+    create_operator(api.services.database, "ops-cookie@program.example", PASSWORD)
+    opened = await api.http.post(
+        "/auth/session", data={"username": "ops-cookie@program.example", "password": PASSWORD}
+    )
+    assert opened.status_code == 204
+    cookie = opened.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie or "samesite=lax" in cookie.lower()
+    decoded = await api.http.post("/codec/decode", json={"payloads": []})
+    assert decoded.status_code == 200
+    api.http.cookies.clear()
+    reseller = await api.register()
+    await api.http.post("/auth/session", data={"username": reseller.email, "password": PASSWORD})
+    assert (await api.http.post("/codec/decode", json={"payloads": []})).status_code == 403
