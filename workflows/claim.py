@@ -130,9 +130,9 @@ class ClaimWorkflow:
         )
         if not check.is_intact:
             reason = "R5: the customer invoice is missing or was altered after submission"
+            self._state.outcome_reasons.append(reason)
             await self._set_status(ClaimStatus.REJECTED, SYSTEM, reason)
             await self._notify(NoticeKind.REJECTION, reasons=(reason,))
-            self._state.outcome_reasons.append(reason)
             return False
         deadline = await workflow.execute_local_activity_method(
             CalendarActivities.review_deadline,
@@ -217,10 +217,10 @@ class ClaimWorkflow:
         actor = decision.operator
         if decision.kind is DecisionKind.REJECT:
             reasons = decision.reasons or ("rejected at review",)
+            self._state.outcome_reasons.extend(reasons)
             await self._release_licences()
             await self._set_status(ClaimStatus.REJECTED, actor, "; ".join(reasons))
             await self._notify(NoticeKind.REJECTION, reasons=reasons)
-            self._state.outcome_reasons.extend(reasons)
             return False
 
         verdict = self._state.verdict
@@ -348,10 +348,10 @@ class ClaimWorkflow:
         await self._notify(NoticeKind.PAYOUT_OVERDUE, reasons=(reason,))
 
     async def _cancel(self, reason: str) -> None:
+        self._state.outcome_reasons.append(reason)
         await self._release_licences()
         await self._set_status(ClaimStatus.CANCELLED, SYSTEM, reason)
         await self._notify(NoticeKind.CANCELLATION, reasons=(reason,))
-        self._state.outcome_reasons.append(reason)
 
     # ---- operator decisions and bank details -----------------------------------------------
 

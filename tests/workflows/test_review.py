@@ -34,6 +34,7 @@ async def test_r8_operator_rejection_with_reasons(program: Program) -> None:
     outcome = await handle.result()
 
     assert state.status is ClaimStatus.REJECTED
+    assert state.outcome_reasons == ["invoice is illegible"]
     assert outcome.status is ClaimStatus.REJECTED
     assert outcome.reasons == ["invoice is illegible"]
     rejection = program.notices(claim)[-1]
