@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit clean
+.PHONY: run test lint typecheck chromium clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -12,8 +12,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-test: $(BIN)/.installed lint typecheck
+test: $(BIN)/.installed lint typecheck chromium
 	$(BIN)/pytest
+
+# The browser tests drive Debian's chromium (never a downloaded browser); as root it is installed.
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		{ echo "The browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; }
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -115,6 +115,7 @@ async def run(settings: Settings, host: str, port: int, ui_port: int, api_port: 
                 host=host,
                 port=api_port,
                 log_level="warning",
+                log_config=None,  # keep the logging set up here
             )
         )
         serving = asyncio.create_task(api.serve())

@@ -32,7 +32,9 @@ def free_port() -> int:
 async def serving(api: Api) -> AsyncIterator[str]:
     """The app on a loopback port, in this event loop (where its Temporal client lives)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="error"))
+    server = uvicorn.Server(
+        uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="error", log_config=None)
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
         await asyncio.sleep(0.02)
