@@ -1,7 +1,882 @@
-"""Claims: submission, listing and one claim with its timeline (R5, R6, D1, D2, D3)."""
+"""Claims: submission, listing and one claim with its timeline (R4, R5, R6, R7, D1, D2, D3).
+
+A submission is checked early with the rules the workflow also applies, its invoice is stored,
+the claim row is written and the claim's workflow is started under an id derived from the
+claim, so Temporal itself refuses a second start. Reading a claim combines the database's
+projection (status, timeline, notices) with the workflow's `state` query (deadlines).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import (
+    APIRouter,
+    File,
+    Form,
+    Header,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
+from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException
+from starlette.types import Message
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowQueryFailedError,
+)
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from activities.invoices import InvoiceRef
+from activities.records import TimelineEvent
+from api.deps import ResellerUser, ServicesDep, SignedIn
+from api.errors import ApiError, error_responses, not_found
+from api.offers import is_open_to
+from api.services import Services
+from cashback.claims import ClaimInput, ClaimOutcome, ClaimState, OfferSnapshot, claim_workflow_id
+from cashback.db import (
+    ClaimRepository,
+    Database,
+    DuplicateClaim,
+    NoticeRepository,
+    TimelineRepository,
+)
+from cashback.db.tables import Claim, Offer, Reseller
+from cashback.domain.eligibility import ClaimedAgreement
+from cashback.domain.money import Money
+from cashback.domain.reseller import ResellerSnapshot
+from cashback.domain.status import ClaimStatus, NoticeKind
+from cashback.invoices import InvoiceStorageError, StoredInvoice, sha256_hex
+from workflows.claim import ClaimWorkflow
+
+log = logging.getLogger(__name__)
+
+MAX_INVOICE_BYTES = 10 * 1024 * 1024  # R5: invoices up to 10 MB
+# The whole request: the invoice plus the form's text fields and multipart framing.
+MAX_SUBMISSION_BYTES = MAX_INVOICE_BYTES + 64 * 1024
+_CHUNK_BYTES = 256 * 1024
+_TEMPORAL_TIMEOUT = timedelta(seconds=5)
+_PRELIMINARY = "The preliminary confirmation (R7) is on its way to your e-mail address."
+
+
+# ---- the request body's size cap ---------------------------------------------------------
+
+
+class _SubmissionTooLarge(Exception):
+    pass
+
+
+def _too_large() -> ApiError:
+    return ApiError(
+        413,
+        "invoice_too_large",
+        f"R5: the invoice may be at most {MAX_INVOICE_BYTES // (1024 * 1024)} MB; "
+        "send a smaller scan or a PDF",
+    )
+
+
+class _CappedBodyRoute(APIRoute):
+    """Refuses a request body above `MAX_SUBMISSION_BYTES` while it arrives, before the form is
+    parsed (the multipart parser would otherwise spool any size to disk), answering in the
+    API's one error format."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def capped(request: Request) -> Response:
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_SUBMISSION_BYTES:
+                raise _too_large()
+            try:
+                return await handle(Request(request.scope, _counting(request.receive)))
+            except HTTPException as error:  # FastAPI wraps a failed form parse in a 400
+                if isinstance(error.__cause__, _SubmissionTooLarge):
+                    raise _too_large() from None
+                raise
+
+        return capped
+
+
+def _counting(receive: Callable[[], Awaitable[Message]]) -> Callable[[], Awaitable[Message]]:
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > MAX_SUBMISSION_BYTES:
+                raise _SubmissionTooLarge
+        return message
+
+    return counted
+
+
+router = APIRouter(tags=["claims"], route_class=_CappedBodyRoute)
+
+
+# ---- schemas -----------------------------------------------------------------------------
+
+
+class ClaimSubmitted(BaseModel):
+    claim_id: str
+    status: ClaimStatus
+    offer_id: str
+    agreement_number: str
+    submitted_at: AwareDatetime
+    message: str = Field(description="what happens next (R7: the preliminary confirmation)")
+
+
+class ClaimSummary(BaseModel):
+    claim_id: str
+    offer_id: str
+    agreement_number: str
+    customer_name: str
+    status: ClaimStatus
+    amount: Money | None = Field(description="D4: known once the claim is approved")
+    submitted_at: AwareDatetime
+    updated_at: AwareDatetime
+
+    @classmethod
+    def of(cls, claim: Claim) -> ClaimSummary:
+        return cls(
+            claim_id=claim.id,
+            offer_id=claim.offer_id,
+            agreement_number=claim.agreement_number,
+            customer_name=claim.customer_name,
+            status=claim.status,
+            amount=_amount(claim),
+            submitted_at=claim.created_at,
+            updated_at=claim.updated_at,
+        )
+
+
+class ClaimPage(BaseModel):
+    claims: list[ClaimSummary] = Field(description="newest first")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: last")
+
+
+class TimelineItem(BaseModel):
+    """D3: one change of the claim: when, who, what and why."""
+
+    at: AwareDatetime
+    actor: str
+    event: TimelineEvent
+    from_status: ClaimStatus | None
+    to_status: ClaimStatus | None
+    reason: str
+
+
+class NoticeItem(BaseModel):
+    """An e-mail sent to the reseller about the claim."""
+
+    kind: NoticeKind
+    number: int
+    sent_at: AwareDatetime
+    respond_by: AwareDatetime | None
+
+
+class ClaimDeadlines(BaseModel):
+    review_deadline: date | None = Field(default=None, description="R9: decision due by")
+    respond_by: AwareDatetime | None = Field(
+        default=None, description="R10, R16: bank details due by"
+    )
+    payout_date: date | None = Field(default=None, description="R14, R15: payout scheduled on")
+    payout_due: date | None = Field(default=None, description="R14: 45 days after approval")
+
+
+class NextStep(BaseModel):
+    action_required: bool
+    detail: str = Field(description="what the reseller must do next, or what it waits for")
+    respond_by: AwareDatetime | None = None
+
+
+class InvoiceRead(BaseModel):
+    content_type: str
+    sha256: str
+
+
+class ClaimRead(ClaimSummary):
+    reseller_name_on_agreement: str
+    terms_accepted_version: str
+    terms_accepted_at: AwareDatetime
+    invoice: InvoiceRead
+    deadlines: ClaimDeadlines
+    next_step: NextStep
+    notices: list[NoticeItem]
+    timeline: list[TimelineItem]
+
+
+# ---- POST /claims ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _InvoiceType:
+    magic: bytes
+    content_type: str
+    extension: str
+
+
+_INVOICE_TYPES = (
+    _InvoiceType(b"%PDF-", "application/pdf", "pdf"),
+    _InvoiceType(b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+    _InvoiceType(b"\xff\xd8\xff", "image/jpeg", "jpg"),
+)
+
+
+@dataclass(frozen=True)
+class _Submission:
+    offer_id: str
+    agreement_number: str
+    customer_name: str
+    reseller_name: str
+    terms_accepted_version: str | None
+
+    def digest(self, invoice_sha256: str) -> str:
+        """D2: what makes two requests "the same": every field and the invoice's bytes."""
+        fields = {**asdict(self), "invoice_sha256": invoice_sha256}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Context:
+    reseller: Reseller
+    offer: Offer | None
+    same_key: Claim | None
+    same_agreement: Claim | None
+
+
+@router.post(
+    "/claims",
+    status_code=201,
+    response_model=ClaimSubmitted,
+    responses={
+        200: {
+            "model": ClaimSubmitted,
+            "description": "D2: a retry with the same Idempotency-Key and body; the same claim",
+        },
+        **error_responses(401, 403, 404, 409, 413, 415, 422, 503),
+    },
+)
+async def submit_claim(
+    user: ResellerUser,
+    services: ServicesDep,
+    response: Response,
+    offer_id: Annotated[str, Form(min_length=1, max_length=64)],
+    agreement_number: Annotated[
+        str, Form(min_length=1, max_length=64, description="R5: the Open License agreement")
+    ],
+    customer_name: Annotated[str, Form(min_length=1, max_length=255)],
+    reseller_name: Annotated[
+        str, Form(min_length=1, max_length=255, description="R5: the reseller on the agreement")
+    ],
+    terms_accepted_version: Annotated[
+        str | None, Form(max_length=64, description="R6: the offer's T&C version you accepted")
+    ] = None,
+    invoice: Annotated[
+        UploadFile | None, File(description="R5: the customer invoice, PDF, PNG or JPEG, ≤ 10 MB")
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=100,
+            description="D2: a retry with the same key and body returns the same claim",
+        ),
+    ] = None,
+) -> ClaimSubmitted:
+    """R5, R6, D1, D2: submit a claim with its invoice; the claim's workflow starts, and the
+    preliminary confirmation (R7) is sent."""
+    reseller_id = _reseller_id(user)
+    submission = _Submission(
+        offer_id=offer_id.strip(),
+        agreement_number=agreement_number.strip(),
+        customer_name=customer_name.strip(),
+        reseller_name=reseller_name.strip(),
+        terms_accepted_version=(terms_accepted_version or "").strip() or None,
+    )
+    _check_complete(submission)
+    data = await _read_invoice(invoice)
+    invoice_sha256 = await run_in_threadpool(sha256_hex, data)  # 10 MB: not on the loop
+    request_sha256 = submission.digest(invoice_sha256)
+    claim_id = f"c_{secrets.token_hex(8)}"
+    # Keys are per reseller: another reseller's key can neither collide nor reveal a claim.
+    scoped_key = f"{reseller_id} {idempotency_key or 'auto-' + claim_id}"
+
+    context = await run_in_threadpool(
+        _context, services.database, reseller_id, submission, scoped_key
+    )
+    if context.same_key is not None:
+        response.status_code = 200
+        return await _replay(services, context, context.same_key, request_sha256, len(data))
+    now = datetime.now(UTC)
+    offer = _check_offer(submission, context, now)
+    invoice_type = _invoice_type(data)
+    if context.same_agreement is not None:
+        raise _duplicate(offer.id, submission.agreement_number, context.same_agreement.id)
+
+    row = Claim(
+        id=claim_id,
+        workflow_id=claim_workflow_id(claim_id),
+        idempotency_key=scoped_key,
+        reseller_id=reseller_id,
+        offer_id=offer.id,
+        agreement_number=submission.agreement_number,
+        customer_name=submission.customer_name,
+        reseller_name_on_agreement=submission.reseller_name,
+        terms_accepted_version=offer.terms_version,
+        terms_accepted_at=now,
+        invoice_object_key=f"invoices/{claim_id}/{invoice_sha256}.{invoice_type.extension}",
+        invoice_sha256=invoice_sha256,
+        request_sha256=request_sha256,
+        status=ClaimStatus.SUBMITTED,
+        amount_minor_units=None,
+        currency=None,
+        created_at=now,
+        updated_at=now,
+    )
+    claim, stored = await _store(services, row, data, invoice_type.content_type)
+    if claim.id != claim_id:  # D2: a concurrent request with the same key stored its claim
+        response.status_code = 200
+        return await _replay(services, context, claim, request_sha256, len(data))
+
+    claim_input = _claim_input(services, context.reseller, offer, claim, stored)
+    try:
+        await _start_workflow(services, claim_input)
+    except _WorkflowNotStarted:
+        await _withdraw(services, claim)
+        raise _unavailable("the workflow service") from None
+    response.headers["Location"] = f"/claims/{claim_id}"
+    return _submitted(claim)
+
+
+async def _store(
+    services: Services, row: Claim, data: bytes, content_type: str
+) -> tuple[Claim, StoredInvoice]:
+    """R5: store the invoice, then the claim. Answers the stored claim: `row`, or the claim a
+    concurrent request with the same Idempotency-Key stored first (D2), in which case this
+    request's invoice is deleted again, as it is when anything fails: no orphan invoice."""
+    object_key = row.invoice_object_key
+    try:
+        stored = await run_in_threadpool(services.invoices.put, object_key, data, content_type)
+        claim = await run_in_threadpool(_insert, services.database, row)
+    except DuplicateClaim as duplicate:  # D1: another submission won the race
+        await _discard_invoice(services, object_key)
+        raise _duplicate(row.offer_id, row.agreement_number, duplicate.existing_claim_id) from None
+    except (InvoiceStorageError, SQLAlchemyError) as error:
+        log.error("claim %s could not be stored: %s", row.id, error)
+        await _discard_invoice(services, object_key)
+        what = "the database" if isinstance(error, SQLAlchemyError) else "the invoice store"
+        raise _unavailable(what) from None
+    except BaseException:
+        await _discard_invoice(services, object_key)
+        raise
+    if claim.id != row.id:
+        await _discard_invoice(services, object_key)
+    return claim, stored
+
+
+def _check_complete(submission: _Submission) -> None:
+    blank = [
+        name
+        for name in ("offer_id", "agreement_number", "customer_name", "reseller_name")
+        if not getattr(submission, name)
+    ]
+    if blank:
+        raise ApiError(
+            422,
+            "claim_incomplete",
+            f"R5: a claim names the agreement number, the customer and the reseller on the "
+            f"agreement; blank: {', '.join(blank)}",
+        )
+    if submission.terms_accepted_version is None:
+        raise ApiError(
+            422,
+            "terms_not_accepted",
+            "R6: read and accept the offer's Terms and Conditions, and send the accepted "
+            "version as terms_accepted_version; a claim without acceptance is not processed",
+        )
+
+
+async def _read_invoice(invoice: UploadFile | None) -> bytes:
+    """R5: the invoice's bytes, read in chunks and never more than the cap (plus one chunk)."""
+    missing = ApiError(
+        422,
+        "invoice_missing",
+        "R5: attach a copy of the customer invoice (PDF, PNG or JPEG) as the `invoice` file; "
+        "without it the submission cannot be completed",
+    )
+    if invoice is None:
+        raise missing
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await invoice.read(_CHUNK_BYTES):
+        size += len(chunk)
+        if size > MAX_INVOICE_BYTES:
+            raise _too_large()
+        chunks.append(chunk)
+    if size == 0:
+        raise missing
+    return b"".join(chunks)
+
+
+def _invoice_type(data: bytes) -> _InvoiceType:
+    """R5: PDF, PNG or JPEG, told by the file's first bytes, never by its declared type."""
+    for kind in _INVOICE_TYPES:
+        if data.startswith(kind.magic):
+            return kind
+    raise ApiError(
+        415,
+        "invoice_type_unsupported",
+        "R5: the invoice must be a PDF, PNG or JPEG file; the content of the file sent is none "
+        "of these (whatever its name or declared type)",
+    )
+
+
+def _context(
+    database: Database, reseller_id: str, submission: _Submission, scoped_key: str
+) -> _Context:
+    with database.reading() as session:
+        claims = ClaimRepository(session)
+        return _Context(
+            reseller=session.get_one(Reseller, reseller_id),
+            offer=session.get(Offer, submission.offer_id),
+            same_key=claims.by_idempotency_key(scoped_key),
+            same_agreement=claims.for_agreement(submission.offer_id, submission.agreement_number),
+        )
+
+
+def _check_offer(submission: _Submission, context: _Context, now: datetime) -> Offer:
+    """The offer exists, is open to the reseller now (R2, R4), and its T&C were accepted (R6)."""
+    offer = context.offer
+    if offer is None:
+        raise ApiError(
+            404, "offer_not_found", f"offer {submission.offer_id} does not exist: see GET /offers"
+        )
+    if not is_open_to(offer, context.reseller.country, now):
+        raise ApiError(422, "offer_not_open", _why_not_open(offer, context.reseller, now))
+    if submission.terms_accepted_version != offer.terms_version:
+        raise ApiError(
+            422,
+            "terms_version_mismatch",
+            f"R6: you accepted the Terms and Conditions version "
+            f"{submission.terms_accepted_version}, but offer {offer.id} has version "
+            f"{offer.terms_version}: read and accept the current version",
+        )
+    return offer
+
+
+def _why_not_open(offer: Offer, reseller: Reseller, now: datetime) -> str:
+    period = offer.claim_period()
+    if offer.closed_at is not None:
+        return f"R4: offer {offer.id} was closed on {offer.closed_at:%Y-%m-%d}; no new claims"
+    if not period.is_open(now):
+        return (
+            f"R4: claims for offer {offer.id} can only be submitted during its claim period, "
+            f"{period.opens_at:%Y-%m-%d %H:%M} to {period.closes_at:%Y-%m-%d %H:%M} UTC"
+        )
+    return (
+        f"R4 (R2): offer {offer.id} is not open to resellers in {reseller.country}; "
+        "see GET /offers for the offers open to you"
+    )
+
+
+def _duplicate(offer_id: str, agreement_number: str, existing_claim_id: str) -> ApiError:
+    return ApiError(
+        409,
+        "duplicate_claim",
+        f"D1: offer {offer_id} already has claim {existing_claim_id} for agreement "
+        f"{agreement_number}; one claim per offer and agreement",
+    )
+
+
+async def _replay(
+    services: Services, context: _Context, claim: Claim, request_sha256: str, invoice_size: int
+) -> ClaimSubmitted:
+    """D2: the claim stored under this Idempotency-Key, if the request is the same. Its workflow
+    is started again under the same id: Temporal refuses if it runs or ran (nothing new starts),
+    and a claim whose first request died between storing and starting gets its workflow."""
+    if claim.request_sha256 != request_sha256:
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            "D2: this Idempotency-Key was used for another request (other fields or another "
+            "invoice); use a new key for a new claim",
+        )
+    if context.offer is not None:
+        invoice = InvoiceRef(
+            object_key=claim.invoice_object_key,
+            sha256=claim.invoice_sha256,
+            content_type=_content_type(claim.invoice_object_key),
+            size_bytes=invoice_size,
+        )
+        try:
+            await _start_workflow(
+                services, _claim_input(services, context.reseller, context.offer, claim, invoice)
+            )
+        except _WorkflowNotStarted:
+            raise _unavailable("the workflow service") from None
+    return _submitted(claim)
+
+
+def _submitted(claim: Claim) -> ClaimSubmitted:
+    return ClaimSubmitted(
+        claim_id=claim.id,
+        status=claim.status,
+        offer_id=claim.offer_id,
+        agreement_number=claim.agreement_number,
+        submitted_at=claim.created_at,
+        message=f"Claim {claim.id} was received. {_PRELIMINARY}",
+    )
+
+
+def _insert(database: Database, row: Claim) -> Claim:
+    """The stored claim: `row`, or the claim already stored under its idempotency key (D2).
+    Raises `DuplicateClaim` for another claim of the offer for the agreement (D1)."""
+    with database.transaction() as session:
+        return ClaimRepository(session).add(row)
+
+
+def _remove(database: Database, claim_id: str) -> None:
+    with database.transaction() as session:
+        row = session.get(Claim, claim_id)
+        if row is not None:
+            session.delete(row)
+
+
+def _claim_input(
+    services: Services,
+    reseller: Reseller,
+    offer: Offer,
+    claim: Claim,
+    invoice: InvoiceRef | StoredInvoice,
+) -> ClaimInput:
+    """The workflow's input, from the stored claim: the same for a first start and a retry."""
+    return ClaimInput(
+        claim_id=claim.id,
+        reseller=ResellerSnapshot(
+            reseller_id=reseller.id,
+            company_name=reseller.company_name,
+            country=reseller.country,
+            language=reseller.language,
+            email=reseller.email,
+        ),
+        offer=OfferSnapshot(
+            offer_id=offer.id,
+            name=offer.name,
+            criteria=offer.criteria(),
+            limits=offer.limits(),
+            rate_per_licence=offer.rate_per_licence(),
+            terms_version=offer.terms_version,
+        ),
+        claimed=ClaimedAgreement(
+            agreement_number=claim.agreement_number,
+            customer_name=claim.customer_name,
+            reseller_name=claim.reseller_name_on_agreement,
+        ),
+        invoice=InvoiceRef.model_validate(invoice, from_attributes=True),
+        terms_accepted_version=claim.terms_accepted_version,
+        terms_accepted_at=claim.terms_accepted_at,
+        received_at=claim.created_at,
+        policy=services.settings.policy,
+    )
+
+
+class _WorkflowNotStarted(Exception):
+    pass
+
+
+async def _start_workflow(services: Services, claim: ClaimInput) -> None:
+    """Start the claim's workflow under the id derived from the claim. A refused second start
+    means the workflow exists: the same claim (D2). Raises `_WorkflowNotStarted` otherwise."""
+    try:
+        await services.temporal.start_workflow(
+            ClaimWorkflow.run,
+            claim,
+            id=claim_workflow_id(claim.claim_id),
+            task_queue=services.settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=(
+                f"Claim {claim.claim_id}: agreement {claim.claimed.agreement_number} under "
+                f"offer {claim.offer.offer_id}"
+            ),
+            rpc_timeout=_TEMPORAL_TIMEOUT,
+        )
+    except WorkflowAlreadyStartedError:
+        return
+    except Exception as error:
+        log.error("claim %s: the workflow could not be started: %s", claim.claim_id, error)
+        raise _WorkflowNotStarted from error
+
+
+async def _withdraw(services: Services, claim: Claim) -> None:
+    """Undo a submission whose workflow did not start: no half-made claim stays behind."""
+    with contextlib.suppress(Exception):  # it may have started before the call failed
+        await services.temporal.get_workflow_handle(claim.workflow_id).terminate(
+            reason="the submission failed; the claim was withdrawn",
+            rpc_timeout=_TEMPORAL_TIMEOUT,
+        )
+    try:
+        await run_in_threadpool(_remove, services.database, claim.id)
+    except SQLAlchemyError as error:  # its workflow ran far enough to record something
+        log.error("claim %s could not be withdrawn: %s", claim.id, error)
+        return
+    await _discard_invoice(services, claim.invoice_object_key)
+
+
+async def _discard_invoice(services: Services, object_key: str) -> None:
+    try:
+        await run_in_threadpool(services.invoices.delete, object_key)
+    except InvoiceStorageError as error:
+        log.error("orphan invoice %s could not be deleted: %s", object_key, error)
+
+
+def _unavailable(what: str) -> ApiError:
+    return ApiError(
+        503,
+        "service_unavailable",
+        f"{what} is not available; nothing was stored: submit the claim again in a moment",
+        headers={"Retry-After": "30"},
+    )
+
+
+# ---- GET /claims ---------------------------------------------------------------------------
+
+
+@router.get("/claims", response_model=ClaimPage, responses=error_responses(401, 403, 422))
+def list_claims(
+    user: ResellerUser,
+    services: ServicesDep,
+    status: Annotated[ClaimStatus | None, Query(description="only claims in this status")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the page before")] = None,
+) -> ClaimPage:
+    """The signed-in reseller's own claims, newest first, a page at a time."""
+    query = select(Claim).where(Claim.reseller_id == _reseller_id(user))
+    if status is not None:
+        query = query.where(Claim.status == status)
+    if cursor is not None:
+        created_at, claim_id = _decode_cursor(cursor)
+        query = query.where(
+            or_(
+                Claim.created_at < created_at,
+                and_(Claim.created_at == created_at, Claim.id < claim_id),
+            )
+        )
+    query = query.order_by(Claim.created_at.desc(), Claim.id.desc()).limit(limit + 1)
+    with services.database.reading() as session:
+        rows = list(session.scalars(query))
+    page, more = rows[:limit], len(rows) > limit
+    return ClaimPage(
+        claims=[ClaimSummary.of(row) for row in page],
+        next_cursor=_encode_cursor(page[-1]) if more else None,
+    )
+
+
+def _encode_cursor(claim: Claim) -> str:
+    raw = json.dumps([claim.created_at.isoformat(), claim.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, claim_id = json.loads(raw)
+        at = datetime.fromisoformat(created_at)
+        if at.tzinfo is None or not isinstance(claim_id, str):
+            raise ValueError(cursor)
+    except (ValueError, TypeError, binascii.Error):
+        raise ApiError(
+            422, "invalid_cursor", "cursor: pass the `next_cursor` of a page unchanged"
+        ) from None
+    return at, claim_id
+
+
+# ---- GET /claims/{claim_id} ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Stored:
+    claim: Claim
+    timeline: list[TimelineItem]
+    notices: list[NoticeItem]
+
+
+@dataclass(frozen=True)
+class _Workflow:
+    """What the claim's workflow says: its state while it runs, its outcome once it ended."""
+
+    state: ClaimState | None = None
+    outcome: ClaimOutcome | None = None
+
+
+@router.get(
+    "/claims/{claim_id}", response_model=ClaimRead, responses=error_responses(401, 403, 404)
+)
+async def read_claim(claim_id: str, user: ResellerUser, services: ServicesDep) -> ClaimRead:
+    """One of the reseller's own claims: status, amount, deadlines, what to do next, the
+    notices sent and the timeline (D3). Another reseller's claim is not found."""
+    stored = await run_in_threadpool(_stored, services.database, _reseller_id(user), claim_id)
+    claim = stored.claim
+    workflow = await _workflow(services.temporal, claim.id)
+    state = workflow.state
+    amount = _amount(claim) or (state.amount if state else None)
+    if amount is None and workflow.outcome is not None:
+        amount = workflow.outcome.amount
+    return ClaimRead(
+        **ClaimSummary.of(claim).model_dump(exclude={"amount"}),
+        amount=amount,
+        reseller_name_on_agreement=claim.reseller_name_on_agreement,
+        terms_accepted_version=claim.terms_accepted_version,
+        terms_accepted_at=claim.terms_accepted_at,
+        invoice=InvoiceRead(
+            content_type=_content_type(claim.invoice_object_key), sha256=claim.invoice_sha256
+        ),
+        deadlines=ClaimDeadlines(
+            review_deadline=state.review_deadline,
+            respond_by=state.respond_by,
+            payout_date=state.payout_date,
+            payout_due=state.payout_due,
+        )
+        if state
+        else ClaimDeadlines(),
+        next_step=_next_step(claim.status, workflow, services.settings.support_address),
+        notices=stored.notices,
+        timeline=stored.timeline,
+    )
+
+
+def _stored(database: Database, reseller_id: str, claim_id: str) -> _Stored:
+    with database.reading() as session:
+        claim = session.scalar(
+            select(Claim).where(Claim.id == claim_id, Claim.reseller_id == reseller_id)
+        )
+        if claim is None:
+            raise not_found(f"claim {claim_id}")
+        timeline = [
+            TimelineItem(
+                at=entry.at,
+                actor=entry.actor,
+                event=entry.event,
+                from_status=entry.from_status,
+                to_status=entry.to_status,
+                reason=entry.reason,
+            )
+            for entry in TimelineRepository(session).of(claim.id)
+        ]
+        notices = [
+            NoticeItem(
+                kind=notice.kind,
+                number=notice.number,
+                sent_at=notice.sent_at,
+                respond_by=notice.respond_by,
+            )
+            for notice in NoticeRepository(session).of(claim.id)
+            if not notice.kind.for_operators
+        ]
+        return _Stored(claim=claim, timeline=timeline, notices=notices)
+
+
+async def _workflow(temporal: Client, claim_id: str) -> _Workflow:
+    """The running workflow's `state`, or the outcome of an ended one (read from its history,
+    so no worker is needed); empty when Temporal cannot answer now."""
+    handle = temporal.get_workflow_handle_for(ClaimWorkflow.run, claim_workflow_id(claim_id))
+    try:
+        described = await handle.describe(rpc_timeout=_TEMPORAL_TIMEOUT)
+        if described.status is WorkflowExecutionStatus.RUNNING:
+            state = await handle.query(ClaimWorkflow.state, rpc_timeout=_TEMPORAL_TIMEOUT)
+            return _Workflow(state=state)
+        if described.status is WorkflowExecutionStatus.COMPLETED:
+            return _Workflow(outcome=await handle.result(rpc_timeout=_TEMPORAL_TIMEOUT))
+    except (RPCError, WorkflowQueryFailedError, WorkflowFailureError) as error:
+        log.warning("claim %s: its workflow did not answer: %s", claim_id, error)
+    return _Workflow()
+
+
+def _next_step(status: ClaimStatus, workflow: _Workflow, support: str) -> NextStep:
+    """What the reseller must do next, or what the claim waits for."""
+    state = workflow.state
+    if status in (ClaimStatus.AWAITING_BANK_DETAILS, ClaimStatus.PAYMENT_FAILED):
+        if state is not None and state.respond_by is not None:
+            return NextStep(
+                action_required=True,
+                detail=(
+                    "Enter your company's bank details on the secure page linked in the latest "
+                    f"e-mail by {state.respond_by:%Y-%m-%d %H:%M} UTC (R10, R13); without valid "
+                    "details after the third notification the claim is cancelled"
+                ),
+                respond_by=state.respond_by,
+            )
+        return NextStep(
+            action_required=False,
+            detail="An e-mail with a link to the secure bank-details page is on its way (R10)",
+        )
+    if status is ClaimStatus.SUBMITTED:
+        return NextStep(action_required=False, detail=f"Nothing to do. {_PRELIMINARY}")
+    if status is ClaimStatus.UNDER_REVIEW:
+        deadline = state.review_deadline if state else None
+        by = f" by {deadline.isoformat()}" if deadline else ""
+        return NextStep(
+            action_required=False,
+            detail=f"Nothing to do: the claim is under review; the decision is due{by} (R9)",
+        )
+    if status is ClaimStatus.SCHEDULED_FOR_PAYMENT:
+        pay_on = state.payout_date if state else None
+        on = f" on {pay_on.isoformat()}" if pay_on else ""
+        return NextStep(
+            action_required=False,
+            detail=f"Nothing to do: the cash back is paid{on} (R14, R15)",
+        )
+    reasons = workflow.outcome.reasons if workflow.outcome else []
+    if status is ClaimStatus.PAID:
+        paid_on = workflow.outcome.paid_on if workflow.outcome else None
+        on = f" on {paid_on.isoformat()}" if paid_on else ""
+        return NextStep(action_required=False, detail=f"Nothing to do: the claim was paid{on}")
+    why = f": {'; '.join(reasons)}" if reasons else ""
+    return NextStep(
+        action_required=False,
+        detail=f"Nothing to do: the claim is {status.value.lower()}{why}. Questions: {support}",
+    )
+
+
+# ---- shared --------------------------------------------------------------------------------
+
+
+def _reseller_id(user: SignedIn) -> str:
+    assert user.reseller_id is not None  # ResellerUser guarantees it
+    return user.reseller_id
+
+
+def _amount(claim: Claim) -> Money | None:
+    if claim.amount_minor_units is None or claim.currency is None:
+        return None
+    return Money(minor_units=claim.amount_minor_units, currency=claim.currency)
+
+
+def _content_type(object_key: str) -> str:
+    extension = object_key.rsplit(".", 1)[-1]
+    for kind in _INVOICE_TYPES:
+        if kind.extension == extension:
+            return kind.content_type
+    return "application/octet-stream"

@@ -25,7 +25,9 @@ class OfferCreate(BaseModel):
     criteria: OfferCriteria
     limits: LicenceLimits
     claim_period: ClaimPeriod
-    rate_per_licence_minor_units: int = Field(ge=0, description="D4: integer minor units")
+    rate_per_licence_minor_units: int = Field(
+        ge=0, le=10**12, description="D4: integer minor units"
+    )
     currency: CurrencyCode
     terms_version: str = Field(min_length=1, max_length=64)
     terms_text: str = Field(min_length=1, description="R6: the Terms and Conditions")

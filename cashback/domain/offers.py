@@ -42,8 +42,8 @@ class LicenceLimits(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    min_per_customer: int = Field(ge=1)
-    max_per_customer: int = Field(ge=1)
+    min_per_customer: int = Field(ge=1, le=10**9)
+    max_per_customer: int = Field(ge=1, le=10**9)
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> Self:
