@@ -19,9 +19,9 @@ from temporalio.common import RetryPolicy
 
 from cashback.domain.money import Money
 
-TIMEOUT = timedelta(minutes=2)
-# Transient bank failures are retried for as long as it takes; the 45-day bound (R14) is
-# watched by the workflow, not by giving up here.
+# The timeout is the policy's `bank_answer_within` (days for a file exchange). Transient bank
+# failures are retried for as long as it takes; the 45-day bound (R14) is watched by the
+# workflow, not by giving up here.
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10),
     backoff_coefficient=2.0,
@@ -64,17 +64,32 @@ class TransientBankError(Exception):
 
 
 class PaymentGateway(Protocol):
-    def pay(self, order: PaymentOrder) -> PaymentResult:
+    def pay(self, order: PaymentOrder) -> PaymentResult | None:
         """Transfer once per idempotency key; a known key returns the first result. Raises
-        TransientBankError when the bank could not answer."""
+        TransientBankError when the bank could not answer. None: the order went out (a file
+        exchange) and the bank's answer comes later, entered by an operator."""
+        ...
+
+
+class PendingAnswers(Protocol):
+    def await_answer(self, idempotency_key: str, task_token: bytes) -> None:
+        """Remember which activity waits for the answer to the payment `idempotency_key`."""
         ...
 
 
 class PaymentActivities:
-    def __init__(self, gateway: PaymentGateway) -> None:
+    def __init__(self, gateway: PaymentGateway, pending: PendingAnswers | None = None) -> None:
         self._gateway = gateway
+        self._pending = pending
 
     @activity.defn(name="payments.pay")
     def pay(self, order: PaymentOrder) -> PaymentResult:
-        """R14, D5: pay the claim's cash back, at most once per idempotency key."""
-        return self._gateway.pay(order)
+        """R14, D5: pay the claim's cash back, at most once per idempotency key. With a file
+        exchange the activity completes when an operator enters the bank's answer."""
+        result = self._gateway.pay(order)
+        if result is not None:
+            return result
+        if self._pending is None:
+            raise RuntimeError("the gateway answers later, but nothing records who waits")
+        self._pending.await_answer(order.idempotency_key, activity.info().task_token)
+        activity.raise_complete_async()

@@ -27,12 +27,14 @@ from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.eligibility import ClaimVerdict
+from activities.payments import PaymentOutcome, PaymentResult
 from activities.records import TimelineEntry
 from api.deps import OperatorUser, ServicesDep
 from api.errors import ApiError, error_responses, not_found
+from cashback.bank.simulated import BANK_DETAIL_ERRORS
 from cashback.claims import ClaimState, Decision, DecisionKind
-from cashback.db import Database, LicensingRepository, TimelineRepository
-from cashback.db.tables import Claim, Reseller
+from cashback.db import Database, LicensingRepository, PaymentRepository, TimelineRepository
+from cashback.db.tables import Claim, PaymentStatus, Reseller
 from cashback.domain.eligibility import LicenceLine, LicensingRecord, Reason, Verdict
 from cashback.domain.money import Money
 from cashback.domain.status import ClaimStatus
@@ -354,6 +356,83 @@ async def decide(
         )
         raise ApiError(409, "decision_refused", detail) from error
     return state
+
+
+# ---- payment results from a file exchange ----------------------------------------------------
+
+ACCEPTED_CODES = frozenset({"ACCP", "ACSC", "ACSP"})  # ISO 20022: accepted / settled
+
+
+class PaymentResultEntry(BaseModel):
+    """The bank's answer to a payment order sent by file exchange (ISO 20022 code)."""
+
+    return_code: str = Field(
+        pattern=r"^[A-Z0-9]{4}$",
+        description="ACCP/ACSC/ACSP (paid) or a rejection reason: AC01, AC04, AC06, BE01",
+    )
+    bank_reference: str | None = Field(default=None, max_length=128)
+
+
+class PaymentResultRead(BaseModel):
+    idempotency_key: str
+    outcome: PaymentOutcome
+    return_code: str
+
+
+@router.post(
+    "/operator/claims/{claim_id}/payment-result",
+    response_model=PaymentResultRead,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def enter_payment_result(
+    entry: PaymentResultEntry, claim: OperatorClaim, services: ServicesDep
+) -> PaymentResultRead:
+    """R14, R16: enter the bank's answer to the claim's pending payment (file exchange): paid,
+    or rejected for bank-detail reasons, which starts the update loop of R16."""
+    code = entry.return_code
+    if code in ACCEPTED_CODES:
+        result = PaymentResult(
+            outcome=PaymentOutcome.PAID, bank_reference=entry.bank_reference or code
+        )
+    elif code in BANK_DETAIL_ERRORS:
+        result = PaymentResult(
+            outcome=PaymentOutcome.REJECTED, return_code=code, detail=BANK_DETAIL_ERRORS[code]
+        )
+    else:
+        known = ", ".join(sorted(ACCEPTED_CODES | set(BANK_DETAIL_ERRORS)))
+        raise ApiError(422, "unknown_return_code", f"{code} is not one of {known}")
+
+    def pending() -> tuple[str, bytes] | None:
+        with services.database.reading() as session:
+            waiting = [
+                (p.idempotency_key, p.task_token)
+                for p in PaymentRepository(session).of_claim(claim.claim.id)
+                if p.status is PaymentStatus.PENDING and p.task_token is not None
+            ]
+            return waiting[-1] if waiting else None
+
+    found = await run_in_threadpool(pending)
+    if found is None:
+        raise ApiError(409, "no_pending_payment", "no payment of this claim waits for an answer")
+    key, task_token = found
+    try:
+        await services.temporal.get_async_activity_handle(task_token=task_token).complete(result)
+    except RPCError as error:
+        raise ApiError(
+            409, "payment_not_waiting", "the payment no longer waits for this answer"
+        ) from error
+
+    def record() -> None:
+        status = (
+            PaymentStatus.PAID if result.outcome is PaymentOutcome.PAID else PaymentStatus.REJECTED
+        )
+        with services.database.transaction() as session:
+            PaymentRepository(session).record_answer(
+                key, status, bank_reference=result.bank_reference, return_code=result.return_code
+            )
+
+    await run_in_threadpool(record)
+    return PaymentResultRead(idempotency_key=key, outcome=result.outcome, return_code=code)
 
 
 # ---- licensing records --------------------------------------------------------------------------

@@ -35,6 +35,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class PaymentGatewayKind(StrEnum):
+    SIMULATED = "simulated"  # the simulated bank: answers at once (embedded default, demos)
+    FILE_EXCHANGE = "file_exchange"  # orders as files; answers entered by operators
+
+
 class InvoiceBackend(StrEnum):
     LOCAL = "local"
     S3 = "s3"
@@ -83,6 +88,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"],
         description="Temporal Web UI origins allowed to call the codec endpoint",
     )
+    payment_gateway: PaymentGatewayKind = PaymentGatewayKind.SIMULATED
     simulated_bank_behaviours: dict[str, str] = Field(
         default_factory=dict, description="IBAN -> ISO 20022 code the simulated bank answers"
     )

@@ -11,12 +11,13 @@ from temporalio.converter import DataConverter
 from activities.eligibility import EligibilityActivities
 from activities.invoices import InvoiceActivities
 from activities.mail import MailActivities, NoticeRequest
-from activities.payments import PaymentActivities
+from activities.payments import PaymentActivities, PaymentGateway
 from activities.records import RecordsActivities
+from cashback.bank.file_exchange import FileExchangeGateway
 from cashback.bank.recorded import RecordedGateway
 from cashback.bank.simulated import Payee, SimulatedBank
 from cashback.codec import EncryptionCodec, encrypted_data_converter
-from cashback.config import InvoiceBackend, Settings
+from cashback.config import InvoiceBackend, PaymentGatewayKind, Settings
 from cashback.db import BankAccounts, Database, SqlLicensingRecords, SqlNoticeLog, SqlTimeline
 from cashback.db.invitations import BankDetailsInvitations
 from cashback.invoices import InvoiceStorage, LocalInvoiceStorage, S3InvoiceStorage
@@ -91,11 +92,15 @@ def outbox(settings: Settings, database: Database) -> SmtpOutbox:
     )
 
 
-def simulated_bank(settings: Settings, accounts: BankAccounts) -> SimulatedBank:
+def payment_gateway(settings: Settings, accounts: BankAccounts) -> PaymentGateway:
+    """The simulated bank, or the file exchange whose answers operators enter."""
+
     def payee_for(reference: str) -> Payee:
         details = accounts.reveal(reference)
         return Payee(holder_name=details.holder_name, iban=details.iban, bic=details.bic)
 
+    if settings.payment_gateway is PaymentGatewayKind.FILE_EXCHANGE:
+        return FileExchangeGateway(settings.data_dir / "payment-orders", payee_for)
     return SimulatedBank(
         settings.data_dir / "simulated-bank.sqlite3",
         payee_for,
@@ -106,12 +111,13 @@ def simulated_bank(settings: Settings, accounts: BankAccounts) -> SimulatedBank:
 def build_activities(settings: Settings, database: Database) -> ClaimActivities:
     """The claim workflow's activities on the configured database, store, SMTP and bank."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    payments = RecordedGateway(
+        payment_gateway(settings, bank_accounts(settings, database)), database
+    )
     return ClaimActivities(
         records=RecordsActivities(SqlTimeline(database)),
         mail=MailActivities(outbox(settings, database)),
         invoices=InvoiceActivities(invoice_storage(settings)),
         eligibility=EligibilityActivities(SqlLicensingRecords(database)),
-        payments=PaymentActivities(
-            RecordedGateway(simulated_bank(settings, bank_accounts(settings, database)), database)
-        ),
+        payments=PaymentActivities(payments, pending=payments),
     )

@@ -308,7 +308,7 @@ class ClaimWorkflow:
             result = await workflow.execute_activity_method(
                 PaymentActivities.pay,
                 self._payment_order(),
-                start_to_close_timeout=payments.TIMEOUT,
+                start_to_close_timeout=self._policy.bank_answer_within,
                 retry_policy=payments.RETRY,
                 summary=f"R14: pay {self._amount_text()} (attempt {self._payout_attempt})",
             )

@@ -291,6 +291,9 @@ class Payment(Base):
     return_code: Mapped[str | None] = mapped_column(String(8))
     ordered_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
+    # The activity waiting for the bank's answer when it comes by file exchange (completed by
+    # the operator's manual entry); None for a bank that answers at once.
+    task_token: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
 
 
 class CustomerLicenceLock(Base):

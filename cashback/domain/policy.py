@@ -22,6 +22,12 @@ class ProgramPolicy(BaseModel):
         default_factory=dict, description="R15: per-country right of return (ISO 3166 alpha-2)"
     )
 
+    bank_answer_within: timedelta = Field(
+        default=timedelta(minutes=2),
+        description="how long a payment may wait for the bank's answer before it is retried "
+        "(minutes for a bank that answers at once; days for a file exchange)",
+    )
+
     @field_validator("return_window_days_by_country")
     @classmethod
     def _country_codes_upper(cls, windows: dict[str, int]) -> dict[str, int]:

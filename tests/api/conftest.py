@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,8 +29,18 @@ __all__ = ["env", "mailbox", "smtp_server"]
 
 
 @pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Settings a test module changes (override this fixture there)."""
+    return {}
+
+
+@pytest.fixture
 async def api(
-    env: WorkflowEnvironment, smtp_server: SmtpServer, mailbox: Mailbox, tmp_path: Path
+    env: WorkflowEnvironment,
+    smtp_server: SmtpServer,
+    mailbox: Mailbox,
+    tmp_path: Path,
+    settings_overrides: dict[str, Any],
 ) -> AsyncIterator[Api]:
     settings = Settings(
         data_dir=tmp_path,
@@ -37,6 +48,7 @@ async def api(
         smtp_host=smtp_server.host,
         smtp_port=smtp_server.port,
         public_base_url="http://testserver",
+        **settings_overrides,
     )
     database = open_database(settings)
     upgrade_to_head(settings.resolved_database_url)

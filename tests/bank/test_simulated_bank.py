@@ -50,6 +50,7 @@ def test_d5_same_key_pays_once_even_across_restarts(tmp_path: Path) -> None:
     gateway: PaymentGateway = bank(tmp_path)
     first = gateway.pay(order("good"))
     again = bank(tmp_path).pay(order("good"))
+    assert first is not None
     assert first.outcome is PaymentOutcome.PAID
     assert again == first
     assert bank(tmp_path).transfers("c-1") == [

@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
+from activities.payments import PaymentOrder, PaymentOutcome, PaymentResult
+from cashback.bank.recorded import RecordedGateway
 from cashback.db import (
     BankAccounts,
     BankDetails,
@@ -118,3 +120,67 @@ def test_d2_concurrent_submissions_with_one_key_store_one_claim(database: Databa
     assert len(claim_ids) == 1
     with database.reading() as session:
         assert session.scalar(select(func.count()).select_from(Claim)) == 1
+
+
+class CountingBank:
+    """A gateway that pays every order it is asked for, or answers later (file exchange)."""
+
+    def __init__(self, answers_later: bool = False) -> None:
+        self.calls = 0
+        self.answers_later = answers_later
+
+    def pay(self, order: PaymentOrder) -> PaymentResult | None:
+        self.calls += 1
+        if self.answers_later:
+            return None
+        return PaymentResult(outcome=PaymentOutcome.PAID, bank_reference="BANK-7")
+
+
+def _order(database: Database) -> PaymentOrder:
+    account = BankAccounts(database, bytes(32)).store(
+        BankDetails(
+            holder_name="Acme Software GmbH",
+            holder_type=HolderType.COMPANY,
+            iban="DE89370400440532013000",
+        )
+    )
+    return PaymentOrder(
+        idempotency_key="cashback/claim-1/payout/1",
+        claim_id="claim-1",
+        amount=Money(minor_units=12500, currency="EUR"),
+        bank_details_ref=account,
+        remittance_information="Cash back",
+    )
+
+
+def test_d5_an_answered_payment_is_never_sent_to_the_bank_again(database: Database) -> None:
+    """D5: the payments record answers a retried order from the database: the bank is asked
+    once, the retry gets the first answer."""
+    with database.transaction() as session:
+        add_claims(session, "claim-1")
+    bank = CountingBank()
+    gateway = RecordedGateway(bank, database)
+    order = _order(database)
+    first = gateway.pay(order)
+    again = gateway.pay(order)
+    assert bank.calls == 1
+    assert first == PaymentResult(outcome=PaymentOutcome.PAID, bank_reference="BANK-7")
+    assert again is not None
+    assert (again.outcome, again.bank_reference) == (PaymentOutcome.PAID, "BANK-7")
+
+
+def test_r14_a_file_exchange_payment_stays_pending_with_its_waiting_task(
+    database: Database,
+) -> None:
+    """R14: a bank that answers later leaves the payment pending, with the task token of the
+    activity that waits for the answer."""
+    with database.transaction() as session:
+        add_claims(session, "claim-1")
+    gateway = RecordedGateway(CountingBank(answers_later=True), database)
+    order = _order(database)
+    assert gateway.pay(order) is None
+    gateway.await_answer(order.idempotency_key, b"task-token-1")
+    with database.reading() as session:
+        payment = PaymentRepository(session).get(order.idempotency_key)
+        assert payment is not None
+        assert (payment.status, payment.task_token) == (PaymentStatus.PENDING, b"task-token-1")

@@ -39,7 +39,7 @@ from cashback.domain.reseller import Language, ResellerSnapshot
 from cashback.domain.status import ClaimStatus
 from cashback.invoices import S3InvoiceStorage
 from cashback.mail.smtp import NOTICE_HEADER
-from cashback.wiring import bank_accounts, build_activities, simulated_bank
+from cashback.wiring import bank_accounts, build_activities, payment_gateway
 from tests.db.seed import add_offer, add_reseller, new_claim
 from tests.mail.mailbox import Delivery, Mailbox
 from worker import claim_worker
@@ -155,7 +155,9 @@ class RealProgram:
     @property
     def bank(self) -> SimulatedBank:
         """The simulated bank on the ledger the worker's bank books into."""
-        return simulated_bank(self.settings, self.accounts)
+        bank = payment_gateway(self.settings, self.accounts)
+        assert isinstance(bank, SimulatedBank)
+        return bank
 
     async def submit(self, claim: ClaimInput) -> WorkflowHandle[Any, ClaimOutcome]:
         return await self.env.client.start_workflow(
