@@ -618,8 +618,8 @@ async def _start_workflow(services: Services, claim: ClaimInput) -> None:
             task_queue=services.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=(
-                f"Claim {claim.claim_id}: agreement {claim.claimed.agreement_number} under "
-                f"offer {claim.offer.offer_id}"
+                f"{claim.reseller.company_name} · {claim.offer.name} · agreement "
+                f"{claim.claimed.agreement_number} (claim {claim.claim_id})"
             ),
             rpc_timeout=_TEMPORAL_TIMEOUT,
         )

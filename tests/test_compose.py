@@ -23,9 +23,9 @@ def compose() -> dict[str, Any]:
 
 def test_compose_has_the_production_stack() -> None:
     services = compose()["services"]
-    assert {"postgres", "temporal", "temporal-ui", "minio", "mailpit", "migrate", "worker"} <= set(
-        services
-    )
+    assert {
+        "postgres", "temporal", "temporal-ui", "minio", "mailpit", "migrate", "api", "worker"
+    } <= set(services)  # fmt: skip
     assert services["temporal"]["environment"]["DB"] == "postgres12"
 
 
