@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -112,8 +113,11 @@ async def main() -> None:
         settings.temporal_address, settings.temporal_namespace, data_converter(settings)
     )
     activities = build_activities(settings, open_database(settings))
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     async with claim_worker(client, activities, task_queue=settings.task_queue):
-        await asyncio.Event().wait()
+        await stop.wait()
 
 
 if __name__ == "__main__":

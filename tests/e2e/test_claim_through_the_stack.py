@@ -46,6 +46,15 @@ class Stack:
         }
         self.api = f"http://127.0.0.1:{self.api_port}"
 
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "worker.py"],
+            cwd=ROOT,
+            env=self.env | {"CASHBACK_TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
     def mails(self) -> list[EmailMessage]:
         found = sorted((self.data_dir / "mail").glob("*.eml"))
         return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in found]
@@ -101,7 +110,8 @@ async def sign_in(http: httpx.AsyncClient, email: str) -> dict[str, str]:
 async def test_r1_r14_d3_a_claim_from_registration_to_paid(stack: Stack) -> None:
     """R1 register, R4 offer open, R5-R7 submission with invoice and preliminary confirmation,
     R8/R9 operator approval, R10/R13 bank details on the page linked from the e-mail, R14
-    payout; D3 timeline; the claim is found in Temporal by its search attributes."""
+    payout; D3 timeline; the claim is found in Temporal by its search attributes. The worker
+    is killed while the claim waits for review, and a new one finishes it."""
     create_operator(stack)
     now = datetime.now(UTC)
     async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
@@ -156,31 +166,52 @@ async def test_r1_r14_d3_a_claim_from_registration_to_paid(stack: Stack) -> None
         claim_url = f"/claims/{claim_id}"
         await poll(http, claim_url, reseller, "UNDER_REVIEW")
 
-        decided = await http.post(
-            f"/operator/claims/{claim_id}/decision", headers=operator, json={"kind": "approve"}
-        )
-        assert decided.status_code == 200, decided.text
-        await poll(http, claim_url, reseller, "AWAITING_BANK_DETAILS")
+        # The worker dies mid-claim; a new one takes the claim on from where it stood.
+        os.kill(int((stack.data_dir / "worker.pid").read_text()), signal.SIGKILL)
+        replacement = stack.start_worker()
+        try:
+            decided = await http.post(
+                f"/operator/claims/{claim_id}/decision",
+                headers=operator,
+                json={"kind": "approve"},
+            )
+            assert decided.status_code == 200, decided.text
+            await finish_the_claim(stack, http, claim_url, reseller)
+        finally:
+            replacement.terminate()
+            replacement.wait(timeout=30)
+    check_the_records(stack, claim_id)
+    await check_visibility(stack, claim_id)
 
-        for _ in range(100):
-            requests = [m for m in stack.mails() if "/bank-details/" in m.as_string()]
-            if requests:
-                break
-            await asyncio.sleep(0.1)
-        body = requests[0].get_body(preferencelist=("plain",))
-        assert body is not None
-        link = re.search(r"http://127\.0\.0\.1:\d+/bank-details/[\w-]+", body.get_content())
-        assert link is not None
-        page = await http.get(link.group(0))
-        assert page.status_code == 200
-        given = await http.post(link.group(0), data={
-            "holder_name": "Contoso Software GmbH", "holder_type": "company",
-            "iban": "DE89 3704 0044 0532 0130 00", "bic": "COBADEFFXXX",
-        })  # fmt: skip
-        assert given.status_code == 200, given.text
-        paid = await poll(http, claim_url, reseller, "PAID")
-        assert paid["amount"] == {"minor_units": 25_000, "currency": "EUR"}
 
+async def finish_the_claim(
+    stack: Stack, http: httpx.AsyncClient, claim_url: str, reseller: dict[str, str]
+) -> None:
+    """R10, R13, R14: bank details on the page linked from the e-mail; the claim is paid."""
+    await poll(http, claim_url, reseller, "AWAITING_BANK_DETAILS")
+
+    for _ in range(100):
+        requests = [m for m in stack.mails() if "/bank-details/" in m.as_string()]
+        if requests:
+            break
+        await asyncio.sleep(0.1)
+    body = requests[0].get_body(preferencelist=("plain",))
+    assert body is not None
+    link = re.search(r"http://127\.0\.0\.1:\d+/bank-details/[\w-]+", body.get_content())
+    assert link is not None
+    page = await http.get(link.group(0))
+    assert page.status_code == 200
+    given = await http.post(link.group(0), data={
+        "holder_name": "Contoso Software GmbH", "holder_type": "company",
+        "iban": "DE89 3704 0044 0532 0130 00", "bic": "COBADEFFXXX",
+    })  # fmt: skip
+    assert given.status_code == 200, given.text
+    paid = await poll(http, claim_url, reseller, "PAID")
+    assert paid["amount"] == {"minor_units": 25_000, "currency": "EUR"}
+
+
+def check_the_records(stack: Stack, claim_id: str) -> None:
+    """D3: the mails sent and the database timeline."""
     subjects = [str(m["Subject"]) for m in stack.mails()]
     assert len(subjects) >= 4  # preliminary, final confirmation, bank details request, remittance
     database = sqlite3.connect(stack.data_dir / "cashback.sqlite3")
@@ -189,6 +220,10 @@ async def test_r1_r14_d3_a_claim_from_registration_to_paid(stack: Stack) -> None
         " ORDER BY sequence", (claim_id,))]  # fmt: skip
     assert statuses == ["SUBMITTED", "UNDER_REVIEW", "AWAITING_BANK_DETAILS",
                         "SCHEDULED_FOR_PAYMENT", "PAID"]  # fmt: skip
+
+
+async def check_visibility(stack: Stack, claim_id: str) -> None:
+    """The claim is found in Temporal by its search attributes."""
     settings = Settings(temporal_address=f"127.0.0.1:{stack.temporal_port}")
     client = await connect(settings.temporal_address, "default", data_converter(settings))
     query = 'ClaimStatus = "PAID" AND AgreementNumber = "OL-E2E-1"'
