@@ -50,6 +50,9 @@ class Settings(BaseSettings):
 
     environment: Environment = Environment.DEVELOPMENT
     data_dir: Path = Field(default=Path("var"), description="embedded default's files")
+    demo_data: bool = Field(
+        default=True, description="make run: add demo accounts, offers and records (development)"
+    )
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"

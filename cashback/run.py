@@ -25,8 +25,9 @@ import uvicorn
 from temporalio.client import Client
 
 from api.app import create_app
+from api.demo_data import seed_demo_data
 from api.services import Services
-from cashback.config import Settings
+from cashback.config import Environment, Settings
 from cashback.db import upgrade_to_head
 from cashback.local_mail import start_local_mail
 from cashback.search_attributes import CLAIM_SEARCH_ATTRIBUTES
@@ -107,6 +108,8 @@ async def run(settings: Settings, host: str, port: int, ui_port: int, api_port: 
     try:
         database = open_database(settings)
         upgrade_to_head(settings.resolved_database_url)
+        development = settings.environment is Environment.DEVELOPMENT
+        seeded = seed_demo_data(database) if development and settings.demo_data else None
         _require_free(settings.smtp_host, settings.smtp_port, "The local mail server")
         mail_folder = settings.data_dir / "mail"
         mail = start_local_mail(mail_folder, settings.smtp_host, settings.smtp_port)
@@ -137,7 +140,16 @@ async def run(settings: Settings, host: str, port: int, ui_port: int, api_port: 
             f"  Invoices          {settings.data_dir / 'invoices'}\n"
             f"  Mail (.eml files) {mail_folder.resolve()} (SMTP {settings.smtp_host}:"
             f"{settings.smtp_port})\n"
-            "Press Ctrl-C to stop.\n",
+            + (
+                "\nDemo accounts (added to the empty database; password "
+                f"{seeded.password}):\n"
+                f"  operator          {seeded.operator_email}\n"
+                f"  reseller          {seeded.reseller_email} (Contoso Software GmbH, DE)\n"
+                "  licensing records OL-DEMO-1 ... OL-DEMO-8, two open offers\n"
+                if seeded
+                else ""
+            )
+            + "Press Ctrl-C to stop.\n",
             flush=True,
         )
         await stop.wait()

@@ -43,6 +43,7 @@ class Stack:
             "CASHBACK_SMTP_PORT": str(free_port()),
             "CASHBACK_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.api_port}",
             "CASHBACK_POLICY__RETURN_WINDOW_DAYS": "0",  # R15 shortened: pay at once
+            "CASHBACK_DEMO_DATA": "false",
         }
         self.api = f"http://127.0.0.1:{self.api_port}"
 

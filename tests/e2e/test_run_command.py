@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from api.demo_data import DEMO_PASSWORD, RESELLER_EMAIL
+
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).parents[2]
 
@@ -49,7 +51,8 @@ def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
 def test_run_brings_up_temporal_ui_worker_and_mail_then_stops(run_env: dict[str, str]) -> None:
     """The run command starts the Temporal server with its Web UI, the database, the local mail
     server, the worker and the API (ready: database and Temporal answer), prints where they
-    are, and stops on Ctrl-C with exit code 0."""
+    are and the demo accounts (R1: the demo reseller signs in and sees the two demo offers),
+    and stops on Ctrl-C with exit code 0."""
     temporal_port, ui_port, api_port = free_port(), free_port(), free_port()
     process = start(
         run_env,
@@ -80,6 +83,21 @@ def test_run_brings_up_temporal_ui_worker_and_mail_then_stops(run_env: dict[str,
                 "temporal": "ok",
             }
         assert (Path(run_env["CASHBACK_DATA_DIR"]) / "cashback.sqlite3").exists()
+        assert f"reseller          {RESELLER_EMAIL}" in output
+        token = json.loads(
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    f"http://127.0.0.1:{api_port}/auth/token",
+                    data=f"username={RESELLER_EMAIL}&password={DEMO_PASSWORD}".encode(),
+                ),
+                timeout=10,
+            ).read()
+        )["access_token"]
+        offers = urllib.request.Request(
+            f"http://127.0.0.1:{api_port}/offers", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(offers, timeout=10) as response:
+            assert len(json.loads(response.read())["offers"]) == 2
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     finally:
