@@ -146,7 +146,9 @@ class ClaimWorkflow:
             summary="R9: review deadline in business days",
         )
         self._state.review_deadline = deadline
-        workflow.upsert_search_attributes([attrs.REVIEW_DEADLINE.value_set(_end_of(deadline))])
+        workflow.upsert_search_attributes(
+            [attrs.REVIEW_DEADLINE.value_set(self._scaled(_end_of(deadline)))]
+        )
         await self._notify(NoticeKind.PRELIMINARY_CONFIRMATION)
         return True
 
@@ -175,7 +177,7 @@ class ClaimWorkflow:
 
         decided = await self._wait_until(
             lambda: self._decision is not None,
-            _end_of(deadline),
+            self._scaled(_end_of(deadline)),
             f"R9: operator decision until {deadline.isoformat()}",
         )
         if not decided:
@@ -248,7 +250,7 @@ class ClaimWorkflow:
             await self._set_status(loop.status, SYSTEM, f"{loop.rule}: bank details needed")
         while loop.sent < self._policy.max_notices:
             loop.sent += 1
-            respond_by = workflow.now() + self._policy.notice_window  # R10: 5 days per notice
+            respond_by = workflow.now() + self._policy.notice_window * self._policy.time_scale
             await self._notify(kind, respond_by=respond_by, notification=loop.sent)
             self._state.respond_by = respond_by
             self._accepting_bank_details = True
@@ -294,7 +296,9 @@ class ClaimWorkflow:
             assert self._sale_date is not None
             pay_on = payout_date(today, self._sale_date, self._return_window_days())
             self._state.payout_date = pay_on
-            workflow.upsert_search_attributes([attrs.PAYOUT_DATE.value_set(_start_of(pay_on))])
+            workflow.upsert_search_attributes(
+                [attrs.PAYOUT_DATE.value_set(self._scaled(_start_of(pay_on)))]
+            )
             await self._set_status(
                 ClaimStatus.SCHEDULED_FOR_PAYMENT, SYSTEM, f"R14, R15: payout on {pay_on}"
             )
@@ -302,7 +306,7 @@ class ClaimWorkflow:
             if pay_on > today:
                 await self._wait_until(
                     lambda: False,
-                    _start_of(pay_on),
+                    self._scaled(_start_of(pay_on)),
                     f"R15: return window ends; payout on {pay_on.isoformat()}",
                 )
             result = await workflow.execute_activity_method(
@@ -540,6 +544,14 @@ class ClaimWorkflow:
                 f"{self._claim.claimed.agreement_number}, claim {self._claim.claim_id}"
             ),
         )
+
+    def _scaled(self, instant: datetime) -> datetime:
+        """When the program waits until `instant`: the same instant, or for a demo whose policy
+        runs time faster (`time_scale` < 1), proportionally sooner after the claim arrived."""
+        if self._policy.time_scale == 1:
+            return instant
+        origin = self._claim.received_at
+        return origin + (instant - origin) * self._policy.time_scale
 
     def _return_window_days(self) -> int:
         """R15: the right of return of the end customer's country (the reseller's when the

@@ -22,6 +22,13 @@ class ProgramPolicy(BaseModel):
         default_factory=dict, description="R15: per-country right of return (ISO 3166 alpha-2)"
     )
 
+    time_scale: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="demos only: every wait of the program runs this much faster "
+        "(0.001: a day in 86 s); dates and deadlines keep their meaning",
+    )
     bank_answer_within: timedelta = Field(
         default=timedelta(minutes=2),
         description="how long a payment may wait for the bank's answer before it is retried "

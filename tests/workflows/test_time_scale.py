@@ -1,0 +1,47 @@
+"""A demo's policy runs the program's waits faster (time_scale): with a day as one minute the
+review window of 14 business days passes in the same fraction of its length, a notice gives
+five minutes, and the dates the rules compute keep their meaning (R9, R10)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from cashback.domain.policy import ProgramPolicy
+from cashback.domain.status import ClaimStatus, NoticeKind
+from tests.workflows.claims import Program, claim_input, licensing_record
+
+A_DAY_IN_A_MINUTE = ProgramPolicy(time_scale=1 / 1440)
+
+
+async def test_r9_r10_a_demo_runs_the_review_and_the_notices_in_minutes(program: Program) -> None:
+    """R9: the review window ends after (deadline - received) / 1440, then the eligible verdict
+    applies; R10: three notices, five minutes each, then the claim is cancelled."""
+    program.add_record(licensing_record())
+    claim = claim_input(policy=A_DAY_IN_A_MINUTE)
+    handle = await program.submit(claim)
+    state = await program.wait_for(handle, ClaimStatus.UNDER_REVIEW)
+    assert state.review_deadline is not None
+    end_of_deadline = datetime.combine(state.review_deadline, time.min, tzinfo=UTC) + timedelta(
+        days=1
+    )
+    review = (end_of_deadline - claim.received_at) / 1440
+    assert review < timedelta(minutes=30)
+
+    await program.fast_forward(handle, review - timedelta(minutes=1))
+    assert (await program.state(handle)).status is ClaimStatus.UNDER_REVIEW
+    await program.fast_forward(handle, timedelta(minutes=2))
+    state = await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS)
+    request = state.notices[-1]
+    assert request.kind is NoticeKind.BANK_DETAILS_REQUEST
+    assert request.respond_by is not None
+    assert request.respond_by - request.sent_at == timedelta(minutes=5)
+
+    await program.fast_forward(handle, timedelta(minutes=16))
+    outcome = await handle.result()
+    assert outcome.status is ClaimStatus.CANCELLED
+    cancelled = program.status_changes(claim)[-1]
+    assert cancelled.at - request.sent_at == pytest.approx(
+        timedelta(minutes=15), abs=timedelta(seconds=30)
+    )
