@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck chromium clean
+.PHONY: run demo test lint typecheck chromium clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -30,6 +30,10 @@ typecheck: $(BIN)/.installed
 
 run: $(BIN)/.installed
 	$(BIN)/python -m cashback.run $(ARGS)
+
+# The program with a day lasting ten seconds and demo claims on their way (data in var/demo).
+demo: $(BIN)/.installed
+	$(BIN)/python -m cashback.run --demo $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

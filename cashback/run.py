@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import uvicorn
 from temporalio.client import Client
 
@@ -29,6 +31,7 @@ from api.demo_data import seed_demo_data
 from api.services import Services
 from cashback.config import Environment, Settings
 from cashback.db import upgrade_to_head
+from cashback.demo import DEMO_BANK_BEHAVIOURS, DEMO_POLICY, DemoDriver
 from cashback.local_mail import start_local_mail
 from cashback.search_attributes import CLAIM_SEARCH_ATTRIBUTES
 from cashback.wiring import data_converter, open_database
@@ -95,7 +98,9 @@ async def wait_for_temporal(settings: Settings, seconds: float = 60) -> Client:
             await asyncio.sleep(0.5)
 
 
-async def run(settings: Settings, host: str, port: int, ui_port: int, api_port: int) -> None:
+async def run(
+    settings: Settings, host: str, port: int, ui_port: int, api_port: int, demo: bool = False
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -152,8 +157,12 @@ async def run(settings: Settings, host: str, port: int, ui_port: int, api_port: 
             + "Press Ctrl-C to stop.\n",
             flush=True,
         )
+        if demo:
+            demo_claims = asyncio.create_task(drive_demo(f"http://{host}:{api_port}", mail_folder))
         await stop.wait()
         print("Stopping ...", flush=True)
+        if demo:
+            demo_claims.cancel()
         api.should_exit = True
         await serving
     finally:
@@ -164,6 +173,33 @@ async def run(settings: Settings, host: str, port: int, ui_port: int, api_port: 
         _stop(temporal)
 
 
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's settings: its own data folder, time running faster, a failing test account."""
+    policy = settings.policy.model_copy(update=DEMO_POLICY)
+    return settings.model_copy(
+        update={
+            "data_dir": settings.data_dir / "demo",
+            "policy": policy,
+            "simulated_bank_behaviours": DEMO_BANK_BEHAVIOURS,
+            "demo_data": True,
+        }
+    )
+
+
+async def drive_demo(api: str, mail_folder: Path) -> None:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+        try:
+            await DemoDriver(http, mail_folder).run()
+        except Exception:
+            log.exception("the demo claims could not all be sent on their way")
+            return
+    print(
+        "Demo claims are on their way: watch them in the Temporal Web UI "
+        '(e.g. ClaimStatus = "AWAITING_BANK_DETAILS").',
+        flush=True,
+    )
+
+
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     """The claim worker in a process of its own (as in production): it can be stopped, killed
     and started again (`python worker.py`) while the claims go on."""
@@ -171,6 +207,9 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     environment = os.environ | {
         "CASHBACK_TEMPORAL_ADDRESS": settings.temporal_address,
         "CASHBACK_DATA_DIR": str(settings.data_dir),
+        "CASHBACK_PUBLIC_BASE_URL": settings.public_base_url,
+        "CASHBACK_POLICY": settings.policy.model_dump_json(),
+        "CASHBACK_SIMULATED_BANK_BEHAVIOURS": json.dumps(settings.simulated_bank_behaviours),
     }
     worker = subprocess.Popen(
         [sys.executable, str(ROOT / "worker.py")],
@@ -197,12 +236,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--temporal-port", type=int, default=int(default_port))
     parser.add_argument("--ui-port", type=int, default=8233)
     parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="shortened durations (a day lasts 10 s) and demo claims on their way (var/demo)",
+    )
     options = parser.parse_args(argv)
     settings = settings.model_copy(update={"temporal_address": f"{host}:{options.temporal_port}"})
+    if "CASHBACK_PUBLIC_BASE_URL" not in os.environ:  # the links in e-mails lead to this API
+        settings = settings.model_copy(
+            update={"public_base_url": f"http://{host}:{options.api_port}"}
+        )
+    if options.demo:
+        settings = demo_settings(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: one line per connection
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo driver's requests
     try:
-        asyncio.run(run(settings, host, options.temporal_port, options.ui_port, options.api_port))
+        asyncio.run(
+            run(
+                settings,
+                host,
+                options.temporal_port,
+                options.ui_port,
+                options.api_port,
+                demo=options.demo,
+            )
+        )
     except PortTaken as error:
         print(error, file=sys.stderr)
         sys.exit(2)

@@ -120,3 +120,60 @@ def test_run_names_a_taken_port(run_env: dict[str, str]) -> None:
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 2
     assert f"127.0.0.1:{port} is already in use" in output
+
+
+def test_demo_claims_take_their_paths(run_env: dict[str, str]) -> None:
+    """`make demo`: a day lasts ten seconds and seven demo claims are sent on their way; within
+    a minute they are paid (R14), rejected (R8), cancelled for an individual's account (R12),
+    corrected and paid (R11), and failed at the bank (R16), while two wait for review (R9)."""
+    temporal_port, ui_port, api_port = free_port(), free_port(), free_port()
+    process = start(
+        run_env,
+        *("--demo", "--temporal-port", str(temporal_port), "--ui-port", str(ui_port)),
+        *("--api-port", str(api_port)),
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 120
+        output = ""
+        while time.monotonic() < deadline and "Demo claims are on their way" not in output:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output += line
+        assert "Demo claims are on their way" in output, output
+        base = f"http://127.0.0.1:{api_port}"
+        token = json.loads(
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    f"{base}/auth/token",
+                    data=f"username={RESELLER_EMAIL}&password={DEMO_PASSWORD}".encode(),
+                ),
+                timeout=10,
+            ).read()
+        )["access_token"]
+        claims = urllib.request.Request(
+            f"{base}/claims?limit=50", headers={"Authorization": f"Bearer {token}"}
+        )
+        expected = {
+            "OL-DEMO-1": "PAID",
+            "OL-DEMO-3": "REJECTED",
+            "OL-DEMO-4": "CANCELLED",
+            "OL-DEMO-5": "PAID",
+            "OL-DEMO-6": "PAYMENT_FAILED",
+        }
+        for _ in range(120):
+            with urllib.request.urlopen(claims, timeout=10) as response:
+                page = json.loads(response.read())
+            seen = {c["agreement_number"]: c["status"] for c in page["claims"]}
+            if all(seen.get(number) == status for number, status in expected.items()):
+                break
+            time.sleep(0.5)
+        assert {number: seen.get(number) for number in expected} == expected
+        assert len(seen) == 7
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
