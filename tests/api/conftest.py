@@ -19,13 +19,8 @@ from cashback.config import Settings
 from cashback.db import upgrade_to_head
 from cashback.wiring import build_activities, open_database
 from tests.api.harness import Api
-from tests.mail.conftest import mailbox as mailbox
-from tests.mail.conftest import smtp_server as smtp_server
 from tests.mail.mailbox import Mailbox, SmtpServer
-from tests.workflows.conftest import env as env
 from worker import claim_worker
-
-__all__ = ["env", "mailbox", "smtp_server"]
 
 
 @pytest.fixture

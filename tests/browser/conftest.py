@@ -15,14 +15,11 @@ import uvicorn
 from playwright.async_api import Browser, async_playwright
 
 from tests.api.conftest import api as api
-from tests.api.conftest import env as env
-from tests.api.conftest import mailbox as mailbox
 from tests.api.conftest import settings_overrides as settings_overrides
-from tests.api.conftest import smtp_server as smtp_server
 from tests.api.harness import Api
 from tests.mail.mailbox import free_port
 
-__all__ = ["api", "env", "mailbox", "settings_overrides", "smtp_server"]
+__all__ = ["api", "settings_overrides"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

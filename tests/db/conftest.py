@@ -7,7 +7,6 @@ in CI (the CI variable is set) it fails instead.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,14 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError
 
 from cashback.db import Database, make_engine, upgrade_to_head
 from cashback.db.tables import Base
-
-POSTGRES_URL = os.environ.get(
-    "CASHBACK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -36,24 +30,6 @@ class Backend:
     name: str  # "sqlite" or "postgres"
     url: URL
     sqlite_file: Path | None = None
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> URL:
-    """The PostgreSQL server's URL, once it answered."""
-    url = make_url(POSTGRES_URL)
-    engine = make_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except OperationalError as error:
-        message = f"PostgreSQL at {url.render_as_string(hide_password=True)} is unreachable"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI must run the PostgreSQL tests): {error}")
-        pytest.skip(f"{message}; set CASHBACK_TEST_POSTGRES_URL or start the server")
-    finally:
-        engine.dispose()
-    return url
 
 
 def _create_schema(server: URL) -> tuple[str, URL]:

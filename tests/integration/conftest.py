@@ -1,10 +1,9 @@
 """Fixtures of the integration tests: the claim workflow on the time-skipping dev server, with
 the real activities of `cashback.wiring.build_activities` wired to real servers.
 
-The servers are the other test folders' session fixtures, imported (pytest scopes a fixture
-to its conftest, so a whole-suite run starts a second instance of each): the Temporal dev
-server (`env`), aiosmtpd (`smtp_server`, `mailbox`) and PostgreSQL (`postgres_url`, failing in
-CI when unreachable). moto's S3 server is started here, with a bucket of its own (moto keeps one
+The servers are the session fixtures of tests/conftest.py: the Temporal dev server (`env`),
+aiosmtpd (`smtp_server`, `mailbox`) and PostgreSQL (`postgres_url`, failing in CI when
+unreachable). moto's S3 server is started here, with a bucket of its own (moto keeps one
 backend per process, which tests/invoices' server shares). The database runs on a new SQLite
 file per test and on a PostgreSQL schema of this session; the simulated bank keeps its ledger
 in the test's tmp_path.
@@ -25,15 +24,10 @@ from cashback.config import InvoiceBackend, Settings
 from cashback.db import Database, upgrade_to_head
 from cashback.invoices import S3InvoiceStorage
 from cashback.wiring import invoice_storage, open_database
-from tests.db.conftest import BACKENDS, _create_schema, _drop_schema, postgres_url
+from tests.db.conftest import BACKENDS, _create_schema, _drop_schema
 from tests.invoices.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
-from tests.mail.conftest import mailbox as mailbox
-from tests.mail.conftest import smtp_server as smtp_server
 from tests.mail.mailbox import SmtpServer
 from tests.mail.notices import SUPPORT
-from tests.workflows.conftest import env as env
-
-__all__ = ["env", "mailbox", "postgres_url", "smtp_server"]
 
 PUBLIC_BASE_URL = "https://cashback.example"
 INVOICE_BUCKET = "cashback-integration-invoices"

@@ -3,14 +3,12 @@ mailbox emptied per test, and outboxes that send to it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from cashback.mail import MailRenderer, SmtpOutbox
-from tests.mail.mailbox import Mailbox, SmtpServer, free_port
+from tests.mail.mailbox import SmtpServer
 from tests.mail.notices import (
     FROM,
     OPERATORS,
@@ -19,24 +17,6 @@ from tests.mail.notices import (
     OutboxFactory,
     secure_link,
 )
-
-
-@pytest.fixture(scope="session")
-def smtp_server() -> Iterator[SmtpServer]:
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield SmtpServer(controller.hostname, controller.port, mailbox)
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def mailbox(smtp_server: SmtpServer) -> Mailbox:
-    """The server's mailbox, emptied for this test."""
-    smtp_server.mailbox.clear()
-    return smtp_server.mailbox
 
 
 @pytest.fixture(scope="session")
