@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run demo test lint typecheck chromium clean
+.PHONY: run demo bench test lint typecheck chromium clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -14,6 +14,10 @@ $(BIN)/.installed: pyproject.toml
 
 test: $(BIN)/.installed lint typecheck chromium
 	$(BIN)/pytest
+
+# Benchmarks print figures, never assert times (bench/; so far the Temporal baseline).
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench.baseline $(ARGS)
 
 # The browser tests drive Debian's chromium (never a downloaded browser); as root it is installed.
 chromium:
