@@ -53,7 +53,7 @@ from api.deps import ResellerUser, ServicesDep, SignedIn
 from api.errors import ApiError, error_responses, not_found
 from api.offers import is_open_to
 from api.services import Services
-from cashback.claims import ClaimInput, ClaimOutcome, ClaimState, OfferSnapshot, claim_workflow_id
+from cashback.claims import ClaimInput, ClaimOutcome, ClaimState, claim_workflow_id
 from cashback.db import (
     ClaimRepository,
     Database,
@@ -61,10 +61,9 @@ from cashback.db import (
     NoticeRepository,
     TimelineRepository,
 )
+from cashback.db.snapshots import claim_input_of
 from cashback.db.tables import Claim, Offer, Reseller
-from cashback.domain.eligibility import ClaimedAgreement
 from cashback.domain.money import Money
-from cashback.domain.reseller import ResellerSnapshot
 from cashback.domain.status import ClaimStatus, NoticeKind
 from cashback.invoices import InvoiceStorageError, StoredInvoice, sha256_hex
 from workflows.claim import ClaimWorkflow
@@ -573,34 +572,8 @@ def _claim_input(
     invoice: InvoiceRef | StoredInvoice,
 ) -> ClaimInput:
     """The workflow's input, from the stored claim: the same for a first start and a retry."""
-    return ClaimInput(
-        claim_id=claim.id,
-        reseller=ResellerSnapshot(
-            reseller_id=reseller.id,
-            company_name=reseller.company_name,
-            country=reseller.country,
-            language=reseller.language,
-            email=reseller.email,
-        ),
-        offer=OfferSnapshot(
-            offer_id=offer.id,
-            name=offer.name,
-            criteria=offer.criteria(),
-            limits=offer.limits(),
-            rate_per_licence=offer.rate_per_licence(),
-            terms_version=offer.terms_version,
-        ),
-        claimed=ClaimedAgreement(
-            agreement_number=claim.agreement_number,
-            customer_name=claim.customer_name,
-            reseller_name=claim.reseller_name_on_agreement,
-        ),
-        invoice=InvoiceRef.model_validate(invoice, from_attributes=True),
-        terms_accepted_version=claim.terms_accepted_version,
-        terms_accepted_at=claim.terms_accepted_at,
-        received_at=claim.created_at,
-        policy=services.settings.policy,
-    )
+    ref = InvoiceRef.model_validate(invoice, from_attributes=True)
+    return claim_input_of(reseller, offer, claim, ref, services.settings.policy)
 
 
 class _WorkflowNotStarted(Exception):

@@ -12,10 +12,9 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 
 from activities.invoices import InvoiceRef
-from cashback.claims import ClaimInput, ClaimOutcome, ClaimState, OfferSnapshot, claim_workflow_id
+from cashback.claims import ClaimInput, ClaimOutcome, ClaimState, claim_workflow_id
+from cashback.db.snapshots import claim_input_of
 from cashback.db.tables import Claim, Offer, Reseller
-from cashback.domain.eligibility import ClaimedAgreement
-from cashback.domain.reseller import ResellerSnapshot
 from cashback.domain.status import ClaimStatus
 from tests.api.harness import Api
 from workflows.claim import ClaimWorkflow
@@ -68,32 +67,12 @@ def add_claim_row(
             updated_at=received_at,
         )
         session.add(claim)
-        claim_input = ClaimInput(
-            claim_id=claim_id,
-            reseller=ResellerSnapshot(
-                reseller_id=reseller.id,
-                company_name=reseller.company_name,
-                country=reseller.country,
-                language=reseller.language,
-                email=reseller.email,
-            ),
-            offer=OfferSnapshot(
-                offer_id=offer.id,
-                name=offer.name,
-                criteria=offer.criteria(),
-                limits=offer.limits(),
-                rate_per_licence=offer.rate_per_licence(),
-                terms_version=offer.terms_version,
-            ),
-            claimed=ClaimedAgreement(
-                agreement_number=agreement_number,
-                customer_name=customer_name,
-                reseller_name=reseller.company_name,
-            ),
-            invoice=InvoiceRef.model_validate(stored, from_attributes=True),
-            terms_accepted_version=offer.terms_version,
-            terms_accepted_at=received_at,
-            received_at=received_at,
+        claim_input = claim_input_of(
+            reseller,
+            offer,
+            claim,
+            InvoiceRef.model_validate(stored, from_attributes=True),
+            services.settings.policy,
         )
     return claim, claim_input, invoice
 

@@ -26,16 +26,17 @@ from cashback.claims import (
     ClaimState,
     Decision,
     DecisionKind,
-    OfferSnapshot,
     claim_workflow_id,
 )
 from cashback.config import Settings
 from cashback.db import BankAccounts, BankDetails, Database, LicensingRepository, SqlTimeline
 from cashback.db.invitations import BankDetailsInvitations
+from cashback.db.snapshots import claim_input_of
 from cashback.db.tables import Claim, Offer, Reseller
-from cashback.domain.eligibility import ClaimedAgreement, LicenceLine, LicensingRecord
+from cashback.domain.eligibility import LicenceLine, LicensingRecord
 from cashback.domain.payout import BankDetailsJudgement, HolderType
-from cashback.domain.reseller import Language, ResellerSnapshot
+from cashback.domain.policy import ProgramPolicy
+from cashback.domain.reseller import Language
 from cashback.domain.status import ClaimStatus
 from cashback.invoices import S3InvoiceStorage
 from cashback.mail.smtp import NOTICE_HEADER
@@ -101,38 +102,13 @@ def seed_claim(
 def _claim_input(
     reseller: Reseller, offer: Offer, claim: Claim, content_type: str, size_bytes: int
 ) -> ClaimInput:
-    return ClaimInput(
-        claim_id=claim.id,
-        reseller=ResellerSnapshot(
-            reseller_id=reseller.id,
-            company_name=reseller.company_name,
-            country=reseller.country,
-            language=reseller.language,
-            email=reseller.email,
-        ),
-        offer=OfferSnapshot(
-            offer_id=offer.id,
-            name=offer.name,
-            criteria=offer.criteria(),
-            limits=offer.limits(),
-            rate_per_licence=offer.rate_per_licence(),
-            terms_version=offer.terms_version,
-        ),
-        claimed=ClaimedAgreement(
-            agreement_number=claim.agreement_number,
-            customer_name=claim.customer_name,
-            reseller_name=claim.reseller_name_on_agreement,
-        ),
-        invoice=InvoiceRef(
-            object_key=claim.invoice_object_key,
-            sha256=claim.invoice_sha256,
-            content_type=content_type,
-            size_bytes=size_bytes,
-        ),
-        terms_accepted_version=claim.terms_accepted_version,
-        terms_accepted_at=claim.terms_accepted_at,
-        received_at=claim.created_at,
+    invoice = InvoiceRef(
+        object_key=claim.invoice_object_key,
+        sha256=claim.invoice_sha256,
+        content_type=content_type,
+        size_bytes=size_bytes,
     )
+    return claim_input_of(reseller, offer, claim, invoice, ProgramPolicy())
 
 
 @dataclass(frozen=True)
