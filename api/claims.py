@@ -50,7 +50,7 @@ from temporalio.service import RPCError
 from activities.invoices import InvoiceRef
 from activities.records import TimelineEvent
 from api.deps import ResellerUser, ServicesDep, SignedIn
-from api.errors import ApiError, error_responses, not_found
+from api.errors import ApiError, error_responses, not_found, nul_in_text
 from api.offers import is_open_to
 from api.services import Services
 from cashback.claims import ClaimInput, ClaimOutcome, ClaimState, claim_workflow_id
@@ -397,6 +397,15 @@ async def _store(
 
 
 def _check_complete(submission: _Submission) -> None:
+    texts = (
+        submission.offer_id,
+        submission.agreement_number,
+        submission.customer_name,
+        submission.reseller_name,
+        submission.terms_accepted_version or "",
+    )
+    if any("\x00" in text for text in texts):
+        raise nul_in_text()  # checked before anything is stored: PostgreSQL refuses it
     blank = [
         name
         for name in ("offer_id", "agreement_number", "customer_name", "reseller_name")

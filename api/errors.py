@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -51,7 +52,25 @@ def _readable(error: RequestValidationError) -> str:
     return "; ".join(parts) or "the request is not valid"
 
 
+def nul_in_text() -> ApiError:
+    return ApiError(
+        422, "invalid_text", "text fields must not contain NUL (0x00) characters; remove them"
+    )
+
+
+def _is_nul_in_text(error: DataError) -> bool:
+    return "NUL" in str(error.orig)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, error: DataError) -> JSONResponse:
+        # PostgreSQL refuses NUL in text (SQLite stores it): the input's fault, not a 500.
+        if not _is_nul_in_text(error):
+            raise error
+        refused = nul_in_text()
+        return JSONResponse(_body(refused.error, refused.detail), status_code=422)
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, error: ApiError) -> JSONResponse:
         return JSONResponse(

@@ -1,11 +1,11 @@
 """The OpenAPI contract under generated input (schemathesis): no request, however malformed,
-gets a server error (5xx), and the answers match the documented schema."""
+gets a server error (5xx), on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,10 +16,31 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis import APIOperation, Case
 from schemathesis.core.result import Ok
+from sqlalchemy.engine import URL
 
+from tests.api.claims_helpers import claim_fields, claim_rows, invoice_pdf
 from tests.api.harness import Api
+from tests.db.conftest import _create_schema, _drop_schema
 
 MAX_EXAMPLES = 25
+
+
+@pytest.fixture(scope="module")
+def postgres_schema(postgres_url: URL) -> Iterator[URL]:
+    schema, url = _create_schema(postgres_url)
+    try:
+        yield url
+    finally:
+        _drop_schema(postgres_url, schema)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The app on SQLite, and on PostgreSQL (which refuses what SQLite stores, e.g. NUL)."""
+    if request.param == "sqlite":
+        return {}
+    url: URL = request.getfixturevalue("postgres_schema")
+    return {"database_url": url.render_as_string(hide_password=False)}
 
 
 def free_port() -> int:
@@ -88,3 +109,22 @@ async def test_generated_requests_never_get_a_server_error(api: Api) -> None:
     async with serving(api) as base_url:
         failures = await asyncio.to_thread(fuzz, base_url, reseller.headers, api.operator)
     assert failures == []
+
+
+async def test_nul_characters_in_text_are_refused_not_a_server_error(api: Api) -> None:
+    """Text with a NUL character (which PostgreSQL refuses) gets a clear 4xx, and a claim with
+    one is refused before anything is stored."""
+    signed_in = await api.http.post("/auth/token", data={"username": "a\x00b", "password": "x"})
+    assert signed_in.status_code in (401, 422)
+    offer = await api.create_offer()
+    reseller = await api.register()
+    fields = claim_fields(offer["offer_id"], "OL-NUL", customer_name="Fabrikam\x00 AG")
+    submitted = await api.http.post(
+        "/claims",
+        data=fields,
+        files={"invoice": ("invoice.pdf", invoice_pdf(), "application/pdf")},
+        headers=reseller.headers,
+    )
+    assert submitted.status_code == 422
+    assert submitted.json()["error"] == "invalid_text"
+    assert claim_rows(api) == []
