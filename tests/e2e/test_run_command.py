@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +36,16 @@ def run_env(tmp_path: Path) -> dict[str, str]:
         "CASHBACK_SMTP_PORT": str(free_port()),
         "CASHBACK_TEMPORAL_ADDRESS": "127.0.0.1:7233",
     }
+
+
+def as_demo_reseller(base: str, path: str) -> Any:
+    """GET `path` of the API at `base` as the demo reseller (R1: signed in)."""
+    credentials = f"username={RESELLER_EMAIL}&password={DEMO_PASSWORD}".encode()
+    with urllib.request.urlopen(f"{base}/auth/token", data=credentials, timeout=10) as answer:
+        token = json.loads(answer.read())["access_token"]
+    request = urllib.request.Request(f"{base}{path}", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
 
 
 def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -84,20 +95,8 @@ def test_run_brings_up_temporal_ui_worker_and_mail_then_stops(run_env: dict[str,
             }
         assert (Path(run_env["CASHBACK_DATA_DIR"]) / "cashback.sqlite3").exists()
         assert f"reseller          {RESELLER_EMAIL}" in output
-        token = json.loads(
-            urllib.request.urlopen(
-                urllib.request.Request(
-                    f"http://127.0.0.1:{api_port}/auth/token",
-                    data=f"username={RESELLER_EMAIL}&password={DEMO_PASSWORD}".encode(),
-                ),
-                timeout=10,
-            ).read()
-        )["access_token"]
-        offers = urllib.request.Request(
-            f"http://127.0.0.1:{api_port}/offers", headers={"Authorization": f"Bearer {token}"}
-        )
-        with urllib.request.urlopen(offers, timeout=10) as response:
-            assert len(json.loads(response.read())["offers"]) == 2
+        offers = as_demo_reseller(f"http://127.0.0.1:{api_port}", "/offers")
+        assert len(offers["offers"]) == 2
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     finally:
@@ -143,18 +142,6 @@ def test_demo_claims_take_their_paths(run_env: dict[str, str]) -> None:
             output += line
         assert "Demo claims are on their way" in output, output
         base = f"http://127.0.0.1:{api_port}"
-        token = json.loads(
-            urllib.request.urlopen(
-                urllib.request.Request(
-                    f"{base}/auth/token",
-                    data=f"username={RESELLER_EMAIL}&password={DEMO_PASSWORD}".encode(),
-                ),
-                timeout=10,
-            ).read()
-        )["access_token"]
-        claims = urllib.request.Request(
-            f"{base}/claims?limit=50", headers={"Authorization": f"Bearer {token}"}
-        )
         expected = {
             "OL-DEMO-1": "PAID",
             "OL-DEMO-3": "REJECTED",
@@ -163,8 +150,7 @@ def test_demo_claims_take_their_paths(run_env: dict[str, str]) -> None:
             "OL-DEMO-6": "PAYMENT_FAILED",
         }
         for _ in range(120):
-            with urllib.request.urlopen(claims, timeout=10) as response:
-                page = json.loads(response.read())
+            page = as_demo_reseller(base, "/claims?limit=50")
             seen = {c["agreement_number"]: c["status"] for c in page["claims"]}
             if all(seen.get(number) == status for number, status in expected.items()):
                 break

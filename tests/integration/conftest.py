@@ -14,9 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 from sqlalchemy.engine import URL
 
@@ -25,7 +23,7 @@ from cashback.db import Database, upgrade_to_head
 from cashback.invoices import S3InvoiceStorage
 from cashback.wiring import invoice_storage, open_database
 from tests.db.conftest import BACKENDS, _create_schema, _drop_schema
-from tests.invoices.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
+from tests.invoices.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, moto_s3
 from tests.mail.mailbox import SmtpServer
 from tests.mail.notices import SUPPORT
 
@@ -36,24 +34,8 @@ INVOICE_BUCKET = "cashback-integration-invoices"
 @pytest.fixture(scope="session")
 def s3_url() -> Iterator[str]:
     """moto's S3 server on a free loopback port, with the invoice bucket made."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        url = f"http://{host}:{port}"
-        admin = boto3.client(
-            "s3",
-            endpoint_url=url,
-            region_name=REGION,
-            aws_access_key_id=ACCESS_KEY_ID,
-            aws_secret_access_key=SECRET_ACCESS_KEY,
-        )
-        admin.create_bucket(
-            Bucket=INVOICE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+    with moto_s3(INVOICE_BUCKET) as (url, _):
         yield url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

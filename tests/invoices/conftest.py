@@ -9,6 +9,7 @@ from __future__ import annotations
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -64,9 +65,10 @@ class S3Endpoint:
             assert response.status == 200
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[S3Endpoint]:
-    """moto's S3 server on 127.0.0.1 (port 0: the OS picks a free one), with the bucket made."""
+@contextmanager
+def moto_s3(bucket: str) -> Iterator[tuple[str, S3Client]]:
+    """moto's S3 server on 127.0.0.1 (port 0: the OS picks a free one), with `bucket` made: its
+    URL and an admin client."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
@@ -79,11 +81,17 @@ def s3_endpoint() -> Iterator[S3Endpoint]:
             aws_access_key_id=ACCESS_KEY_ID,
             aws_secret_access_key=SECRET_ACCESS_KEY,
         )
-        admin.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        endpoint = S3Endpoint(url=url, admin=admin)
-        yield endpoint
+        admin.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        yield url, admin
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[S3Endpoint]:
+    """moto's S3 server for the invoice tests, with the bucket made."""
+    with moto_s3(BUCKET) as (url, admin):
+        yield S3Endpoint(url=url, admin=admin)
 
 
 @pytest.fixture(scope="session")
