@@ -36,7 +36,8 @@ async def test_r13_a_payload_without_its_key_or_tampered_does_not_open() -> None
     [sealed] = await EncryptionCodec("k1", OLD).encode([PLAIN])
     with pytest.raises(UnknownPayloadKey, match="k1"):
         await EncryptionCodec("k2", NEW).decode([sealed])
-    tampered = Payload(metadata=sealed.metadata, data=sealed.data[:-1] + b"\x00")
+    flipped = bytes([sealed.data[-1] ^ 0x01])  # one bit of the tag, always a change
+    tampered = Payload(metadata=sealed.metadata, data=sealed.data[:-1] + flipped)
     with pytest.raises(InvalidTag):  # AES-GCM authenticates every byte
         await EncryptionCodec("k1", OLD).decode([tampered])
 
