@@ -20,6 +20,7 @@ from temporalio.converter import DataConverter
 from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.bank_details import BankDetailsActivities
 from activities.calendar import CalendarActivities
 from activities.eligibility import EligibilityActivities
 from activities.invoices import InvoiceActivities
@@ -43,6 +44,7 @@ class ClaimActivities:
     invoices: InvoiceActivities
     eligibility: EligibilityActivities
     payments: PaymentActivities
+    bank_details: BankDetailsActivities
     calendar: CalendarActivities = field(default_factory=CalendarActivities)
 
     def functions(self) -> Sequence[Callable[..., Any]]:
@@ -54,6 +56,7 @@ class ClaimActivities:
             self.eligibility.check_claim,
             self.eligibility.release_licences,
             self.payments.pay,
+            self.bank_details.standing_confirmation,
         ]
 
 

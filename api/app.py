@@ -9,7 +9,16 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import accounts, bank_details, claims, codec, health, offers, operators
+from api import (
+    accounts,
+    bank_details,
+    claims,
+    codec,
+    health,
+    offers,
+    operators,
+    standing_confirmation,
+)
 from api.errors import install_error_handlers
 from api.services import Services
 from cashback.config import Settings
@@ -40,6 +49,7 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         allow_credentials=True,
     )
     install_error_handlers(app)
-    for module in (health, accounts, offers, claims, bank_details, operators, codec):
+    routers = (health, accounts, standing_confirmation, offers, claims, bank_details, operators)
+    for module in (*routers, codec):
         app.include_router(module.router)
     return app

@@ -91,6 +91,7 @@ class Invitation:
     """The page's view of one link: its claim and what the reseller is shown of it."""
 
     claim_id: str
+    reseller_id: str
     expires_at: datetime
     language: Language
     company_name: str
@@ -149,6 +150,7 @@ class _Link:
     claim_id: str
     expires_at: datetime
     used: bool
+    reseller_id: str
     language: Language
     company_name: str
     agreement_number: str
@@ -169,6 +171,7 @@ def _find(services: Services, token: str) -> _Link:
             claim_id=claim.id,
             expires_at=invitation.expires_at,
             used=invitation.used_at is not None,
+            reseller_id=claim.reseller_id,
             language=reseller.language,
             company_name=reseller.company_name,
             agreement_number=claim.agreement_number,
@@ -202,6 +205,7 @@ async def _open(services: Services, token: str, lang: str | None, accept: str | 
         )
     return Invitation(
         claim_id=link.claim_id,
+        reseller_id=link.reseller_id,
         expires_at=link.expires_at,
         language=language,
         company_name=link.company_name,
@@ -325,6 +329,7 @@ async def submit_bank_details(
     iban: Annotated[str, Form()] = "",
     bic: Annotated[str, Form()] = "",
     confirm: Annotated[str, Form()] = "",
+    standing: Annotated[str, Form()] = "",
     lang: Lang = None,
     accept_language: AcceptLanguage = None,
 ) -> HTMLResponse:
@@ -373,6 +378,9 @@ async def submit_bank_details(
         # The validator refused (no bank details requested any more) or the claim has ended.
         return _problem_page(_Refused(Problem.CLOSED, invitation.language), services)
     log.info("bank details for claim %s judged %s", invitation.claim_id, judgement.value)
+    standing_given = bool(standing) and judgement is BankDetailsJudgement.VALID
+    if standing_given:  # R10: confirmed for the reseller's later claims too
+        await run_in_threadpool(services.standing.give, invitation.reseller_id, reference)
     return render(
         "submitted.html",
         200,
@@ -380,5 +388,6 @@ async def submit_bank_details(
         invitation=invitation,
         judgement=judgement.value,
         masked_iban=mask_iban(details.iban),
+        standing_given=standing_given,
         support_address=services.settings.support_address,
     )

@@ -10,6 +10,7 @@ from api.security import SignInThrottle
 from cashback.config import Settings
 from cashback.db import BankAccounts, Database
 from cashback.db.invitations import BankDetailsInvitations
+from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.invoices import InvoiceStorage
 from cashback.wiring import bank_accounts, invoice_storage, open_database
 
@@ -22,6 +23,7 @@ class Services:
     invoices: InvoiceStorage
     bank_accounts: BankAccounts
     invitations: BankDetailsInvitations
+    standing: StandingConfirmations
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
 
     @classmethod
@@ -29,11 +31,13 @@ class Services:
         cls, settings: Settings, temporal: Client, database: Database | None = None
     ) -> Services:
         database = database or open_database(settings)
+        accounts = bank_accounts(settings, database)
         return cls(
             settings=settings,
             database=database,
             temporal=temporal,
             invoices=invoice_storage(settings),
-            bank_accounts=bank_accounts(settings, database),
+            bank_accounts=accounts,
             invitations=BankDetailsInvitations(database),
+            standing=StandingConfirmations(database, accounts),
         )

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from temporalio.converter import DataConverter
 
+from activities.bank_details import BankDetailsActivities
 from activities.eligibility import EligibilityActivities
 from activities.invoices import InvoiceActivities
 from activities.mail import MailActivities, NoticeRequest
@@ -20,6 +21,7 @@ from cashback.codec import EncryptionCodec, encrypted_data_converter
 from cashback.config import InvoiceBackend, PaymentGatewayKind, Settings
 from cashback.db import BankAccounts, Database, SqlLicensingRecords, SqlNoticeLog, SqlTimeline
 from cashback.db.invitations import BankDetailsInvitations
+from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.invoices import InvoiceStorage, LocalInvoiceStorage, S3InvoiceStorage
 from cashback.mail import MailRenderer, SmtpOutbox
 from worker import ClaimActivities
@@ -111,13 +113,13 @@ def payment_gateway(settings: Settings, accounts: BankAccounts) -> PaymentGatewa
 def build_activities(settings: Settings, database: Database) -> ClaimActivities:
     """The claim workflow's activities on the configured database, store, SMTP and bank."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    payments = RecordedGateway(
-        payment_gateway(settings, bank_accounts(settings, database)), database
-    )
+    accounts = bank_accounts(settings, database)
+    payments = RecordedGateway(payment_gateway(settings, accounts), database)
     return ClaimActivities(
         records=RecordsActivities(SqlTimeline(database)),
         mail=MailActivities(outbox(settings, database)),
         invoices=InvoiceActivities(invoice_storage(settings)),
         eligibility=EligibilityActivities(SqlLicensingRecords(database)),
         payments=PaymentActivities(payments, pending=payments),
+        bank_details=BankDetailsActivities(StandingConfirmations(database, accounts)),
     )

@@ -20,6 +20,7 @@ from activities.payments import (
     TransientBankError,
 )
 from activities.records import TimelineEntry
+from cashback.claims import BankDetailsSubmission
 from cashback.domain.eligibility import LicensingRecord
 from cashback.domain.status import NoticeKind
 from cashback.mail.errors import InvalidNotice
@@ -40,6 +41,18 @@ class InMemoryTimeline:
                 (e for (c, _), e in self._entries.items() if c == claim_id),
                 key=lambda e: e.sequence,
             )
+
+
+class InMemoryStandingConfirmations:
+    """Bank details resellers confirmed for all their claims (R10), by reseller id."""
+
+    def __init__(self) -> None:
+        self.by_reseller: dict[str, BankDetailsSubmission] = {}
+        self.asked: list[str] = []
+
+    def confirmed_details(self, reseller_id: str) -> BankDetailsSubmission | None:
+        self.asked.append(reseller_id)
+        return self.by_reseller.get(reseller_id)
 
 
 class RecordingOutbox:

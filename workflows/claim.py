@@ -16,7 +16,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import calendar, eligibility, invoices, mail, payments, records
+    from activities import bank_details, calendar, eligibility, invoices, mail, payments, records
+    from activities.bank_details import BankDetailsActivities
     from activities.calendar import CalendarActivities, ReviewDeadlineRequest
     from activities.eligibility import ClaimVerdict, EligibilityActivities, EligibilityRequest
     from activities.invoices import InvoiceActivities
@@ -50,6 +51,9 @@ with workflow.unsafe.imports_passed_through():
 
 SYSTEM = "system"
 RESELLER = "reseller"
+
+# Workflow changes that alter the commands of running claims are patched (docs/workflow-changes.md).
+STANDING_CONFIRMATION = "standing-confirmation-of-bank-details"
 
 
 def _start_of(day: date) -> datetime:
@@ -248,6 +252,10 @@ class ClaimWorkflow:
         kind = loop.first_kind
         if self._state.status is not loop.status:
             await self._set_status(loop.status, SYSTEM, f"{loop.rule}: bank details needed")
+        if kind is NoticeKind.BANK_DETAILS_REQUEST:
+            confirmed = await self._standing_confirmation()
+            if confirmed is not None:
+                return confirmed
         while loop.sent < self._policy.max_notices:
             loop.sent += 1
             respond_by = workflow.now() + self._policy.notice_window * self._policy.time_scale
@@ -287,6 +295,37 @@ class ClaimWorkflow:
             "the funds are forfeited"
         )
         return None
+
+    async def _standing_confirmation(self) -> BankDetailsSubmission | None:
+        """R10: bank details the reseller confirmed for all later claims are confirmed for this
+        one too, if they are valid for it (R11); otherwise the requests go out as usual.
+        Claims that started before this step existed replay without it (the patch)."""
+        if not workflow.patched(STANDING_CONFIRMATION):
+            return None
+        details = await workflow.execute_activity_method(
+            BankDetailsActivities.standing_confirmation,
+            self._claim.reseller.reseller_id,
+            start_to_close_timeout=bank_details.TIMEOUT,
+            retry_policy=bank_details.RETRY,
+            summary="R10: bank details confirmed for all claims?",
+        )
+        if details is None:
+            return None
+        judgement = judge_bank_details(
+            details.holder_type, details.holder_name, self._claim.reseller.company_name
+        )
+        valid = judgement is BankDetailsJudgement.VALID
+        await self._record(
+            TimelineEvent.BANK_DETAILS_RECEIVED,
+            actor=RESELLER,
+            reason=f"{judgement.value}: confirmed for all claims"
+            + ("" if valid else "; asking for bank details"),
+        )
+        if not valid:
+            return None
+        self._state.last_bank_details_judgement = judgement
+        self._state.bank_details_reference = details.reference
+        return details
 
     async def _pay_out(self) -> None:
         """R14, R15, R16, D5: wait for the end of the return window, pay once, and on a

@@ -274,6 +274,19 @@ class BankAccount(Base):
     created_at: Mapped[datetime]
 
 
+class StandingConfirmation(Base):
+    """A reseller's standing confirmation of the bank details on file (R10: "submit or
+    confirm"): later claims are paid to them without a request, until the reseller revokes it."""
+
+    __tablename__ = "standing_confirmations"
+
+    reseller_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("resellers.id"), primary_key=True
+    )
+    bank_details_ref: Mapped[str] = mapped_column(String(64), ForeignKey("bank_accounts.reference"))
+    given_at: Mapped[datetime]
+
+
 class Payment(Base):
     """A payout order and the bank's answer (R14, R16); D5: unique on the idempotency key."""
 

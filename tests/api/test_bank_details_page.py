@@ -26,6 +26,7 @@ from cashback.db.tables import BankAccount, Claim, Offer, Reseller
 from cashback.domain.payout import BankDetailsJudgement, HolderType
 from cashback.domain.status import ClaimStatus
 from tests.api.harness import Api
+from tests.api.harness import Reseller as Registered
 from tests.integration.program import RealProgram, _claim_input, notices_of
 from workflows.claim import ClaimWorkflow
 
@@ -46,6 +47,7 @@ class AwaitingClaim:
     handle: WorkflowHandle[Any, ClaimOutcome]
     program: RealProgram
     link: str
+    reseller: Registered
 
     @property
     def token(self) -> str:
@@ -67,6 +69,19 @@ async def claim_awaiting_bank_details(
     row the API stores and the workflow it starts), approve it: the bank-details request."""
     reseller = await api.register(company_name, language=language)
     offer = await api.create_offer()
+    claim_id, handle, program = await approved_claim(api, reseller, offer)
+    await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS, notices=3)
+    return AwaitingClaim(
+        claim_id, handle, program, link_in(api, claim_id, "bank_details_request/1"), reseller
+    )
+
+
+async def approved_claim(
+    api: Api, reseller: Registered, offer: dict[str, Any]
+) -> tuple[str, WorkflowHandle[Any, ClaimOutcome], RealProgram]:
+    """A claim of `reseller` for `offer` (the row the API stores and the workflow it starts),
+    with its agreement's licensing record, approved by the operator."""
+    company_name = reseller.company_name
     agreement = f"OL-{uuid.uuid4().hex[:10].upper()}"
     api.add_licensing_record(agreement, reseller_name=company_name)
     claim_id = f"c_{uuid.uuid4().hex[:12]}"
@@ -109,10 +124,7 @@ async def claim_awaiting_bank_details(
     program = RealProgram(api.env, settings, api.services.database, settings.task_queue)
     handle = await program.submit(claim_input)
     await program.approve(handle)
-    await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS, notices=3)
-    return AwaitingClaim(
-        claim_id, handle, program, link_in(api, claim_id, "bank_details_request/1")
-    )
+    return claim_id, handle, program
 
 
 def bank_accounts_stored(api: Api) -> int:
@@ -338,3 +350,50 @@ async def test_r13_unknown_expired_and_closed_links_get_friendly_pages(api: Api)
     assert refused.status_code == 409
     assert invitations.claim_for(late) == awaiting.claim_id  # not spent
     assert bank_accounts_stored(api) == 1
+
+
+async def test_r10_details_confirmed_for_later_claims_pay_the_next_claim_unasked(
+    api: Api,
+) -> None:
+    """R10 "submit or confirm": with "use for later claims too" ticked, valid details are
+    confirmed for the company's later claims (shown masked at /account/bank-details). The
+    next claim goes from approval to PAID without a bank-details request, to the same
+    account. Withdrawn, the following claim asks again."""
+    awaiting = await claim_awaiting_bank_details(api)
+    reseller = awaiting.reseller
+    form = await api.http.get(awaiting.link, params={"lang": "en"})
+    assert 'name="standing"' in form.text
+    assert "later claims too" in form.text
+    none_yet = await api.http.get("/account/bank-details", headers=reseller.headers)
+    assert none_yet.status_code == 404
+
+    done = await api.http.post(awaiting.link, data=company_form(standing="yes"))
+    assert done.status_code == 200
+    assert "Diese Bankverbindung ist nun auch für spätere Anträge" in done.text
+    assert (await outcome_of(awaiting)).status is ClaimStatus.PAID
+    confirmed = (await state_of(awaiting)).bank_details_reference
+    shown = await api.http.get("/account/bank-details", headers=reseller.headers)
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["masked_iban"] == MASKED
+    other = await api.register(COMPANY)
+    assert (await api.http.get("/account/bank-details", headers=other.headers)).status_code == 404
+
+    offer = await api.create_offer()
+    claim_id, handle, program = await approved_claim(api, reseller, offer)
+    assert (await asyncio.wait_for(handle.result(), timeout=30)).status is ClaimStatus.PAID
+    state: ClaimState = await handle.query(ClaimWorkflow.state)
+    assert state.bank_details_reference == confirmed
+    assert "bank_details_request/1" not in dict(notices_of(api.mailbox, claim_id))
+    assert [
+        entry.reason
+        for entry in program.timeline(claim_id)
+        if entry.event is TimelineEvent.BANK_DETAILS_RECEIVED
+    ] == ["valid: confirmed for all claims"]
+
+    withdrawn = await api.http.delete("/account/bank-details", headers=reseller.headers)
+    assert withdrawn.status_code == 204
+    again = await api.http.delete("/account/bank-details", headers=reseller.headers)
+    assert again.status_code == 404
+    claim_id, handle, program = await approved_claim(api, reseller, offer)
+    await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS, notices=3)
+    assert "bank_details_request/1" in dict(notices_of(api.mailbox, claim_id))

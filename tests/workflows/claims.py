@@ -15,6 +15,7 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.bank_details import BankDetailsActivities
 from activities.eligibility import EligibilityActivities
 from activities.invoices import InvoiceActivities, InvoiceRef
 from activities.mail import MailActivities, NoticeRequest
@@ -40,6 +41,7 @@ from cashback.domain.status import ClaimStatus, NoticeKind
 from tests.fakes import (
     InMemoryInvoiceStore,
     InMemoryLicensingRecords,
+    InMemoryStandingConfirmations,
     InMemoryTimeline,
     RecordingOutbox,
     ScriptedBank,
@@ -138,6 +140,7 @@ class Program:
     invoices: InMemoryInvoiceStore = field(default_factory=InMemoryInvoiceStore)
     records: InMemoryLicensingRecords = field(default_factory=InMemoryLicensingRecords)
     bank: ScriptedBank = field(default_factory=ScriptedBank)
+    standing: InMemoryStandingConfirmations = field(default_factory=InMemoryStandingConfirmations)
     handles: list[WorkflowHandle[Any, ClaimOutcome]] = field(default_factory=list)
 
     def activities(self) -> ClaimActivities:
@@ -147,6 +150,7 @@ class Program:
             invoices=InvoiceActivities(self.invoices),
             eligibility=EligibilityActivities(self.records),
             payments=PaymentActivities(self.bank),
+            bank_details=BankDetailsActivities(self.standing),
         )
 
     def add_record(self, record: LicensingRecord) -> None:
