@@ -79,9 +79,9 @@ class Decision(BaseModel):
 
 class BankDetailsSubmission(BaseModel):
     """Bank details as the workflow sees them (R10-R13): a reference to the encrypted details,
-    and only the facts needed to judge them."""
+    and only the facts needed to judge them. Invalid input is not repeated in errors."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     reference: str = Field(min_length=1)
     holder_type: HolderType

@@ -26,9 +26,10 @@ _NONCE_BYTES = 12
 
 
 class BankDetails(BaseModel):
-    """What the reseller enters on the secure page (R11, R12, R13). Kept out of reprs and logs."""
+    """What the reseller enters on the secure page (R11, R12, R13). Kept out of reprs, logs and
+    validation errors."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     holder_name: str = Field(min_length=1, repr=False)
     holder_type: HolderType

@@ -8,8 +8,10 @@ import os
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from sqlalchemy import text
 
+from cashback.claims import BankDetailsSubmission
 from cashback.db import BankAccounts, BankDetails, Database, UnknownBankAccount, mask_iban
 from cashback.db.bank_accounts import BankDetailsUnreadable
 from cashback.domain.payout import HolderType
@@ -118,3 +120,16 @@ def test_r13_masked_iban_shows_at_most_eight_characters(iban: str) -> None:
     assert compact[:4] == iban[:4]
     assert compact[-4:] == iban[-4:]
     assert set(compact[4:-4]) == {"*"}
+
+
+def test_r13_invalid_details_are_not_repeated_in_error_messages() -> None:
+    """R13: a validation error names the field, not the value the reseller typed."""
+    with pytest.raises(ValidationError) as raised:
+        BankDetails(holder_name=CANARY_HOLDER, holder_type=HolderType.COMPANY, iban=CANARY_IBAN * 3)
+    assert "iban" in str(raised.value)
+    assert CANARY_IBAN not in str(raised.value)
+    with pytest.raises(ValidationError) as raised:
+        BankDetailsSubmission(
+            reference="", holder_type=HolderType.COMPANY, holder_name=CANARY_HOLDER
+        )
+    assert CANARY_HOLDER not in str(raised.value)

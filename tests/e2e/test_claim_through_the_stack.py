@@ -10,102 +10,25 @@ import os
 import re
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
-from pathlib import Path
 
 import httpx
 import pytest
 
 from cashback.config import Settings
 from cashback.wiring import data_converter
-from tests.e2e.test_run_command import ROOT, free_port
+from tests.e2e.stack import (
+    OPERATOR,
+    PDF,
+    Stack,
+    create_operator,
+    open_offer,
+    poll,
+    register,
+    sign_in,
+)
 from worker import connect
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "correct horse battery staple"
-OPERATOR = "ops@program.example"
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-
-
-class Stack:
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.temporal_port, self.ui_port, self.api_port = free_port(), free_port(), free_port()
-        self.env = {
-            **os.environ,
-            "CASHBACK_DATA_DIR": str(data_dir),
-            "CASHBACK_SMTP_PORT": str(free_port()),
-            "CASHBACK_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.api_port}",
-            "CASHBACK_POLICY__RETURN_WINDOW_DAYS": "0",  # R15 shortened: pay at once
-            "CASHBACK_DEMO_DATA": "false",
-        }
-        self.api = f"http://127.0.0.1:{self.api_port}"
-
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "worker.py"],
-            cwd=ROOT,
-            env=self.env | {"CASHBACK_TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def mails(self) -> list[EmailMessage]:
-        found = sorted((self.data_dir / "mail").glob("*.eml"))
-        return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in found]
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    stack = Stack(tmp_path / "var")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cashback.run", "--temporal-port", str(stack.temporal_port),
-         "--ui-port", str(stack.ui_port), "--api-port", str(stack.api_port)],
-        cwd=ROOT, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line or line.startswith("Press Ctrl-C"):
-                break
-        assert process.poll() is None, "the run command stopped"
-        yield stack
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def create_operator(stack: Stack) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "api.cli", "create-operator", "--email", OPERATOR],
-        cwd=ROOT, env=stack.env | {"CASHBACK_OPERATOR_PASSWORD": PASSWORD}, check=True,
-    )  # fmt: skip
-
-
-async def poll(http: httpx.AsyncClient, url: str, headers: dict[str, str], status: str) -> dict:  # type: ignore[type-arg]
-    for _ in range(300):
-        claim = (await http.get(url, headers=headers)).json()
-        if claim["status"] == status:
-            return claim  # type: ignore[no-any-return]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"claim still {claim['status']}, expected {status}")
-
-
-async def sign_in(http: httpx.AsyncClient, email: str) -> dict[str, str]:
-    token = await http.post("/auth/token", data={"username": email, "password": PASSWORD})
-    assert token.status_code == 200, token.text
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
 async def test_r1_r14_d3_a_claim_from_registration_to_paid(stack: Stack) -> None:
@@ -114,44 +37,10 @@ async def test_r1_r14_d3_a_claim_from_registration_to_paid(stack: Stack) -> None
     payout; D3 timeline; the claim is found in Temporal by its search attributes. The worker
     is killed while the claim waits for review, and a new one finishes it."""
     create_operator(stack)
-    now = datetime.now(UTC)
     async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
         operator = await sign_in(http, OPERATOR)
-        offer = await http.post("/operator/offers", headers=operator, json={
-            "name": "Office 2026 Cash Back",
-            "criteria": {
-                "sale_date_from": (now - timedelta(days=365)).date().isoformat(),
-                "sale_date_to": now.date().isoformat(),
-                "products": ["Office Professional"], "licence_types": ["new"],
-                "customer_segments": ["commercial"], "countries": ["DE"],
-            },
-            "limits": {"min_per_customer": 5, "max_per_customer": 100},
-            "claim_period": {"opens_at": (now - timedelta(days=1)).isoformat(),
-                             "closes_at": (now + timedelta(days=30)).isoformat()},
-            "rate_per_licence_minor_units": 1250, "currency": "EUR",
-            "terms_version": "2026-01", "terms_text": "Terms and Conditions.",
-        })  # fmt: skip
-        assert offer.status_code == 201, offer.text
-        offer_id = offer.json()["offer_id"]
-        sale_date = (now - timedelta(days=90)).date().isoformat()
-        csv = (
-            "agreement_number,customer_name,customer_segment,customer_country,reseller_name,"
-            "sale_date,product,licence_type,quantity\n"
-            f"OL-E2E-1,Fabrikam AG,commercial,DE,Contoso Software GmbH,{sale_date},"
-            "Office Professional,new,20\n"
-        )
-        imported = await http.post(
-            "/operator/licensing-records/import", headers=operator,
-            files={"file": ("records.csv", csv.encode(), "text/csv")},
-        )  # fmt: skip
-        assert imported.status_code == 200, imported.text
-
-        registered = await http.post("/auth/register", json={
-            "company_name": "Contoso Software GmbH", "country": "DE", "language": "de",
-            "email": "claims@contoso.example", "password": PASSWORD,
-        })  # fmt: skip
-        assert registered.status_code == 201, registered.text
-        reseller = await sign_in(http, "claims@contoso.example")
+        offer_id = await open_offer(http, operator, "OL-E2E-1", "Contoso Software GmbH")
+        reseller = await register(http, "Contoso Software GmbH", "claims@contoso.example")
         offers = (await http.get("/offers", headers=reseller)).json()["offers"]
         assert [o["offer_id"] for o in offers] == [offer_id]
 

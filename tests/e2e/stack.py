@@ -1,0 +1,152 @@
+"""The whole product as `make run` starts it, for the end-to-end tests: the run command's
+processes on free ports with a fresh data directory, and the HTTP steps its users take."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.test_run_command import ROOT, free_port
+
+PASSWORD = "correct horse battery staple"
+OPERATOR = "ops@program.example"
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+class Stack:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.temporal_port, self.ui_port, self.api_port = free_port(), free_port(), free_port()
+        self.env = {
+            **os.environ,
+            "CASHBACK_DATA_DIR": str(data_dir),
+            "CASHBACK_SMTP_PORT": str(free_port()),
+            "CASHBACK_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.api_port}",
+            "CASHBACK_POLICY__RETURN_WINDOW_DAYS": "0",  # R15 shortened: pay at once
+            "CASHBACK_DEMO_DATA": "false",
+        }
+        self.api = f"http://127.0.0.1:{self.api_port}"
+        self.run_log = data_dir.parent / "run.log"
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "worker.py"],
+            cwd=ROOT,
+            env=self.env | {"CASHBACK_TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def mails(self) -> list[EmailMessage]:
+        found = sorted((self.data_dir / "mail").glob("*.eml"))
+        return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in found]
+
+
+@contextmanager
+def running_stack(tmp_path: Path, **settings: str) -> Iterator[Stack]:
+    """The run command's processes, with `settings` (CASHBACK_* variables) added to the
+    embedded defaults; what it prints (the API's log among it) goes to `stack.run_log`, the
+    worker's and the Temporal server's logs to data_dir."""
+    stack = Stack(tmp_path / "var")
+    stack.env |= settings
+    with stack.run_log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cashback.run", "--temporal-port", str(stack.temporal_port),
+             "--ui-port", str(stack.ui_port), "--api-port", str(stack.api_port)],
+            cwd=ROOT, env=stack.env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and process.poll() is None:
+            if b"Press Ctrl-C" in stack.run_log.read_bytes():
+                break
+            time.sleep(0.2)
+        assert process.poll() is None, f"the run command stopped: {stack.run_log.read_text()}"
+        yield stack
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def create_operator(stack: Stack) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "api.cli", "create-operator", "--email", OPERATOR],
+        cwd=ROOT, env=stack.env | {"CASHBACK_OPERATOR_PASSWORD": PASSWORD}, check=True,
+    )  # fmt: skip
+
+
+async def poll(http: httpx.AsyncClient, url: str, headers: dict[str, str], status: str) -> dict:  # type: ignore[type-arg]
+    for _ in range(300):
+        claim = (await http.get(url, headers=headers)).json()
+        if claim["status"] == status:
+            return claim  # type: ignore[no-any-return]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"claim still {claim['status']}, expected {status}")
+
+
+async def sign_in(http: httpx.AsyncClient, email: str) -> dict[str, str]:
+    token = await http.post("/auth/token", data={"username": email, "password": PASSWORD})
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+async def open_offer(
+    http: httpx.AsyncClient, operator: dict[str, str], agreement: str, reseller_name: str
+) -> str:
+    """The operator publishes an offer for German resellers and imports the licensing record
+    of `agreement` (20 new Office licences, sold 90 days ago by `reseller_name`)."""
+    now = datetime.now(UTC)
+    offer = await http.post("/operator/offers", headers=operator, json={
+        "name": "Office 2026 Cash Back",
+        "criteria": {
+            "sale_date_from": (now - timedelta(days=365)).date().isoformat(),
+            "sale_date_to": now.date().isoformat(),
+            "products": ["Office Professional"], "licence_types": ["new"],
+            "customer_segments": ["commercial"], "countries": ["DE"],
+        },
+        "limits": {"min_per_customer": 5, "max_per_customer": 100},
+        "claim_period": {"opens_at": (now - timedelta(days=1)).isoformat(),
+                         "closes_at": (now + timedelta(days=30)).isoformat()},
+        "rate_per_licence_minor_units": 1250, "currency": "EUR",
+        "terms_version": "2026-01", "terms_text": "Terms and Conditions.",
+    })  # fmt: skip
+    assert offer.status_code == 201, offer.text
+    sale_date = (now - timedelta(days=90)).date().isoformat()
+    csv = (
+        "agreement_number,customer_name,customer_segment,customer_country,reseller_name,"
+        "sale_date,product,licence_type,quantity\n"
+        f"{agreement},Fabrikam AG,commercial,DE,{reseller_name},{sale_date},"
+        "Office Professional,new,20\n"
+    )
+    imported = await http.post(
+        "/operator/licensing-records/import", headers=operator,
+        files={"file": ("records.csv", csv.encode(), "text/csv")},
+    )  # fmt: skip
+    assert imported.status_code == 200, imported.text
+    offer_id: str = offer.json()["offer_id"]
+    return offer_id
+
+
+async def register(http: httpx.AsyncClient, company: str, email: str) -> dict[str, str]:
+    """R1: a German reseller registers; its bearer header."""
+    registered = await http.post("/auth/register", json={
+        "company_name": company, "country": "DE", "language": "de",
+        "email": email, "password": PASSWORD,
+    })  # fmt: skip
+    assert registered.status_code == 201, registered.text
+    return await sign_in(http, email)
