@@ -1,7 +1,10 @@
 """E-mail to the reseller and to the program's operators (R7, R9, R10, R11, R13, R14, R16, R17).
 
 Sending is idempotent per (claim, notice kind, number): the outbox remembers what it sent, so a
-retried activity never sends the same notice twice.
+retried activity never sends the same notice twice. The memory is written after the SMTP server
+took the message, and rides out a database failure of up to 20 s in place
+(`cashback.db.notices.RECORD_WITHIN_SECONDS`); only a longer one makes the retry send again,
+with the same Message-ID, so that a notice is never lost (tests/faults/test_database_faults.py).
 """
 
 from __future__ import annotations

@@ -61,6 +61,7 @@ from cashback.db import (
     NoticeRepository,
     TimelineRepository,
 )
+from cashback.db.claims import store_claim
 from cashback.db.snapshots import claim_input_of
 from cashback.db.tables import Claim, Offer, Reseller
 from cashback.domain.money import Money
@@ -561,9 +562,9 @@ def _submitted(claim: Claim) -> ClaimSubmitted:
 
 def _insert(database: Database, row: Claim) -> Claim:
     """The stored claim: `row`, or the claim already stored under its idempotency key (D2).
-    Raises `DuplicateClaim` for another claim of the offer for the agreement (D1)."""
-    with database.transaction() as session:
-        return ClaimRepository(session).add(row)
+    Raises `DuplicateClaim` for another claim of the offer for the agreement (D1). A lost
+    COMMIT answer is ridden out: the retry finds the stored claim (`store_claim`)."""
+    return store_claim(database, row)
 
 
 def _remove(database: Database, claim_id: str) -> None:

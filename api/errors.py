@@ -3,14 +3,23 @@ what a person can do about it."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cashback.db.session import is_transient
+
+log = logging.getLogger(__name__)
+
+# Seconds a client is asked to wait (Retry-After) while the database cannot be reached.
+DATABASE_RETRY_AFTER_SECONDS = 30
 
 
 class ErrorBody(BaseModel):
@@ -62,7 +71,41 @@ def _is_nul_in_text(error: DataError) -> bool:
     return "NUL" in str(error.orig)
 
 
+def database_unavailable() -> ApiError:
+    """503 while the database cannot be reached (down, restarting, refusing connections, locked):
+    the request was not carried out, and the same request can simply be sent again later."""
+    return ApiError(
+        503,
+        "database_unavailable",
+        "The database cannot be reached right now, so this request was not carried out. "
+        f"Try again in {DATABASE_RETRY_AFTER_SECONDS} seconds; if it persists, tell the "
+        "program's operators.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    async def _database_failed(request: Request, error: Exception) -> JSONResponse:
+        # The pool notices a dead connection and replaces it (pool_pre_ping, invalidation): the
+        # next request after the database is back succeeds, with no restart.
+        if not is_transient(error):
+            raise error
+        log.warning(
+            "%s %s: the database is unavailable (%s)",
+            request.method,
+            request.url.path,
+            type(error).__name__,
+        )
+        unavailable = database_unavailable()
+        return JSONResponse(
+            _body(unavailable.error, unavailable.detail),
+            status_code=unavailable.status_code,
+            headers=unavailable.headers,
+        )
+
+    for failure in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.add_exception_handler(failure, _database_failed)
+
     @app.exception_handler(DataError)
     async def _data_error(request: Request, error: DataError) -> JSONResponse:
         # PostgreSQL refuses NUL in text (SQLite stores it): the input's fault, not a 500.

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cashback.db.session import Database
 from cashback.db.tables import Claim
 from cashback.domain.money import Money
 from cashback.domain.status import ClaimStatus
@@ -19,6 +20,23 @@ class DuplicateClaim(Exception):
     def __init__(self, existing_claim_id: str) -> None:
         super().__init__(f"a claim for this offer and agreement exists: {existing_claim_id}")
         self.existing_claim_id = existing_claim_id
+
+
+# How long `store_claim` rides out a database failure before the submission is given up.
+STORE_WITHIN_SECONDS = 5.0
+
+
+def store_claim(database: Database, row: Claim, *, within: float = STORE_WITHIN_SECONDS) -> Claim:
+    """`ClaimRepository.add` in a transaction of its own, done again after a transient database
+    failure (`Database.write`): when the answer to the COMMIT was lost, the next attempt finds
+    the claim under its idempotency key (D2) and answers it, instead of the caller believing
+    nothing was stored (and discarding the invoice of a stored claim)."""
+    values = {
+        attribute.key: getattr(row, attribute.key) for attribute in inspect(Claim).column_attrs
+    }
+    return database.write(
+        lambda session: ClaimRepository(session).add(Claim(**values)), within=within
+    )
 
 
 class ClaimRepository:

@@ -1,5 +1,13 @@
 """Engines for the two databases the program runs on: SQLite (embedded default, a file in WAL
-mode) and PostgreSQL (production, through psycopg 3)."""
+mode) and PostgreSQL (production, through psycopg 3).
+
+A PostgreSQL server that goes away and comes back needs no restart of the program: every
+connection is pinged when it leaves the pool (a dead one is replaced, and a connection found
+dead invalidates the whole pool), a new connection gives up after `connect_timeout`, and TCP
+keepalives plus `tcp_user_timeout` end a connection to a vanished peer instead of waiting for
+the kernel's retransmissions (minutes). Error messages never carry the statement's parameters
+(`hide_parameters`): they end up in logs and in the workflow history of a failed activity.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,16 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
+
+# libpq settings for connections to PostgreSQL, unless the URL or the caller gives their own.
+POSTGRES_CONNECT_DEFAULTS: dict[str, int] = {
+    "connect_timeout": 10,  # seconds to establish a connection
+    "keepalives": 1,
+    "keepalives_idle": 30,  # seconds idle before the first probe
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # ms that sent data may stay unacknowledged
+}
 
 # Execution option read by the SQLite "begin" hook: open the transaction with BEGIN IMMEDIATE
 # (take the write lock at once) or with a plain deferred BEGIN.
@@ -24,9 +42,18 @@ def database_url(url: str | URL) -> URL:
 
 def make_engine(url: str | URL, *, sqlite_busy_timeout_ms: int = 30_000, **kwargs: Any) -> Engine:
     """An engine for `url`. SQLite gets WAL mode, foreign keys, a busy timeout, and transactions
-    that start with BEGIN IMMEDIATE (see `Database`); PostgreSQL runs on psycopg 3."""
+    that start with BEGIN IMMEDIATE (see `Database`); PostgreSQL runs on psycopg 3, with the
+    pool pinging connections and the connection settings of `POSTGRES_CONNECT_DEFAULTS`."""
     parsed = database_url(url)
-    engine = create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite", **kwargs)
+    kwargs.setdefault("hide_parameters", True)
+    if parsed.get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+        connect_args = dict(kwargs.get("connect_args") or {})
+        for name, value in POSTGRES_CONNECT_DEFAULTS.items():
+            if name not in parsed.query:
+                connect_args.setdefault(name, value)
+        kwargs["connect_args"] = connect_args
+    engine = create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, sqlite_busy_timeout_ms)
     return engine

@@ -14,7 +14,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 
 from cashback.db.session import Database
+from cashback.db.statements import insert_unless_present
 from cashback.db.tables import BankDetailsInvitation
+
+# How long `mint` rides out a database failure before the activity fails (and is retried).
+MINT_WITHIN_SECONDS = 5.0
 
 
 def _digest(token: str) -> str:
@@ -26,19 +30,24 @@ class BankDetailsInvitations:
         self._database = database
 
     def mint(self, claim_id: str, notice_key: str, expires_at: datetime) -> str:
-        """A new token for `claim_id`, valid until `expires_at`; only its hash is stored."""
+        """A new token for `claim_id`, valid until `expires_at`; only its hash is stored. A
+        database failure is ridden out in place with the same token (idempotent on its hash),
+        so a lost COMMIT answer leaves no second, never-sent invitation behind."""
         token = secrets.token_urlsafe(24)
-        with self._database.transaction() as session:
-            session.add(
-                BankDetailsInvitation(
-                    token_sha256=_digest(token),
-                    claim_id=claim_id,
-                    notice_key=notice_key,
-                    created_at=datetime.now(UTC),
-                    expires_at=expires_at,
-                    used_at=None,
-                )
-            )
+        values = {
+            "token_sha256": _digest(token),
+            "claim_id": claim_id,
+            "notice_key": notice_key,
+            "created_at": datetime.now(UTC),
+            "expires_at": expires_at,
+            "used_at": None,
+        }
+        self._database.write(
+            lambda session: insert_unless_present(
+                session, BankDetailsInvitation, values, keys=("token_sha256",)
+            ),
+            within=MINT_WITHIN_SECONDS,
+        )
         return token
 
     def claim_for(self, token: str, *, now: datetime | None = None) -> str | None:

@@ -53,17 +53,27 @@ class NoticeRepository:
         )
 
 
+# How long `record` keeps trying when the database fails: the e-mail has gone out by then, and
+# a Temporal retry of the activity would send it again (with the same Message-ID). Well inside
+# the mail activity's timeout.
+RECORD_WITHIN_SECONDS = 20.0
+
+
 class SqlNoticeLog:
     """`activities.mail.NoticeLog` on the database: one transaction per call; a second
-    `record` for the same idempotency key changes nothing."""
+    `record` for the same idempotency key changes nothing. `record` comes after the e-mail was
+    sent, so it rides out a database failure of up to `record_within` seconds in place."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, record_within: float = RECORD_WITHIN_SECONDS) -> None:
         self._database = database
+        self._record_within = record_within
 
     def receipt_for(self, idempotency_key: str) -> NoticeReceipt | None:
         with self._database.reading() as session:
             return NoticeRepository(session).receipt_for(idempotency_key)
 
     def record(self, notice: NoticeRequest, receipt: NoticeReceipt) -> None:
-        with self._database.transaction() as session:
-            NoticeRepository(session).record(notice, receipt)
+        self._database.write(
+            lambda session: NoticeRepository(session).record(notice, receipt),
+            within=self._record_within,
+        )
