@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 import holidays
-from fastapi import APIRouter, Depends, Response
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Form, Response
 from pydantic import BaseModel, EmailStr, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import SESSION_COOKIE, CurrentUser, ServicesDep
@@ -25,9 +24,17 @@ router = APIRouter(tags=["accounts"])
 TOKEN_LIFETIME = timedelta(hours=8)
 
 
+# R9: the countries with a business-day calendar (upper or lower case in the request).
+COUNTRIES = sorted(code for code in holidays.list_supported_countries() if len(code) == 2)
+
+
 class ResellerRegistration(BaseModel):
     company_name: str = Field(min_length=2, max_length=200)
-    country: str = Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166 alpha-2")
+    country: str = Field(
+        pattern=r"^[A-Za-z]{2}$",
+        description="ISO 3166 alpha-2, of a country with a business-day calendar (R9)",
+        json_schema_extra={"enum": [*COUNTRIES, *(code.lower() for code in COUNTRIES)]},
+    )
     language: Language = Language.ENGLISH
     email: EmailStr = Field(description="a company address; free-mail providers are refused")
     password: str = Field(min_length=12, max_length=256)
@@ -35,6 +42,8 @@ class ResellerRegistration(BaseModel):
     @field_validator("country")
     @classmethod
     def _known_country(cls, country: str) -> str:
+        if country not in (country.upper(), country.lower()):
+            raise ValueError("write the country code in upper (or lower) case, e.g. DE")
         country = country.upper()
         if country not in holidays.list_supported_countries():
             raise ValueError(f"no business-day calendar for country {country}")
@@ -61,11 +70,27 @@ class MeRead(BaseModel):
     reseller_id: str | None
 
 
+class SignInForm:
+    """The OAuth 2.0 password grant's form (RFC 6749, 4.3.2): the e-mail address as `username`
+    and the password; `grant_type`, when sent, is `password`. Other fields are ignored."""
+
+    def __init__(
+        self,
+        username: Annotated[
+            str, Form(min_length=1, max_length=320, description="the e-mail address")
+        ],
+        password: Annotated[str, Form(min_length=1, max_length=1024)],
+        grant_type: Annotated[Literal["password"], Form()] = "password",
+    ) -> None:
+        self.username = username
+        self.password = password
+
+
 @router.post(
     "/auth/register",
     status_code=201,
     response_model=ResellerRead,
-    responses=error_responses(409, 422),
+    responses=error_responses(400, 409, 422),
 )
 def register(registration: ResellerRegistration, services: ServicesDep) -> ResellerRead:
     """R1: register a reseller company and its first user."""
@@ -108,9 +133,9 @@ def register(registration: ResellerRegistration, services: ServicesDep) -> Resel
     )
 
 
-@router.post("/auth/token", response_model=TokenRead, responses=error_responses(401, 429))
+@router.post("/auth/token", response_model=TokenRead, responses=error_responses(400, 401, 422, 429))
 def sign_in(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[SignInForm, Depends()],
     services: ServicesDep,
 ) -> TokenRead:
     """Sign in with e-mail (`username`) and password; answers a bearer token."""
@@ -118,11 +143,12 @@ def sign_in(
 
 
 @router.post(
-    "/auth/session", status_code=204, response_class=Response, responses=error_responses(401, 429)
+    "/auth/session",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(400, 401, 422, 429),
 )
-def open_session(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], services: ServicesDep
-) -> Response:
+def open_session(form: Annotated[SignInForm, Depends()], services: ServicesDep) -> Response:
     """Sign in for a browser: the token goes into an HttpOnly, SameSite=Lax cookie (operators
     use it so the Temporal Web UI may call the codec endpoint with their credentials)."""
     token = _authenticate(services, form.username, form.password)
@@ -170,6 +196,19 @@ def issue_token(database: Database, user_id: int) -> TokenRead:
             )
         )
     return TokenRead(access_token=token, expires_at=now + TOKEN_LIFETIME)
+
+
+@router.delete(
+    "/auth/token", status_code=204, response_class=Response, responses=error_responses(401)
+)
+def sign_out(user: CurrentUser, services: ServicesDep) -> Response:
+    """Sign out: the bearer token (or session cookie) this request came with stops working at
+    once; the session cookie is cleared. Tokens also expire on their own after 8 hours."""
+    with services.database.transaction() as session:
+        session.execute(delete(ApiToken).where(ApiToken.token_sha256 == user.token_sha256))
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+    return response
 
 
 @router.get("/me", response_model=MeRead, responses=error_responses(401))

@@ -31,6 +31,7 @@ from fastapi import (
     UploadFile,
 )
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import and_, or_, select
@@ -49,7 +50,7 @@ from temporalio.service import RPCError
 
 from activities.invoices import InvoiceRef
 from activities.records import TimelineEvent
-from api.deps import ResellerUser, ServicesDep, SignedIn
+from api.deps import ResellerUser, ServicesDep, SignedIn, links
 from api.errors import ApiError, error_responses, not_found, nul_in_text
 from api.offers import is_open_to
 from api.services import Services
@@ -104,17 +105,49 @@ class _CappedBodyRoute(APIRoute):
         handle = super().get_route_handler()
 
         async def capped(request: Request) -> Response:
+            encoding = request.headers.get("content-encoding", "identity").strip().lower()
+            if request.method == "POST" and encoding not in ("", "identity"):
+                # A compressed body could expand far beyond the cap once decoded: refused unread.
+                raise ApiError(
+                    415,
+                    "content_encoding_unsupported",
+                    f"the request body is {encoding}-encoded; send the form uncompressed "
+                    "(Content-Encoding: identity)",
+                )
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > MAX_SUBMISSION_BYTES:
                 raise _too_large()
             try:
                 return await handle(Request(request.scope, _counting(request.receive)))
+            except RequestValidationError as error:
+                if any(_is_text_part(item) for item in error.errors()):
+                    raise ApiError(
+                        422,
+                        "invoice_not_a_file",
+                        "R5: send the invoice as a file (a form part with a filename), not as "
+                        "a text field",
+                    ) from None
+                raise
             except HTTPException as error:  # FastAPI wraps a failed form parse in a 400
                 if isinstance(error.__cause__, _SubmissionTooLarge):
                     raise _too_large() from None
+                if error.status_code == 400:  # a broken multipart body: invalid input
+                    raise ApiError(
+                        422,
+                        "invalid_request",
+                        "the body is not a valid multipart/form-data form; send the claim's "
+                        "fields and the invoice file as a form",
+                    ) from None
                 raise
 
         return capped
+
+
+def _is_text_part(error: Any) -> bool:
+    """The invoice sent as a text field: its bytes would have been decoded as text."""
+    return tuple(error.get("loc", ())) == ("body", "invoice") and "UploadFile" in str(
+        error.get("msg", "")
+    )
 
 
 def _counting(receive: Callable[[], Awaitable[Message]]) -> Callable[[], Awaitable[Message]]:
@@ -244,6 +277,27 @@ _INVOICE_TYPES = (
 )
 
 
+# What a request may declare an invoice to be (its part's Content-Type, its file name's
+# extension), by the extension of the type it names.
+_DECLARED_TYPES = {
+    "application/pdf": "pdf",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/jpg": "jpg",
+    "image/pjpeg": "jpg",
+}
+_DECLARED_EXTENSIONS = {"pdf": "pdf", "png": "png", "jpg": "jpg", "jpeg": "jpg", "jpe": "jpg"}
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """The invoice as received: its bytes, and what the request said it is."""
+
+    data: bytes
+    content_type: str
+    filename: str
+
+
 @dataclass(frozen=True)
 class _Submission:
     offer_id: str
@@ -266,14 +320,19 @@ class _Context:
     same_agreement: Claim | None
 
 
+_TO_CLAIM = links(GetClaim=("get", "/claims/{claim_id}", {"claim_id": "$response.body#/claim_id"}))
+
+
 @router.post(
     "/claims",
     status_code=201,
     response_model=ClaimSubmitted,
     responses={
+        201: _TO_CLAIM,
         200: {
             "model": ClaimSubmitted,
             "description": "D2: a retry with the same Idempotency-Key and body; the same claim",
+            **_TO_CLAIM,
         },
         **error_responses(401, 403, 404, 409, 413, 415, 422, 503),
     },
@@ -317,7 +376,8 @@ async def submit_claim(
         terms_accepted_version=(terms_accepted_version or "").strip() or None,
     )
     _check_complete(submission)
-    data = await _read_invoice(invoice)
+    upload = await _read_invoice(invoice)
+    data = upload.data
     invoice_sha256 = await run_in_threadpool(sha256_hex, data)  # 10 MB: not on the loop
     request_sha256 = submission.digest(invoice_sha256)
     claim_id = f"c_{secrets.token_hex(8)}"
@@ -332,7 +392,7 @@ async def submit_claim(
         return await _replay(services, context, context.same_key, request_sha256, len(data))
     now = datetime.now(UTC)
     offer = _check_offer(submission, context, now)
-    invoice_type = _invoice_type(data)
+    invoice_type = _invoice_type(upload)
     if context.same_agreement is not None:
         raise _duplicate(offer.id, submission.agreement_number, context.same_agreement.id)
 
@@ -383,6 +443,10 @@ async def _store(
         claim = await run_in_threadpool(_insert, services.database, row)
     except DuplicateClaim as duplicate:  # D1: another submission won the race
         await _discard_invoice(services, object_key)
+        # D2: unless it was a request with this very key, committed between the insert's reads.
+        same_key = await run_in_threadpool(_by_key, services.database, row.idempotency_key)
+        if same_key is not None:
+            return same_key, stored
         raise _duplicate(row.offer_id, row.agreement_number, duplicate.existing_claim_id) from None
     except (InvoiceStorageError, SQLAlchemyError) as error:
         log.error("claim %s could not be stored: %s", row.id, error)
@@ -428,7 +492,7 @@ def _check_complete(submission: _Submission) -> None:
         )
 
 
-async def _read_invoice(invoice: UploadFile | None) -> bytes:
+async def _read_invoice(invoice: UploadFile | None) -> _Upload:
     """R5: the invoice's bytes, read in chunks and never more than the cap (plus one chunk)."""
     missing = ApiError(
         422,
@@ -447,13 +511,27 @@ async def _read_invoice(invoice: UploadFile | None) -> bytes:
         chunks.append(chunk)
     if size == 0:
         raise missing
-    return b"".join(chunks)
+    return _Upload(b"".join(chunks), invoice.content_type or "", invoice.filename or "")
 
 
-def _invoice_type(data: bytes) -> _InvoiceType:
-    """R5: PDF, PNG or JPEG, told by the file's first bytes, never by its declared type."""
+def _invoice_type(upload: _Upload) -> _InvoiceType:
+    """R5: PDF, PNG or JPEG, told by the file's first bytes, never by its declared type. A file
+    whose name or Content-Type claims one of these types and whose bytes are another is refused
+    (a file that lies about its type); a neutral name or type (`scan.bin`,
+    application/octet-stream) is fine."""
     for kind in _INVOICE_TYPES:
-        if data.startswith(kind.magic):
+        if upload.data.startswith(kind.magic):
+            declared = _DECLARED_TYPES.get(upload.content_type.split(";")[0].strip().lower())
+            extension = upload.filename.rsplit(".", 1)[-1].lower() if "." in upload.filename else ""
+            named = _DECLARED_EXTENSIONS.get(extension)
+            if declared not in (None, kind.extension) or named not in (None, kind.extension):
+                raise ApiError(
+                    415,
+                    "invoice_type_mismatch",
+                    f"R5: the invoice is sent as {upload.content_type or 'a file'} named "
+                    f"{upload.filename!r}, but its content is a {kind.extension.upper()} file: "
+                    "send the file under its own name and type",
+                )
             return kind
     raise ApiError(
         415,
@@ -468,11 +546,17 @@ def _context(
 ) -> _Context:
     with database.reading() as session:
         claims = ClaimRepository(session)
+        same_key = claims.by_idempotency_key(scoped_key)
+        same_agreement = claims.for_agreement(submission.offer_id, submission.agreement_number)
+        if same_key is None and same_agreement is not None:
+            # D2: on PostgreSQL each statement reads what was committed before it: a concurrent
+            # request with this key may have stored its claim between the two reads.
+            same_key = claims.by_idempotency_key(scoped_key)
         return _Context(
             reseller=session.get_one(Reseller, reseller_id),
             offer=session.get(Offer, submission.offer_id),
-            same_key=claims.by_idempotency_key(scoped_key),
-            same_agreement=claims.for_agreement(submission.offer_id, submission.agreement_number),
+            same_key=same_key,
+            same_agreement=same_agreement,
         )
 
 
@@ -567,6 +651,11 @@ def _insert(database: Database, row: Claim) -> Claim:
     return store_claim(database, row)
 
 
+def _by_key(database: Database, scoped_key: str) -> Claim | None:
+    with database.reading() as session:
+        return ClaimRepository(session).by_idempotency_key(scoped_key)
+
+
 def _remove(database: Database, claim_id: str) -> None:
     with database.transaction() as session:
         row = session.get(Claim, claim_id)
@@ -647,7 +736,20 @@ def _unavailable(what: str) -> ApiError:
 # ---- GET /claims ---------------------------------------------------------------------------
 
 
-@router.get("/claims", response_model=ClaimPage, responses=error_responses(401, 403, 422))
+@router.get(
+    "/claims",
+    response_model=ClaimPage,
+    responses={
+        200: links(
+            GetFirstClaim=(
+                "get",
+                "/claims/{claim_id}",
+                {"claim_id": "$response.body#/claims/0/claim_id"},
+            )
+        ),
+        **error_responses(401, 403, 422),
+    },
+)
 def list_claims(
     user: ResellerUser,
     services: ServicesDep,

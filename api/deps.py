@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Cookie, Depends, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -33,6 +33,7 @@ class SignedIn:
     email: str
     role: UserRole
     reseller_id: str | None
+    token_sha256: str = ""  # of the credential this request came with (to sign it out)
 
 
 SESSION_COOKIE = "cashback_session"
@@ -53,16 +54,17 @@ def _signed_in(
     token = bearer or cookie_token
     if not token:
         raise unauthenticated
+    digest = token_digest(token)
     with services.database.reading() as session:
         found = session.execute(
             select(User, ApiToken.expires_at)
             .join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_sha256 == token_digest(token))
+            .where(ApiToken.token_sha256 == digest)
         ).first()
-    if found is None or found[1] <= datetime.now(UTC):
+    if found is None or found[1] <= datetime.now(UTC):  # unknown, signed out or expired
         raise unauthenticated
     user = found[0]
-    return SignedIn(user.id, user.email, user.role, user.reseller_id)
+    return SignedIn(user.id, user.email, user.role, user.reseller_id, digest)
 
 
 CurrentUser = Annotated[SignedIn, Depends(_signed_in)]
@@ -82,3 +84,22 @@ def _operator(user: CurrentUser) -> SignedIn:
 
 ResellerUser = Annotated[SignedIn, Depends(_reseller)]
 OperatorUser = Annotated[SignedIn, Depends(_operator)]
+
+
+def links(**targets: tuple[str, str, dict[str, str]]) -> dict[str, Any]:
+    """OpenAPI links of a response: name -> (method, path, {parameter: runtime expression}), e.g.
+    `links(GetClaim=("get", "/claims/{claim_id}", {"claim_id": "$response.body#/claim_id"}))`.
+    Clients (and stateful testers such as schemathesis) follow them from one answer to the
+    operation it names."""
+    return {
+        "links": {
+            name: {
+                "operationRef": "#/paths/"
+                + path.replace("~", "~0").replace("/", "~1")
+                + "/"
+                + method,
+                "parameters": parameters,
+            }
+            for name, (method, path, parameters) in targets.items()
+        }
+    }

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import OperatorUser, ResellerUser, ServicesDep
+from api.deps import OperatorUser, ResellerUser, ServicesDep, links
 from api.errors import ApiError, error_responses, not_found
 from cashback.db.tables import Offer, Reseller
 from cashback.domain.money import CurrencyCode, Money
@@ -78,7 +78,20 @@ def is_open_to(offer: Offer, country: str, at: datetime) -> bool:
     )
 
 
-@router.get("/offers", response_model=OfferList, responses=error_responses(401, 403))
+@router.get(
+    "/offers",
+    response_model=OfferList,
+    responses={
+        200: links(
+            CloseFirstOffer=(
+                "post",
+                "/operator/offers/{offer_id}/close",
+                {"offer_id": "$response.body#/offers/0/offer_id"},
+            )
+        ),
+        **error_responses(401, 403),
+    },
+)
 def list_offers(user: ResellerUser, services: ServicesDep) -> OfferList:
     """R1, R2, R4: the offers open to the signed-in reseller now, soonest closing first."""
     now = datetime.now(UTC)
@@ -94,7 +107,16 @@ def list_offers(user: ResellerUser, services: ServicesDep) -> OfferList:
     "/operator/offers",
     status_code=201,
     response_model=OfferRead,
-    responses=error_responses(401, 403, 409, 422),
+    responses={
+        201: links(
+            CloseOffer=(
+                "post",
+                "/operator/offers/{offer_id}/close",
+                {"offer_id": "$response.body#/offer_id"},
+            )
+        ),
+        **error_responses(400, 401, 403, 409, 422),
+    },
 )
 def create_offer(offer: OfferCreate, user: OperatorUser, services: ServicesDep) -> OfferRead:
     """Operators: create an offer."""

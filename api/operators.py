@@ -29,7 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.eligibility import ClaimVerdict
 from activities.payments import PaymentOutcome, PaymentResult
 from activities.records import TimelineEntry
-from api.deps import OperatorUser, ServicesDep
+from api.deps import OperatorUser, ServicesDep, links
 from api.errors import ApiError, error_responses, not_found
 from cashback.bank.simulated import BANK_DETAIL_ERRORS
 from cashback.claims import ClaimState, Decision, DecisionKind
@@ -198,8 +198,27 @@ def _deadline_order(item: ReviewItem) -> tuple[bool, date, datetime]:
     return (item.review_deadline is None, item.review_deadline or date.max, item.received_at)
 
 
+_OF_FIRST = {"claim_id": "$response.body#/claims/0/claim_id"}
+_OF_THIS = {"claim_id": "$response.body#/claim_id"}
+_OF_PATH = {"claim_id": "$request.path.claim_id"}
+
+
 @router.get(
-    "/operator/review-queue", response_model=ReviewQueue, responses=error_responses(401, 403)
+    "/operator/review-queue",
+    response_model=ReviewQueue,
+    responses={
+        200: links(
+            GetFirstClaim=("get", "/operator/claims/{claim_id}", _OF_FIRST),
+            GetFirstInvoice=("get", "/operator/claims/{claim_id}/invoice", _OF_FIRST),
+            DecideFirst=("post", "/operator/claims/{claim_id}/decision", _OF_FIRST),
+            EnterFirstPaymentResult=(
+                "post",
+                "/operator/claims/{claim_id}/payment-result",
+                _OF_FIRST,
+            ),
+        ),
+        **error_responses(401, 403),
+    },
 )
 async def review_queue(user: OperatorUser, services: ServicesDep) -> ReviewQueue:
     """R8, R9: the claims under review, oldest review deadline first, each with the automatic
@@ -240,7 +259,14 @@ def _timeline(database: Database, claim_id: str) -> list[TimelineEntry]:
 @router.get(
     "/operator/claims/{claim_id}",
     response_model=OperatorClaimRead,
-    responses=error_responses(401, 403, 404),
+    responses={
+        200: links(
+            GetInvoice=("get", "/operator/claims/{claim_id}/invoice", _OF_THIS),
+            Decide=("post", "/operator/claims/{claim_id}/decision", _OF_THIS),
+            EnterPaymentResult=("post", "/operator/claims/{claim_id}/payment-result", _OF_THIS),
+        ),
+        **error_responses(401, 403, 404),
+    },
 )
 async def operator_claim(claim: OperatorClaim, services: ServicesDep) -> OperatorClaimRead:
     """Any claim, with its timeline (D3) and its workflow's current state."""
@@ -320,7 +346,10 @@ def _refusal(error: WorkflowUpdateFailedError) -> str:
 @router.post(
     "/operator/claims/{claim_id}/decision",
     response_model=ClaimState,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses={
+        200: links(GetClaim=("get", "/operator/claims/{claim_id}", _OF_PATH)),
+        **error_responses(400, 401, 403, 404, 409, 422, 503),
+    },
 )
 async def decide(
     decision: DecisionCreate, claim: OperatorClaim, user: OperatorUser, services: ServicesDep
@@ -369,6 +398,7 @@ class PaymentResultEntry(BaseModel):
     return_code: str = Field(
         pattern=r"^[A-Z0-9]{4}$",
         description="ACCP/ACSC/ACSP (paid) or a rejection reason: AC01, AC04, AC06, BE01",
+        json_schema_extra={"enum": [*sorted(ACCEPTED_CODES | set(BANK_DETAIL_ERRORS))]},
     )
     bank_reference: str | None = Field(default=None, max_length=128)
 
@@ -382,7 +412,7 @@ class PaymentResultRead(BaseModel):
 @router.post(
     "/operator/claims/{claim_id}/payment-result",
     response_model=PaymentResultRead,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 422),
 )
 async def enter_payment_result(
     entry: PaymentResultEntry, claim: OperatorClaim, services: ServicesDep
@@ -661,7 +691,7 @@ def _import_agreements(database: Database, records: list[LicensingRecord]) -> _I
 @router.post(
     "/operator/licensing-records/import",
     response_model=ImportReport,
-    responses=error_responses(401, 403, 413, 422),
+    responses=error_responses(400, 401, 403, 413, 422),
 )
 def import_licensing_records(
     user: OperatorUser,

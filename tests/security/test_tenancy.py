@@ -1,0 +1,146 @@
+"""R1: every endpoint that takes an id refuses another tenant. The routes with a path parameter
+are read from the app itself (`app.routes`, the bank-details page included, which OpenAPI does
+not show), and each must have an entry in ROUTES saying how reseller B calls it for reseller A's
+object and what it must answer: 404 for a reseller's endpoint (the object is not B's, and that
+reads the same as one that does not exist), 403 for an operator's endpoint (before the object
+is looked up, so a made-up id answers the same: no oracle), 404 for a bank-details link made
+from A's claim id (the link's token is the only credential). A new route with an id and no
+entry here fails the test. A's objects are unchanged afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi.routing import iter_route_contexts
+
+from cashback.domain.status import ClaimStatus
+from tests.api.claims_helpers import new_agreement, submitted, terminate_all, wait_for_status
+from tests.api.harness import Api, Reseller
+
+pytestmark = pytest.mark.security
+
+
+@dataclass(frozen=True)
+class Target:
+    """Reseller A's objects, and a made-up id of each kind."""
+
+    claim_id: str
+    offer_id: str
+
+
+Call = Callable[[Api, Reseller, str, str], Awaitable[httpx.Response]]
+
+
+async def _get(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
+    return await api.http.get(path, headers=caller.headers)
+
+
+async def _post_json(
+    body: Mapping[str, object], api: Api, caller: Reseller, path: str
+) -> httpx.Response:
+    return await api.http.post(path, json=body, headers=caller.headers)
+
+
+async def _close(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
+    return await api.http.post(path, headers=caller.headers)
+
+
+async def _decide(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
+    body = {"kind": "reject", "reasons": ["R8: not eligible"]}
+    return await _post_json(body, api, caller, path)
+
+
+async def _payment_result(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
+    return await _post_json({"return_code": "ACSC"}, api, caller, path)
+
+
+async def _bank_details(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
+    form = {"holder_name": caller.company_name, "iban": "DE02120300000000202051"}
+    return await api.http.post(path, data=form, headers=caller.headers)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """How reseller B calls the route for A's object (`{id}` filled from `kind`), and the status
+    it must get."""
+
+    kind: str  # "claim" or "offer": which of A's ids fills the path parameter
+    call: Call
+    expected: int
+
+
+ROUTES: dict[tuple[str, str], Entry] = {
+    ("GET", "/claims/{claim_id}"): Entry("claim", _get, 404),
+    ("POST", "/operator/offers/{offer_id}/close"): Entry("offer", _close, 403),
+    ("GET", "/operator/claims/{claim_id}"): Entry("claim", _get, 403),
+    ("GET", "/operator/claims/{claim_id}/invoice"): Entry("claim", _get, 403),
+    ("POST", "/operator/claims/{claim_id}/decision"): Entry("claim", _decide, 403),
+    ("POST", "/operator/claims/{claim_id}/payment-result"): Entry("claim", _payment_result, 403),
+    ("GET", "/bank-details/{token}"): Entry("claim", _get, 404),
+    ("POST", "/bank-details/{token}"): Entry("claim", _bank_details, 404),
+}
+
+
+def routes_with_ids(api: Api) -> set[tuple[str, str]]:
+    """(method, path) of every route of the app that has a path parameter."""
+    found: set[tuple[str, str]] = set()
+    for route in iter_route_contexts(api.app.routes):
+        path = route.path
+        if path is None or "{" not in path:
+            continue
+        for method in route.methods or ():
+            if method != "HEAD":
+                found.add((method, path))
+    return found
+
+
+def filled(path: str, value: str) -> str:
+    start, end = path.index("{"), path.index("}")
+    assert "{" not in path[end:], f"{path}: one path parameter expected; extend ROUTES"
+    return path[:start] + value + path[end + 1 :]
+
+
+async def test_r1_every_route_with_an_id_refuses_another_resellers_object(api: Api) -> None:
+    """R1: for each route with an id (read from the app), reseller B calling it for reseller
+    A's object gets 404 (a reseller's route, or a bank-details link) or 403 (an operator's
+    route), word for word the answer to a made-up id; A's claim and offer are unchanged; A
+    itself reads its claim (200)."""
+    routes = routes_with_ids(api)
+    assert routes == set(ROUTES), (
+        f"routes with an id not covered: {sorted(routes - set(ROUTES))}; "
+        f"covered but gone: {sorted(set(ROUTES) - routes)}"
+    )
+    offer = await api.create_offer()
+    owner = await api.register()
+    other = await api.register("Woodgrove Software GmbH")
+    claim_id = await submitted(api, owner, offer["offer_id"], new_agreement())
+    await wait_for_status(api, owner, claim_id, ClaimStatus.UNDER_REVIEW)
+    ids = {"claim": claim_id, "offer": offer["offer_id"]}
+    made_up = {"claim": "c_0000000000000000", "offer": "o_000000_00000000"}
+
+    for (method, path), entry in sorted(ROUTES.items()):
+        theirs = await entry.call(api, other, filled(path, ids[entry.kind]), method)
+        none = await entry.call(api, other, filled(path, made_up[entry.kind]), method)
+        print(
+            f"{method} {path} as reseller B: A's {entry.kind}: {theirs.status_code}, "
+            f"a made-up id: {none.status_code}"
+        )
+        assert theirs.status_code == entry.expected, (method, path, theirs.text)
+        assert none.status_code == entry.expected, (method, path, none.text)
+        # The same answer, word for word, as for an id that does not exist: no oracle.
+        assert theirs.text.replace(ids[entry.kind], "{id}") == none.text.replace(
+            made_up[entry.kind], "{id}"
+        ), (method, path)
+
+    mine = await api.http.get(f"/claims/{claim_id}", headers=owner.headers)
+    assert mine.status_code == 200
+    assert mine.json()["status"] == ClaimStatus.UNDER_REVIEW
+    offers = (await api.http.get("/offers", headers=owner.headers)).json()["offers"]
+    assert [o["offer_id"] for o in offers] == [offer["offer_id"]]
+    assert offers[0]["closed_at"] is None
+    print(f"{len(ROUTES)} routes with an id, each refused another reseller")
+    await terminate_all(api)
