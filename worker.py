@@ -55,6 +55,7 @@ class ClaimActivities:
             self.invoices.check_invoice,
             self.eligibility.check_claim,
             self.eligibility.release_licences,
+            self.eligibility.hold_approved_licences,
             self.payments.pay,
             self.bank_details.standing_confirmation,
         ]

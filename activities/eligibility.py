@@ -40,6 +40,18 @@ class EligibilityRequest(BaseModel):
     limits: LicenceLimits
 
 
+class ApprovedLicences(BaseModel):
+    """The licences an operator's approval names for a claim (R3 holds them)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    claim_id: str
+    offer_id: str
+    claimed: ClaimedAgreement
+    limits: LicenceLimits
+    licences: int
+
+
 class ClaimVerdict(BaseModel):
     """The verdict, with the agreement's sale date and customer country when the records know
     the agreement (R15 needs them)."""
@@ -56,10 +68,10 @@ class LicensingRecords(Protocol):
 
     def reserve_licences(
         self, claim_id: str, offer_id: str, customer_key: str, decide: Callable[[int], int]
-    ) -> None:
+    ) -> int:
         """In one transaction, locked against other claims for (offer_id, customer_key): read the
-        licences other claims hold, call `decide(held)` for this claim's count, and hold it.
-        Calling it again for the same claim replaces the claim's own reservation."""
+        licences other claims hold, call `decide(held)` for this claim's count, and hold it
+        (returned). Calling it again for the same claim replaces the claim's own reservation."""
         ...
 
     def release_licences(self, claim_id: str) -> None:
@@ -94,6 +106,22 @@ class EligibilityActivities:
             eligibility=verdicts[-1],
             sale_date=record.sale_date,
             customer_country=record.customer_country,
+        )
+
+    @activity.defn(name="eligibility.hold_approved_licences")
+    def hold_approved_licences(self, approval: ApprovedLicences) -> int:
+        """R3: an operator approved `approval.licences` (more or fewer than the automatic check
+        counted, or for an agreement the records do not know): hold them against the customer's
+        maximum, as many as fit beside what other claims hold. Returns the licences held."""
+        record = self._records.find_agreement(approval.claimed.agreement_number)
+        customer = record.customer_name if record else approval.claimed.customer_name
+        maximum = approval.limits.max_per_customer
+
+        def decide(held_by_others: int) -> int:
+            return max(0, min(approval.licences, maximum - held_by_others))
+
+        return self._records.reserve_licences(
+            approval.claim_id, approval.offer_id, normalise_name(customer), decide
         )
 
     @activity.defn(name="eligibility.release_licences")

@@ -97,14 +97,16 @@ class InMemoryLicensingRecords:
 
     def reserve_licences(
         self, claim_id: str, offer_id: str, customer_key: str, decide: Callable[[int], int]
-    ) -> None:
+    ) -> int:
         with self._lock:
             held = sum(
                 n
                 for claim, (offer, customer, n) in self.reservations.items()
                 if claim != claim_id and offer == offer_id and customer == customer_key
             )
-            self.reservations[claim_id] = (offer_id, customer_key, decide(held))
+            licences = decide(held)
+            self.reservations[claim_id] = (offer_id, customer_key, licences)
+            return licences
 
     def release_licences(self, claim_id: str) -> None:
         with self._lock:

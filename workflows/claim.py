@@ -19,7 +19,12 @@ with workflow.unsafe.imports_passed_through():
     from activities import bank_details, calendar, eligibility, invoices, mail, payments, records
     from activities.bank_details import BankDetailsActivities
     from activities.calendar import CalendarActivities, ReviewDeadlineRequest
-    from activities.eligibility import ClaimVerdict, EligibilityActivities, EligibilityRequest
+    from activities.eligibility import (
+        ApprovedLicences,
+        ClaimVerdict,
+        EligibilityActivities,
+        EligibilityRequest,
+    )
     from activities.invoices import InvoiceActivities
     from activities.mail import MailActivities, NoticeFacts, NoticeRequest
     from activities.payments import (
@@ -54,6 +59,7 @@ RESELLER = "reseller"
 
 # Workflow changes that alter the commands of running claims are patched (docs/workflow-changes.md).
 STANDING_CONFIRMATION = "standing-confirmation-of-bank-details"
+APPROVED_LICENCES_HELD = "approved-licences-held"
 
 
 def _start_of(day: date) -> datetime:
@@ -222,28 +228,58 @@ class ClaimWorkflow:
         """Carry out the decision: final confirmation (R9, R14 starts) or rejection."""
         actor = decision.operator
         if decision.kind is DecisionKind.REJECT:
-            reasons = decision.reasons or ("rejected at review",)
-            self._state.outcome_reasons.extend(reasons)
-            await self._release_licences()
-            await self._set_status(ClaimStatus.REJECTED, actor, "; ".join(reasons))
-            await self._notify(NoticeKind.REJECTION, reasons=reasons)
+            await self._reject(actor, decision.reasons or ("rejected at review",))
             return False
 
         verdict = self._state.verdict
         assert verdict is not None
         licences = decision.licences or verdict.eligibility.eligible_licences
+        if decision.licences is not None and workflow.patched(APPROVED_LICENCES_HELD):
+            licences = await self._hold_approved_licences(decision.licences)
+            if licences == 0:
+                await self._reject(actor, (self._over_maximum(decision.licences, 0),))
+                return False
         self._sale_date = decision.sale_date or verdict.sale_date
         self._state.amount = cashback_amount(licences, self._claim.offer.rate_per_licence)
         await self._notify(NoticeKind.FINAL_CONFIRMATION)
         confirmed_on = workflow.now().date()  # R14: the 45 days run from this e-mail
         self._state.final_confirmation_on = confirmed_on
         self._state.payout_due = payout_due(confirmed_on, self._policy.payout_days)
-        await self._set_status(
-            ClaimStatus.AWAITING_BANK_DETAILS,
-            actor,
-            f"approved: {licences} licences, {self._state.amount.format()}",
-        )
+        approved = f"approved: {licences} licences, {self._state.amount.format()}"
+        if decision.licences is not None and licences < decision.licences:
+            approved += f" ({self._over_maximum(decision.licences, licences)})"
+        await self._set_status(ClaimStatus.AWAITING_BANK_DETAILS, actor, approved)
         return True
+
+    async def _reject(self, actor: str, reasons: tuple[str, ...]) -> None:
+        self._state.outcome_reasons.extend(reasons)
+        await self._release_licences()
+        await self._set_status(ClaimStatus.REJECTED, actor, "; ".join(reasons))
+        await self._notify(NoticeKind.REJECTION, reasons=reasons)
+
+    async def _hold_approved_licences(self, licences: int) -> int:
+        """R3: the licences an operator approved count against the customer's maximum as the
+        automatic check's do; as many are held as fit beside other claims'."""
+        return await workflow.execute_activity_method(
+            EligibilityActivities.hold_approved_licences,
+            ApprovedLicences(
+                claim_id=self._claim.claim_id,
+                offer_id=self._claim.offer.offer_id,
+                claimed=self._claim.claimed,
+                limits=self._claim.offer.limits,
+                licences=licences,
+            ),
+            start_to_close_timeout=eligibility.TIMEOUT,
+            retry_policy=eligibility.RETRY,
+            summary=f"R3: hold the {licences} licences approved",
+        )
+
+    def _over_maximum(self, approved: int, held: int) -> str:
+        maximum = self._claim.offer.limits.max_per_customer
+        return (
+            f"R3: {held} of the {approved} licences approved fit under the customer's maximum "
+            f"of {maximum} beside other claims"
+        )
 
     async def _collect_bank_details(self, loop: _NoticeLoop) -> BankDetailsSubmission | None:
         """R10-R12 (and R16): ask, wait `days_per_notice` days, ask again; a correction request

@@ -164,9 +164,11 @@ class SqlLicensingRecords:
 
     def reserve_licences(
         self, claim_id: str, offer_id: str, customer_key: str, decide: Callable[[int], int]
-    ) -> None:
+    ) -> int:
         with self._database.transaction() as session:
-            LicensingRepository(session).reserve_licences(claim_id, offer_id, customer_key, decide)
+            return LicensingRepository(session).reserve_licences(
+                claim_id, offer_id, customer_key, decide
+            )
 
     def release_licences(self, claim_id: str) -> None:
         with self._database.transaction() as session:

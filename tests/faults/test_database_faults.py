@@ -53,7 +53,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.calendar import ReviewDeadlineRequest
-from activities.eligibility import ClaimVerdict, EligibilityRequest
+from activities.eligibility import ApprovedLicences, ClaimVerdict, EligibilityRequest
 from activities.invoices import InvoiceRef
 from activities.mail import NoticeFacts, NoticeReceipt, NoticeRequest
 from activities.payments import PaymentOrder, PaymentResult, payout_idempotency_key
@@ -386,6 +386,24 @@ def _release(rig: Rig, mailbox: Mailbox) -> Prepared:
     )
 
 
+def _hold_approved(rig: Rig, mailbox: Mailbox) -> Prepared:
+    """R3: an operator approves 8 of the agreement's licences: 8 are held, once."""
+    claim = seed_claim(rig.clean, _local_invoices(rig.settings))
+    approval = ApprovedLicences(
+        claim_id=claim.claim_id,
+        offer_id=claim.offer.offer_id,
+        claimed=claim.claimed,
+        limits=claim.offer.limits,
+        licences=8,
+    )
+    activities = rig.activities
+    return Prepared(
+        call=lambda: activities.eligibility.hold_approved_licences(approval),
+        effect=lambda: _reservations(rig, claim),
+        expected={"reservations": 1, "licences held": 8},
+    )
+
+
 def _notice(claim: ClaimInput) -> NoticeRequest:
     return NoticeRequest(
         claim_id=claim.claim_id,
@@ -481,6 +499,7 @@ WRITING: dict[str, Callable[[Rig, Mailbox], Prepared]] = {
     "records.append_timeline": _timeline,
     "eligibility.check_claim": _check_claim,
     "eligibility.release_licences": _release,
+    "eligibility.hold_approved_licences": _hold_approved,
     "mail.send_notice": _send_notice,
     "payments.pay": _pay,
 }

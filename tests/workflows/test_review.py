@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
-from cashback.claims import Decision, DecisionKind
+from cashback.claims import ClaimInput, ClaimOutcome, ClaimState, Decision, DecisionKind
 from cashback.domain.calendar import add_business_days
+from cashback.domain.names import normalise_name
 from cashback.domain.status import ClaimStatus, NoticeKind
 from tests.workflows.claims import APPROVE, Program, claim_input, licensing_record, today
 
@@ -147,7 +149,68 @@ async def test_r9_deadline_escalates_an_inconclusive_claim(program: Program) -> 
     assert state.status is ClaimStatus.AWAITING_BANK_DETAILS
     assert state.amount is not None
     assert state.amount.minor_units == 8 * 1250
+    # R3: the approved licences count against the customer's maximum (customer as claimed).
+    assert program.records.reservations[claim.claim_id] == (
+        claim.offer.offer_id,
+        normalise_name("Fabrikam AG"),
+        8,
+    )
     await handle.terminate("test done")
+
+
+async def approve_unknown_agreement_beside(
+    program: Program, held_by_others: int, licences: int
+) -> tuple[ClaimInput, WorkflowHandle[Any, ClaimOutcome], ClaimState]:
+    """An agreement unknown to the records, whose customer (Fabrikam AG, maximum 100) already
+    has `held_by_others` licences held by another claim of the offer; the operator approves
+    `licences` while the claim is under review."""
+    claim = claim_input("OL-UNKNOWN")
+    program.invoices.sha256_by_key[claim.invoice.object_key] = claim.invoice.sha256
+    program.records.reservations["other-claim"] = (
+        claim.offer.offer_id,
+        normalise_name("Fabrikam AG"),
+        held_by_others,
+    )
+    handle = await program.submit(claim)
+    await program.wait_for(handle, ClaimStatus.UNDER_REVIEW)
+    approve = Decision(
+        kind=DecisionKind.APPROVE,
+        operator="olga.operator",
+        licences=licences,
+        sale_date=today() - timedelta(days=100),
+    )
+    return claim, handle, await program.decide(handle, approve)
+
+
+async def test_r3_an_approval_is_cut_to_the_customers_maximum(program: Program) -> None:
+    """R3: the operator approves 8 licences, but other claims hold 95 of the customer's 100:
+    5 are held and paid for, and the timeline says why."""
+    claim, handle, state = await approve_unknown_agreement_beside(program, 95, 8)
+    await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS)
+
+    assert state.status is ClaimStatus.AWAITING_BANK_DETAILS
+    assert state.amount is not None
+    assert state.amount.minor_units == 5 * 1250
+    assert program.records.reservations[claim.claim_id][2] == 5
+    reason = program.status_changes(claim)[-1].reason
+    assert "approved: 5 licences" in reason
+    assert "R3: 5 of the 8 licences approved fit under the customer's maximum of 100" in reason
+    await handle.terminate("test done")
+
+
+async def test_r3_an_approval_with_no_licences_left_is_a_rejection(program: Program) -> None:
+    """R3: other claims hold all of the customer's 100 licences: the approval cannot be paid
+    for; the claim is rejected with the reason, and holds nothing."""
+    claim, handle, state = await approve_unknown_agreement_beside(program, 100, 8)
+
+    assert state.status is ClaimStatus.REJECTED
+    assert state.outcome_reasons == [
+        "R3: 0 of the 8 licences approved fit under the customer's maximum of 100 beside "
+        "other claims"
+    ]
+    assert (await handle.result()).status is ClaimStatus.REJECTED
+    assert claim.claim_id not in program.records.reservations
+    assert program.kinds(claim)[-1] is NoticeKind.REJECTION
 
 
 async def test_r5_r7_claim_without_its_invoice_is_rejected(program: Program) -> None:
