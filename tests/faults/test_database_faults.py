@@ -828,7 +828,9 @@ async def served(
     app = create_app(services)
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", log_config=None
+        )
     )
     serving = asyncio.create_task(server.serve())
     try:
