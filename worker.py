@@ -7,8 +7,11 @@ its activities on one task queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import py_compile
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from temporalio.converter import DataConverter
 from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import workflows.claim
 from activities.bank_details import BankDetailsActivities
 from activities.calendar import CalendarActivities
 from activities.eligibility import EligibilityActivities
@@ -87,15 +91,31 @@ async def connect(
     return await Client.connect(target, namespace=namespace, data_converter=data_converter)
 
 
+def cache_workflow_bytecode() -> None:
+    """Write the bytecode of the modules the sandbox imports afresh for every workflow it loads
+    (a new claim, or one evicted from the cache and woken by a timer, an update or a query).
+    With PYTHONDONTWRITEBYTECODE=1, common in container images, nothing else writes it, and
+    each of those imports compiles the source again: a workflow instance then costs 2-4x the
+    CPU (docs/performance.md). A tree that cannot be written keeps the slower path."""
+    if not sys.dont_write_bytecode:
+        return  # the first import wrote it
+    for module in (workflows, workflows.claim):
+        if module.__file__:
+            with contextlib.suppress(OSError, py_compile.PyCompileError):
+                py_compile.compile(module.__file__, doraise=True)
+
+
 def claim_worker(
     client: Client,
     activities: ClaimActivities,
     *,
     task_queue: str = TASK_QUEUE,
     max_activity_threads: int = 16,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
     """A worker for claims. Database, S3, SMTP and bank calls block, so the activities are
     synchronous and run on a thread pool, never on the event loop."""
+    cache_workflow_bytecode()
     return Worker(
         client,
         task_queue=task_queue,
@@ -103,6 +123,9 @@ def claim_worker(
         workflow_runner=workflow_runner(),
         activities=activities.functions(),
         activity_executor=ThreadPoolExecutor(max_workers=max_activity_threads),
+        # Workflows kept in memory between their tasks; an evicted one is replayed from its
+        # history when it wakes up. Bounds the worker's memory (docs/performance.md).
+        max_cached_workflows=max_cached_workflows,
     )
 
 
@@ -120,7 +143,12 @@ async def main() -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    async with claim_worker(client, activities, task_queue=settings.task_queue):
+    async with claim_worker(
+        client,
+        activities,
+        task_queue=settings.task_queue,
+        max_cached_workflows=settings.worker_max_cached_workflows,
+    ):
         await stop.wait()
 
 

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "claims"
+    worker_max_cached_workflows: int = Field(
+        default=1000, ge=0, description="workflows a worker keeps in memory between their tasks"
+    )
 
     database_url: str = Field(default="", description="default: SQLite in data_dir")
 
