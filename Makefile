@@ -15,9 +15,12 @@ $(BIN)/.installed: pyproject.toml
 test: $(BIN)/.installed lint typecheck chromium
 	$(BIN)/pytest
 
-# Benchmarks print figures, never assert times (bench/; so far the Temporal baseline).
+# Benchmarks print figures, never assert times (docs/performance.md). `make bench` runs the
+# Temporal baseline; `make bench BENCH=intake ARGS="--concurrency 1 4"` runs bench/intake.py
+# (also open_claims, profile; ARGS=--help lists a script's options).
+BENCH ?= baseline
 bench: $(BIN)/.installed
-	$(BIN)/python -m bench.baseline $(ARGS)
+	$(BIN)/python -m bench.$(BENCH) $(ARGS)
 
 # The browser tests drive Debian's chromium (never a downloaded browser); as root it is installed.
 chromium:

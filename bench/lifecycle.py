@@ -1,0 +1,155 @@
+"""Lifecycle (issue 7): claims from submission to PAID, next to the baseline, in one run.
+
+The claims take the path without a human step: the automatic verdict is conclusive (the
+agreement is in the licensing records), so the claim is approved when its review window ends
+(R9); the reseller confirmed its bank details for all claims (R10, the standing confirmation),
+so no request is sent; the return window is 0 days (R15), so the payout is due at once. The
+program's durations are shortened by `CASHBACK_POLICY__TIME_SCALE` (default 1e-7: the review
+window's timer fires after its minimum of 1 s). Everything else is the product as `make run`
+starts it (`bench.stack`): the worker process with the real activities (SQLite, local invoice
+store, SMTP to the local mail server, the simulated bank), payloads encrypted.
+
+A claim's happy path on this route has as many activities as the baseline workflow (13 and one
+local activity: 6 timeline entries, 3 e-mails, invoice check, eligibility, standing
+confirmation, payment). Each row starts `--claims` claims (rows seeded as `POST /claims` would
+store them) with `concurrency` in flight, waits for each to be PAID, and measures the baseline
+workflow at the same concurrency on the same server just before. It prints the machine and a
+markdown table; it asserts nothing.
+
+    python -m bench.lifecycle [--claims 200] [--concurrency 10 50 100] [--time-scale 1e-7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+from temporalio.client import Client
+
+from bench import baseline
+from bench.load import closed_loop, percentile, table
+from bench.seed import Program, add_claims, invoice_pdf, seed_program, store_invoice
+from bench.stack import machine, running_stack
+from cashback.claims import ClaimInput, ClaimOutcome, claim_workflow_id
+from cashback.db import BankDetails, Database
+from cashback.db.standing_confirmations import StandingConfirmations
+from cashback.domain.payout import HolderType
+from cashback.domain.status import ClaimStatus
+from cashback.wiring import bank_accounts, invoice_storage
+from workflows.claim import ClaimWorkflow
+
+IBAN = "DE89 3704 0044 0532 0130 00"
+
+
+def confirm_bank_details_for_all_claims(
+    database: Database, program: Program, accounts: Any
+) -> None:
+    """R10: every reseller gave valid company details and confirmed them for later claims."""
+    standing = StandingConfirmations(database, accounts)
+    for reseller in program.resellers:
+        details = BankDetails(
+            holder_name=reseller.company_name, holder_type=HolderType.COMPANY, iban=IBAN
+        )
+        standing.give(reseller.reseller_id, accounts.store(details))
+
+
+async def run_claims(
+    client: Client, task_queue: str, claims: list[ClaimInput], concurrency: int
+) -> tuple[float, list[float], int]:
+    """Start every claim (`concurrency` in flight) and wait until it ends: completed claims/s,
+    the seconds each took from submission to PAID, and how many ended otherwise."""
+    outcomes: list[ClaimOutcome] = []
+
+    async def one(index: int) -> None:
+        claim = claims[index]
+        outcome = await client.execute_workflow(
+            ClaimWorkflow.run, claim, id=claim_workflow_id(claim.claim_id), task_queue=task_queue
+        )
+        outcomes.append(outcome)
+
+    run = await closed_loop(len(claims), concurrency, one)
+    not_paid = len(run.failures) + sum(1 for o in outcomes if o.status is not ClaimStatus.PAID)
+    return run.rate, run.latencies, not_paid
+
+
+async def main(claims: int, concurrencies: list[int], time_scale: float, resellers: int) -> None:
+    print(f"machine: {machine()}", flush=True)
+    env = {
+        "CASHBACK_POLICY__RETURN_WINDOW_DAYS": "0",
+        "CASHBACK_POLICY__TIME_SCALE": repr(time_scale),
+    }
+    async with running_stack(api=False, env=env) as stack:
+        settings = stack.settings
+        database = stack.database()
+        program = seed_program(
+            database, resellers=resellers, agreements=claims * len(concurrencies)
+        )
+        confirm_bank_details_for_all_claims(database, program, bank_accounts(settings, database))
+        invoice = store_invoice(invoice_storage(settings), invoice_pdf())
+        client = await stack.client()
+        plain = await Client.connect(stack.temporal_address)  # the baseline's own converter
+        print(
+            f"\nlifecycle: {claims} claims per row from submission to PAID (time scale "
+            f"{time_scale:g}, return window 0 days, bank details confirmed for all claims), "
+            "the worker a process of its own; baseline: bench.baseline's workflow, its worker "
+            "in this process, measured on the same server just before\n",
+            flush=True,
+        )
+        rows = []
+        for number, concurrency in enumerate(concurrencies):
+            base_rate = await baseline.measure(plain, claims, concurrency)
+            inputs = add_claims(
+                database,
+                program,
+                range(number * claims, (number + 1) * claims),
+                invoice,
+                settings.policy,
+            )
+            started = time.perf_counter()
+            rate, latencies, not_paid = await run_claims(
+                client, settings.task_queue, inputs, concurrency
+            )
+            elapsed = time.perf_counter() - started
+            rows.append(
+                [
+                    concurrency,
+                    claims,
+                    round(elapsed, 1),
+                    rate,
+                    base_rate,
+                    round(rate / base_rate, 2),
+                    percentile(latencies, 50),
+                    percentile(latencies, 99),
+                    not_paid,
+                ]
+            )
+            print(f"  concurrency {concurrency}: {rate:.1f} claims/s", flush=True)
+        print(
+            table(
+                [
+                    "concurrency",
+                    "claims",
+                    "seconds",
+                    "claims/s",
+                    "baseline/s",
+                    "ratio",
+                    "p50 s",
+                    "p99 s",
+                    "not paid",
+                ],
+                rows,
+            ),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--claims", type=int, default=200, help="claims per row")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[10, 50, 100])
+    parser.add_argument("--time-scale", type=float, default=1e-7)
+    parser.add_argument("--resellers", type=int, default=20)
+    options = parser.parse_args()
+    asyncio.run(main(options.claims, options.concurrency, options.time_scale, options.resellers))
