@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import (
     Client,
@@ -76,15 +76,22 @@ def _operator_claim(claim_id: str, user: OperatorUser, services: ServicesDep) ->
 OperatorClaim = Annotated[ClaimOnFile, Depends(_operator_claim)]
 
 
-def _claims_under_review(database: Database) -> list[ClaimOnFile]:
+def _claims_under_review(
+    database: Database, limit: int, offset: int
+) -> tuple[list[ClaimOnFile], int]:
+    """One page of the claims under review, oldest received first, and how many there are."""
+    under_review = Claim.status == ClaimStatus.UNDER_REVIEW
     with database.reading() as session:
+        total = session.scalar(select(func.count()).select_from(Claim).where(under_review))
         rows = session.execute(
             select(Claim, Reseller.company_name)
             .join(Reseller, Reseller.id == Claim.reseller_id)
-            .where(Claim.status == ClaimStatus.UNDER_REVIEW)
+            .where(under_review)
             .order_by(Claim.created_at, Claim.id)
+            .limit(limit)
+            .offset(offset)
         ).all()
-    return [ClaimOnFile(claim, reseller_name) for claim, reseller_name in rows]
+    return [ClaimOnFile(claim, reseller_name) for claim, reseller_name in rows], total or 0
 
 
 @dataclass(frozen=True)
@@ -176,6 +183,8 @@ class ReviewItem(ClaimFacts):
 
 class ReviewQueue(BaseModel):
     claims: list[ReviewItem]
+    total: int = Field(description="claims under review in all")
+    next_offset: int | None = Field(description="pass as `offset` for the next page; null: last")
 
 
 def _review_item(on_file: ClaimOnFile, answer: WorkflowAnswer) -> ReviewItem:
@@ -217,13 +226,23 @@ _OF_PATH = {"claim_id": "$request.path.claim_id"}
                 _OF_FIRST,
             ),
         ),
-        **error_responses(401, 403),
+        **error_responses(401, 403, 422),
     },
 )
-async def review_queue(user: OperatorUser, services: ServicesDep) -> ReviewQueue:
-    """R8, R9: the claims under review, oldest review deadline first, each with the automatic
-    verdict and its reasons, whether it was escalated and what its workflow waits for."""
-    on_file = await run_in_threadpool(_claims_under_review, services.database)
+async def review_queue(
+    user: OperatorUser,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=200, description="claims per page")] = 50,
+    offset: Annotated[
+        int, Query(ge=0, le=1_000_000_000, description="`next_offset` of the page before")
+    ] = 0,
+) -> ReviewQueue:
+    """R8, R9: the claims under review, each with the automatic verdict and its reasons,
+    whether it was escalated and what its workflow waits for. Pages hold the oldest received
+    claims first (the review deadline follows from the day a claim was received, R9); within a
+    page, the oldest review deadline comes first. Each claim on the page is asked for its
+    state, so a page costs `limit` workflow queries, whatever the length of the queue."""
+    on_file, total = await run_in_threadpool(_claims_under_review, services.database, limit, offset)
     slots = asyncio.Semaphore(PARALLEL_QUERIES)
 
     async def ask(workflow_id: str) -> WorkflowAnswer:
@@ -237,7 +256,12 @@ async def review_queue(user: OperatorUser, services: ServicesDep) -> ReviewQueue
         # The database follows the workflow: a claim decided a moment ago is no longer listed.
         if answer.state is None or answer.state.status is ClaimStatus.UNDER_REVIEW
     ]
-    return ReviewQueue(claims=sorted(items, key=_deadline_order))
+    following = offset + len(on_file)
+    return ReviewQueue(
+        claims=sorted(items, key=_deadline_order),
+        total=total,
+        next_offset=following if following < total else None,
+    )
 
 
 class OperatorClaimRead(ClaimFacts):

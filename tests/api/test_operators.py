@@ -76,6 +76,35 @@ async def test_r8_r9_review_queue_orders_by_deadline_and_shows_the_verdicts(api:
     assert orphan.workflow_id in third["state_unavailable"]
 
 
+async def test_r8_r9_the_review_queue_comes_in_pages(api: Api) -> None:
+    """R8, R9: the queue is read a page at a time (each claim on a page is one workflow query),
+    oldest received first, with the total and the offset of the next page."""
+    offer = await api.create_offer()
+    reseller = await api.register()
+    now = datetime.now(UTC)
+    claims = []
+    for days_ago in (3, 2, 1):
+        row, _, _ = add_claim_row(
+            api,
+            reseller.reseller_id,
+            offer["offer_id"],
+            f"OL-PAGE-{days_ago}",
+            status=ClaimStatus.UNDER_REVIEW,
+            received_at=now - timedelta(days=days_ago),
+        )
+        claims.append(row.id)
+
+    first = await api.http.get("/operator/review-queue?limit=2", headers=api.operator)
+    assert first.status_code == 200, first.text
+    assert [item["claim_id"] for item in first.json()["claims"]] == claims[:2]
+    assert (first.json()["total"], first.json()["next_offset"]) == (3, 2)
+    last = await api.http.get("/operator/review-queue?limit=2&offset=2", headers=api.operator)
+    assert [item["claim_id"] for item in last.json()["claims"]] == claims[2:]
+    assert (last.json()["total"], last.json()["next_offset"]) == (3, None)
+    too_many = await api.http.get("/operator/review-queue?limit=1000", headers=api.operator)
+    assert too_many.status_code == 422
+
+
 async def test_r8_an_approval_through_the_api_asks_for_bank_details(api: Api) -> None:
     """R8, R9: an operator approves; the workflow sends the final confirmation and moves to
     AWAITING_BANK_DETAILS; the timeline names the operator (D3); the claim leaves the queue.
