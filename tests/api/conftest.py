@@ -5,12 +5,13 @@ the simulated bank."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.engine import URL
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -19,6 +20,7 @@ from cashback.config import Settings
 from cashback.db import upgrade_to_head
 from cashback.wiring import build_activities, open_database
 from tests.api.harness import Api
+from tests.db.conftest import schema_of_its_own
 from tests.mail.mailbox import Mailbox, SmtpServer
 from worker import claim_worker
 
@@ -27,6 +29,24 @@ from worker import claim_worker
 def settings_overrides() -> dict[str, Any]:
     """Settings a test module changes (override this fixture there)."""
     return {}
+
+
+@pytest.fixture
+def postgres_schema(postgres_url: URL) -> Iterator[URL]:
+    """A PostgreSQL schema of its own for one test: what one test stores, the next does not
+    see (dropped afterwards)."""
+    with schema_of_its_own(postgres_url) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def on_both_databases(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings for the API on SQLite, then on PostgreSQL (a schema of its own): a module
+    whose tests run on both returns it from its `settings_overrides`."""
+    if request.param == "sqlite":
+        return {}
+    url: URL = request.getfixturevalue("postgres_schema")
+    return {"database_url": url.render_as_string(hide_password=False)}
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +35,6 @@ from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.result import Ok
 from schemathesis.core.transport import Response
 from sqlalchemy import select
-from sqlalchemy.engine import URL
 
 from api.accounts import issue_token
 from cashback.db.tables import User
@@ -50,7 +49,6 @@ from tests.api.claims_helpers import (
     wait_for_status,
 )
 from tests.api.harness import Api, Reseller, auth
-from tests.db.conftest import _create_schema, _drop_schema
 
 MAX_EXAMPLES = int(os.environ.get("CASHBACK_SCHEMA_EXAMPLES", "25"))
 STATEFUL_EXAMPLES = int(os.environ.get("CASHBACK_STATEFUL_EXAMPLES", "40"))
@@ -89,22 +87,9 @@ RULE_MESSAGES = (
 
 
 @pytest.fixture
-def postgres_schema(postgres_url: URL) -> Iterator[URL]:
-    """A schema of its own for each test: what one test stores, the next does not see."""
-    schema, url = _create_schema(postgres_url)
-    try:
-        yield url
-    finally:
-        _drop_schema(postgres_url, schema)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+def settings_overrides(on_both_databases: dict[str, Any]) -> dict[str, Any]:
     """The app on SQLite, and on PostgreSQL (which refuses what SQLite stores, e.g. NUL)."""
-    if request.param == "sqlite":
-        return {}
-    url: URL = request.getfixturevalue("postgres_schema")
-    return {"database_url": url.render_as_string(hide_password=False)}
+    return on_both_databases
 
 
 def free_port() -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,19 @@ def _drop_schema(server: URL, schema: str) -> None:
         admin.dispose()
 
 
+@contextmanager
+def schema_of_its_own(server: URL, *, migrated: bool = False) -> Iterator[URL]:
+    """A new PostgreSQL schema on `server` (its URL), at the head migration if `migrated`;
+    dropped afterwards."""
+    schema, url = _create_schema(server)
+    try:
+        if migrated:
+            upgrade_to_head(url)
+        yield url
+    finally:
+        _drop_schema(server, schema)
+
+
 @pytest.fixture(params=BACKENDS)
 def empty_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """A database with no tables at all: a new SQLite file, or a new PostgreSQL schema."""
@@ -59,12 +73,8 @@ def empty_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ba
         path = tmp_path / "empty.db"
         yield Backend("sqlite", make_url(f"sqlite:///{path}"), sqlite_file=path)
         return
-    server: URL = request.getfixturevalue("postgres_url")
-    schema, url = _create_schema(server)
-    try:
+    with schema_of_its_own(request.getfixturevalue("postgres_url")) as url:
         yield Backend("postgres", url)
-    finally:
-        _drop_schema(server, schema)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -150,3 +150,21 @@ async def register(http: httpx.AsyncClient, company: str, email: str) -> dict[st
     })  # fmt: skip
     assert registered.status_code == 201, registered.text
     return await sign_in(http, email)
+
+
+async def submit_claim(
+    http: httpx.AsyncClient, reseller: dict[str, str], offer_id: str, agreement: str, company: str
+) -> str:
+    """R5, R6, D2: the reseller submits a claim for `agreement` (sold to Fabrikam AG) with its
+    invoice and the offer's terms accepted; the claim's id, once it is under review (R7, R8)."""
+    submitted = await http.post(
+        "/claims", headers=reseller | {"Idempotency-Key": f"e2e-{agreement}"},
+        data={"offer_id": offer_id, "agreement_number": agreement,
+              "customer_name": "Fabrikam AG", "reseller_name": company,
+              "terms_accepted_version": "2026-01"},
+        files={"invoice": ("invoice.pdf", PDF, "application/pdf")},
+    )  # fmt: skip
+    assert submitted.status_code == 201, submitted.text
+    claim_id: str = submitted.json()["claim_id"]
+    await poll(http, f"/claims/{claim_id}", reseller, "UNDER_REVIEW")
+    return claim_id

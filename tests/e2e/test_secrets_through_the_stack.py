@@ -27,7 +27,6 @@ from cashback.db import mask_iban
 from cashback.domain.names import names_match
 from tests.e2e.stack import (
     OPERATOR,
-    PDF,
     Stack,
     create_operator,
     open_offer,
@@ -35,6 +34,7 @@ from tests.e2e.stack import (
     register,
     running_stack,
     sign_in,
+    submit_claim,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.security]
@@ -106,17 +106,8 @@ async def test_r13_canary_bank_details_stay_secret_through_the_whole_product(
             operator = await sign_in(http, OPERATOR)
             offer_id = await open_offer(http, operator, AGREEMENT, COMPANY)
             reseller = await register(http, COMPANY, "claims@kanarienvogel.example")
-            submitted = await http.post(
-                "/claims", headers=reseller | {"Idempotency-Key": "canary-1"},
-                data={"offer_id": offer_id, "agreement_number": AGREEMENT,
-                      "customer_name": "Fabrikam AG", "reseller_name": COMPANY,
-                      "terms_accepted_version": "2026-01"},
-                files={"invoice": ("invoice.pdf", PDF, "application/pdf")},
-            )  # fmt: skip
-            assert submitted.status_code == 201, submitted.text
-            claim_id = submitted.json()["claim_id"]
+            claim_id = await submit_claim(http, reseller, offer_id, AGREEMENT, COMPANY)
             claim_url = f"/claims/{claim_id}"
-            await poll(http, claim_url, reseller, "UNDER_REVIEW")
             decided = await http.post(
                 f"/operator/claims/{claim_id}/decision", headers=operator, json={"kind": "approve"}
             )

@@ -39,7 +39,6 @@ from temporalio.client import (
 from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
-from activities.invoices import InvoiceRef
 from activities.records import TimelineEntry
 from cashback.claims import (
     BankDetailsSubmission,
@@ -53,7 +52,6 @@ from cashback.claims import (
 from cashback.config import Settings
 from cashback.db import BankDetails, Database, LicensingRepository, SqlTimeline, upgrade_to_head
 from cashback.db.snapshots import claim_input_of
-from cashback.domain.eligibility import LicenceLine, LicensingRecord
 from cashback.domain.payout import BankDetailsJudgement, HolderType
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.status import ClaimStatus
@@ -63,6 +61,7 @@ from cashback.mail.smtp import NOTICE_HEADER
 from cashback.run import start_temporal, wait_for_temporal
 from cashback.wiring import bank_accounts, open_database
 from tests.db.seed import add_offer, add_reseller, new_claim
+from tests.integration.program import invoice_ref, licensing_record_of
 from tests.mail.mailbox import free_port
 from workflows.claim import ClaimWorkflow
 
@@ -265,28 +264,11 @@ class FaultProgram:
                 session.add(claim)
                 if known_agreement:
                     LicensingRepository(session).add_agreement(
-                        LicensingRecord(
-                            agreement_number=claim.agreement_number,
-                            customer_name=claim.customer_name,
-                            customer_segment="commercial",
-                            customer_country="DE",
-                            reseller_name=COMPANY,
-                            sale_date=SALE_DATE,
-                            lines=(
-                                LicenceLine(
-                                    product="Office Pro Plus", licence_type="new", quantity=LICENCES
-                                ),
-                            ),
-                        ),
-                        imported_at=now,
+                        licensing_record_of(claim, COMPANY), imported_at=now
                     )
-                invoice = InvoiceRef(
-                    object_key=stored.object_key,
-                    sha256=stored.sha256,
-                    content_type=stored.content_type,
-                    size_bytes=stored.size_bytes,
+                seeded.append(
+                    Seeded(claim_input_of(reseller, offer, claim, invoice_ref(stored), policy))
                 )
-                seeded.append(Seeded(claim_input_of(reseller, offer, claim, invoice, policy)))
         return seeded
 
     async def submit(

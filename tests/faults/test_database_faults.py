@@ -54,7 +54,6 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.calendar import ReviewDeadlineRequest
 from activities.eligibility import ApprovedLicences, ClaimVerdict, EligibilityRequest
-from activities.invoices import InvoiceRef
 from activities.mail import NoticeFacts, NoticeReceipt, NoticeRequest
 from activities.payments import PaymentOrder, PaymentResult, payout_idempotency_key
 from activities.records import TimelineEntry, TimelineEvent
@@ -66,14 +65,12 @@ from cashback.config import Settings
 from cashback.db import (
     ClaimRepository,
     Database,
-    LicensingRepository,
     SqlLicensingRecords,
     make_engine,
     upgrade_to_head,
 )
 from cashback.db.invitations import BankDetailsInvitations
 from cashback.db.notices import NoticeRepository, SqlNoticeLog
-from cashback.db.snapshots import claim_input_of
 from cashback.db.tables import (
     BankDetailsInvitation,
     Claim,
@@ -82,9 +79,7 @@ from cashback.db.tables import (
     PaymentStatus,
     TimelineRow,
 )
-from cashback.domain.eligibility import LicenceLine, LicensingRecord
 from cashback.domain.names import normalise_name
-from cashback.domain.policy import ProgramPolicy
 from cashback.domain.status import ClaimStatus, NoticeKind
 from cashback.invoices import LocalInvoiceStorage
 from cashback.mail import MailRenderer, SmtpOutbox
@@ -97,8 +92,7 @@ from cashback.wiring import (
 )
 from tests.api.claims_helpers import stored_invoices, submit, terminate_all
 from tests.api.harness import Api
-from tests.db.conftest import BACKENDS, _create_schema, _drop_schema
-from tests.db.seed import add_offer, add_reseller, new_claim
+from tests.db.conftest import BACKENDS, schema_of_its_own
 from tests.faults.database_faults import (
     DatabaseProxy,
     Fault,
@@ -114,6 +108,7 @@ from tests.integration.program import (
     company_account,
     notices_of,
     secure_token,
+    seed_claim,
 )
 from tests.mail.mailbox import Mailbox, SmtpServer, free_port
 from worker import ClaimActivities, claim_worker
@@ -133,12 +128,8 @@ SALE_DATE = date(2026, 3, 2)
 @pytest.fixture(scope="module")
 def pg_schema(postgres_url: URL) -> Iterator[URL]:
     """A PostgreSQL schema of this module, at the head migration (reached directly)."""
-    schema, url = _create_schema(postgres_url)
-    try:
-        upgrade_to_head(url)
+    with schema_of_its_own(postgres_url, migrated=True) as url:
         yield url
-    finally:
-        _drop_schema(postgres_url, schema)
 
 
 @pytest.fixture(scope="module")
@@ -234,50 +225,6 @@ def rig(module_rig: Rig) -> Rig:
 
 
 # ---- seeding ----------------------------------------------------------------------------------
-
-
-def seed_claim(database: Database, invoices: LocalInvoiceStorage) -> ClaimInput:
-    """What the API leaves behind on submission: the invoice, the reseller, an offer of its own,
-    the claim row and the licensing record of its agreement (LICENCES licences); the workflow's
-    input built from those rows."""
-    claim_id = f"f{uuid.uuid4().hex[:11]}"
-    now = datetime.now(UTC)
-    stored = invoices.put(
-        f"invoices/{claim_id}/invoice.pdf",
-        b"%PDF-1.7 invoice " + claim_id.encode(),
-        "application/pdf",
-    )
-    with database.transaction() as session:
-        reseller = add_reseller(session, f"reseller-{claim_id}")
-        offer = add_offer(session, f"offer-{claim_id}")
-        session.flush()
-        claim = new_claim(claim_id, offer_id=offer.id)
-        claim.reseller_id = reseller.id
-        claim.invoice_object_key = stored.object_key
-        claim.invoice_sha256 = stored.sha256
-        claim.terms_accepted_at = claim.created_at = claim.updated_at = now
-        session.add(claim)
-        LicensingRepository(session).add_agreement(
-            LicensingRecord(
-                agreement_number=claim.agreement_number,
-                customer_name=claim.customer_name,
-                customer_segment="commercial",
-                customer_country="DE",
-                reseller_name=claim.reseller_name_on_agreement,
-                sale_date=SALE_DATE,
-                lines=(
-                    LicenceLine(product="Office Pro Plus", licence_type="new", quantity=LICENCES),
-                ),
-            ),
-            imported_at=now,
-        )
-        invoice = InvoiceRef(
-            object_key=stored.object_key,
-            sha256=stored.sha256,
-            content_type=stored.content_type,
-            size_bytes=stored.size_bytes,
-        )
-        return claim_input_of(reseller, offer, claim, invoice, ProgramPolicy())
 
 
 def _local_invoices(settings: Settings) -> LocalInvoiceStorage:

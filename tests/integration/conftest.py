@@ -22,7 +22,7 @@ from cashback.config import InvoiceBackend, Settings
 from cashback.db import Database, upgrade_to_head
 from cashback.invoices import S3InvoiceStorage
 from cashback.wiring import invoice_storage, open_database
-from tests.db.conftest import BACKENDS, _create_schema, _drop_schema
+from tests.db.conftest import BACKENDS, schema_of_its_own
 from tests.invoices.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, moto_s3
 from tests.mail.mailbox import SmtpServer
 from tests.mail.notices import SUPPORT
@@ -41,12 +41,8 @@ def s3_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_schema(postgres_url: URL) -> Iterator[URL]:
     """A PostgreSQL schema of its own for this test session, at the head migration."""
-    schema, url = _create_schema(postgres_url)
-    try:
-        upgrade_to_head(url)
+    with schema_of_its_own(postgres_url, migrated=True) as url:
         yield url
-    finally:
-        _drop_schema(postgres_url, schema)
 
 
 @pytest.fixture(params=BACKENDS)

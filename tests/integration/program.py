@@ -38,7 +38,7 @@ from cashback.domain.payout import BankDetailsJudgement, HolderType
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.reseller import Language
 from cashback.domain.status import ClaimStatus
-from cashback.invoices import S3InvoiceStorage
+from cashback.invoices import InvoiceStorage, StoredInvoice
 from cashback.mail.smtp import NOTICE_HEADER
 from cashback.wiring import bank_accounts, build_activities, payment_gateway
 from tests.db.seed import add_offer, add_reseller, new_claim
@@ -54,7 +54,7 @@ _SECURE_LINK = re.compile(r"https?://\S+/bank-details/(?P<token>[A-Za-z0-9_-]+)"
 
 def seed_claim(
     database: Database,
-    invoices: S3InvoiceStorage,
+    invoices: InvoiceStorage,
     *,
     company_name: str = "Acme Software GmbH",
     language: Language = Language.GERMAN,
@@ -83,20 +83,33 @@ def seed_claim(
         claim.terms_accepted_at = claim.created_at = claim.updated_at = now
         session.add(claim)
         LicensingRepository(session).add_agreement(
-            LicensingRecord(
-                agreement_number=claim.agreement_number,
-                customer_name=claim.customer_name,
-                customer_segment="commercial",
-                customer_country="DE",
-                reseller_name=company_name,
-                sale_date=SALE_DATE,
-                lines=(
-                    LicenceLine(product="Office Pro Plus", licence_type="new", quantity=LICENCES),
-                ),
-            ),
-            imported_at=now,
+            licensing_record_of(claim, company_name), imported_at=now
         )
-        return _claim_input(reseller, offer, claim, stored.content_type, stored.size_bytes)
+        return claim_input_of(reseller, offer, claim, invoice_ref(stored), ProgramPolicy())
+
+
+def licensing_record_of(claim: Claim, reseller_name: str) -> LicensingRecord:
+    """The licensing record of a seeded claim's agreement: LICENCES new licences, sold on
+    SALE_DATE to the claim's customer in Germany (R2: eligible under the seeded offer)."""
+    return LicensingRecord(
+        agreement_number=claim.agreement_number,
+        customer_name=claim.customer_name,
+        customer_segment="commercial",
+        customer_country="DE",
+        reseller_name=reseller_name,
+        sale_date=SALE_DATE,
+        lines=(LicenceLine(product="Office Pro Plus", licence_type="new", quantity=LICENCES),),
+    )
+
+
+def invoice_ref(stored: StoredInvoice) -> InvoiceRef:
+    """How the workflow refers to a stored invoice."""
+    return InvoiceRef(
+        object_key=stored.object_key,
+        sha256=stored.sha256,
+        content_type=stored.content_type,
+        size_bytes=stored.size_bytes,
+    )
 
 
 def _claim_input(

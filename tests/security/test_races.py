@@ -443,13 +443,10 @@ def test_r3_d1_concurrent_submits_retries_rejections_cancellations_and_approvals
 # ---- 100 identical submissions through the API ---------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+@pytest.fixture
+def settings_overrides(on_both_databases: dict[str, Any]) -> dict[str, Any]:
     """The API on SQLite, and on PostgreSQL (a schema of its own)."""
-    if request.param == "sqlite":
-        return {}
-    url: URL = request.getfixturevalue("postgres_schema")
-    return {"database_url": url.render_as_string(hide_password=False)}
+    return on_both_databases
 
 
 @pytest.fixture
