@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.common import RetryPolicy
 
 from cashback.domain.eligibility import (
+    SOLD_BY_ANOTHER_RESELLER,
     ClaimedAgreement,
     EligibilityVerdict,
     LicensingRecord,
@@ -102,6 +103,8 @@ class EligibilityActivities:
         self._records.reserve_licences(
             request.claim_id, request.offer_id, normalise_name(record.customer_name), decide
         )
+        if any(reason.code == SOLD_BY_ANOTHER_RESELLER for reason in verdicts[-1].reasons):
+            return ClaimVerdict(eligibility=verdicts[-1])  # nothing of another's agreement
         return ClaimVerdict(
             eligibility=verdicts[-1],
             sale_date=record.sale_date,

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import holidays
-from fastapi import APIRouter, Depends, Form, Response
-from pydantic import BaseModel, EmailStr, Field, field_validator
+from fastapi import APIRouter, Depends, Form, Query, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, EmailStr, Field, field_validator, model_validator
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
+from api.bank_details import render
 from api.deps import SESSION_COOKIE, CurrentUser, ServicesDep
 from api.errors import ApiError, error_responses
 from api.security import hash_password, is_free_mail, new_token, token_digest, verify_password
 from api.services import Services
 from cashback.db import Database
-from cashback.db.tables import ApiToken, Reseller, User, UserRole
+from cashback.db.tables import ApiToken, ResellerStatus, User, UserRole
+from cashback.domain.identity import InvalidIdentifier, partner_id, vat_id
 from cashback.domain.reseller import Language
+from cashback.mail.errors import MailServerUnavailable
+from cashback.organisations import OrganisationAlreadyRegistered, Registration
 
 router = APIRouter(tags=["accounts"])
 TOKEN_LIFETIME = timedelta(hours=8)
@@ -29,7 +32,15 @@ COUNTRIES = sorted(code for code in holidays.list_supported_countries() if len(c
 
 
 class ResellerRegistration(BaseModel):
-    company_name: str = Field(min_length=2, max_length=200)
+    """R1: an organisation and its first user. The legal name is the name bank details must
+    carry (R11); the VAT id and/or partner id identify the organisation and must be unique in
+    the program."""
+
+    company_name: str = Field(
+        min_length=2,
+        max_length=200,
+        description="the organisation's legal name, as on its VAT registration (R1, R11)",
+    )
     country: str = Field(
         pattern=r"^[A-Za-z]{2}$",
         description="ISO 3166 alpha-2, of a country with a business-day calendar (R9)",
@@ -38,6 +49,15 @@ class ResellerRegistration(BaseModel):
     language: Language = Language.ENGLISH
     email: EmailStr = Field(description="a company address; free-mail providers are refused")
     password: str = Field(min_length=12, max_length=256)
+    vat_id: str | None = Field(
+        default=None,
+        max_length=32,
+        description="the VAT identification number, checked for format and check digits "
+        "(R1); give it, the partner id, or both",
+    )
+    partner_id: str | None = Field(
+        default=None, max_length=32, description="the program's partner id, 5 to 10 digits (R1)"
+    )
 
     @field_validator("country")
     @classmethod
@@ -49,13 +69,44 @@ class ResellerRegistration(BaseModel):
             raise ValueError(f"no business-day calendar for country {country}")
         return country
 
+    @model_validator(mode="after")
+    def _identified(self) -> ResellerRegistration:
+        """R1: at least one identifier, each valid, in its canonical form."""
+        if not (self.vat_id or "").strip() and not (self.partner_id or "").strip():
+            raise ValueError(
+                "R1: give your organisation's VAT id (vat_id) or its partner id (partner_id)"
+            )
+        try:
+            if (self.vat_id or "").strip():
+                self.vat_id = vat_id(self.vat_id or "", self.country)
+            else:
+                self.vat_id = None
+            if (self.partner_id or "").strip():
+                self.partner_id = partner_id(self.partner_id or "")
+            else:
+                self.partner_id = None
+        except InvalidIdentifier as error:
+            raise ValueError(f"R1: {error}") from None
+        self.company_name = " ".join(self.company_name.split())
+        return self
 
-class ResellerRead(BaseModel):
-    reseller_id: str
-    company_name: str
-    country: str
-    language: Language
-    email: str
+
+class RegistrationReceived(BaseModel):
+    message: str
+
+
+class AddressConfirmed(BaseModel):
+    organisation: str
+    status: ResellerStatus
+    message: str
+
+
+class ConfirmationRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=128)
+
+
+class NewLinkRequest(BaseModel):
+    email: EmailStr
 
 
 class TokenRead(BaseModel):
@@ -68,6 +119,10 @@ class MeRead(BaseModel):
     email: str
     role: UserRole
     reseller_id: str | None
+    email_confirmed: bool
+    organisation_status: ResellerStatus | None = Field(
+        description="R1: pending until an operator approves the organisation (resellers only)"
+    )
 
 
 class SignInForm:
@@ -86,50 +141,139 @@ class SignInForm:
         self.password = password
 
 
+_CHECK_INBOX = (
+    "Thank you. We sent an e-mail to this address: follow its link to confirm the address. "
+    "The program then checks your organisation's registration; you can claim once it is "
+    "approved."
+)
+
+
 @router.post(
     "/auth/register",
-    status_code=201,
-    response_model=ResellerRead,
-    responses=error_responses(400, 409, 422),
+    status_code=202,
+    response_model=RegistrationReceived,
+    responses=error_responses(400, 409, 422, 503),
 )
-def register(registration: ResellerRegistration, services: ServicesDep) -> ResellerRead:
-    """R1: register a reseller company and its first user."""
+def register(registration: ResellerRegistration, services: ServicesDep) -> RegistrationReceived:
+    """R1: register an organisation and its first user. The answer is the same whether or not
+    the address has an account (the e-mail then says so); the address is confirmed by the link
+    in the e-mail, and an operator approves the organisation before it can claim. A VAT id or
+    partner id that is registered already is refused (409): ask your organisation's first user
+    to add you."""
     if is_free_mail(registration.email):
         raise ApiError(
             422, "company_email_required", "register with your company's e-mail address (R1)"
         )
-    now = datetime.now(UTC)
-    reseller = Reseller(
-        id=f"r_{secrets.token_hex(8)}",
-        company_name=registration.company_name.strip(),
+    checked = Registration(
+        legal_name=registration.company_name,
         country=registration.country,
         language=registration.language,
         email=registration.email.lower(),
-        created_at=now,
+        password_hash=hash_password(registration.password),  # also for a known address
+        vat_id=registration.vat_id,
+        partner_id=registration.partner_id,
     )
     try:
-        with services.database.transaction() as session:
-            session.add(reseller)
-            session.flush()
-            session.add(
-                User(
-                    reseller_id=reseller.id,
-                    email=registration.email.lower(),
-                    password_hash=hash_password(registration.password),
-                    role=UserRole.RESELLER,
-                    created_at=now,
-                )
-            )
-    except IntegrityError as error:
+        services.organisations.register(checked)
+    except OrganisationAlreadyRegistered as known:
         raise ApiError(
-            409, "email_taken", "this e-mail address is already registered: sign in instead"
-        ) from error
-    return ResellerRead(
-        reseller_id=reseller.id,
-        company_name=reseller.company_name,
-        country=reseller.country,
-        language=reseller.language,
-        email=reseller.email,
+            409,
+            "organisation_registered",
+            f"R1: an organisation with this {known.identifier} is registered already; ask its "
+            "first user to give you access, or our support if you cannot reach them",
+        ) from None
+    except MailServerUnavailable:
+        raise _mail_unavailable() from None
+    return RegistrationReceived(message=_CHECK_INBOX)
+
+
+@router.post(
+    "/auth/confirmation",
+    status_code=202,
+    response_model=RegistrationReceived,
+    responses=error_responses(422, 503),
+)
+def send_new_link(request: NewLinkRequest, services: ServicesDep) -> RegistrationReceived:
+    """R1: a new confirmation link for an address that is not confirmed yet (the answer is the
+    same for every address)."""
+    try:
+        services.organisations.send_new_link(request.email)
+    except MailServerUnavailable:
+        raise _mail_unavailable() from None
+    return RegistrationReceived(
+        message="If this address has an unconfirmed account, we sent it a new link."
+    )
+
+
+@router.post("/auth/confirm", response_model=AddressConfirmed, responses=error_responses(410, 422))
+def confirm_address(request: ConfirmationRequest, services: ServicesDep) -> AddressConfirmed:
+    """R1: confirm an address with the token of its link (one-time, 48 hours)."""
+    confirmed = services.organisations.confirm(request.token)
+    if confirmed is None:
+        raise _link_gone()
+    return AddressConfirmed(
+        organisation=confirmed.legal_name,
+        status=confirmed.status,
+        message=_confirmed_text(confirmed.status, Language.ENGLISH),
+    )
+
+
+@router.get("/auth/confirm", response_class=HTMLResponse, include_in_schema=False)
+def confirm_address_page(
+    services: ServicesDep, token: Annotated[str, Query(max_length=128)] = ""
+) -> HTMLResponse:
+    """The link of the confirmation e-mail, opened in a browser: a page saying what happened."""
+    confirmed = services.organisations.confirm(token) if token else None
+    if confirmed is None:
+        return render(
+            "address_confirmed.html",
+            410,
+            Language.ENGLISH,
+            confirmed=False,
+            text=_link_gone().detail,
+            support_address=services.settings.support_address,
+        )
+    return render(
+        "address_confirmed.html",
+        200,
+        confirmed.language,
+        confirmed=True,
+        text=_confirmed_text(confirmed.status, confirmed.language),
+        support_address=services.settings.support_address,
+    )
+
+
+def _confirmed_text(status: ResellerStatus, language: Language) -> str:
+    if language is Language.GERMAN:
+        if status is ResellerStatus.APPROVED:
+            return "Ihre E-Mail-Adresse ist bestätigt. Sie können jetzt Anträge stellen."
+        return (
+            "Ihre E-Mail-Adresse ist bestätigt. Das Programm prüft nun die Registrierung Ihres "
+            "Unternehmens; wir schreiben Ihnen, sobald sie freigegeben ist."
+        )
+    if status is ResellerStatus.APPROVED:
+        return "Your e-mail address is confirmed. You can submit claims now."
+    return (
+        "Your e-mail address is confirmed. The program now checks your organisation's "
+        "registration; we will write to you once it is approved."
+    )
+
+
+def _link_gone() -> ApiError:
+    return ApiError(
+        410,
+        "link_invalid",
+        "this confirmation link is unknown, used or expired: ask for a new one with "
+        "POST /auth/confirmation",
+    )
+
+
+def _mail_unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "mail_unavailable",
+        "we could not send the e-mail just now; please try again in a few minutes",
+        headers={"Retry-After": "60"},
     )
 
 
@@ -214,7 +358,13 @@ def sign_out(user: CurrentUser, services: ServicesDep) -> Response:
 @router.get("/me", response_model=MeRead, responses=error_responses(401))
 def me(user: CurrentUser) -> MeRead:
     """Who is signed in."""
-    return MeRead(email=user.email, role=user.role, reseller_id=user.reseller_id)
+    return MeRead(
+        email=user.email,
+        role=user.role,
+        reseller_id=user.reseller_id,
+        email_confirmed=user.email_confirmed,
+        organisation_status=user.organisation_status,
+    )
 
 
 def create_operator(database: Database, email: str, password: str) -> int:
@@ -226,6 +376,7 @@ def create_operator(database: Database, email: str, password: str) -> int:
             password_hash=hash_password(password),
             role=UserRole.OPERATOR,
             created_at=datetime.now(UTC),
+            email_confirmed_at=datetime.now(UTC),  # whoever runs the program vouches for it
         )
         session.add(user)
         session.flush()

@@ -17,6 +17,7 @@ from api import (
     health,
     offers,
     operators,
+    organisations,
     standing_confirmation,
 )
 from api.errors import install_error_handlers
@@ -49,7 +50,16 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         allow_credentials=True,
     )
     install_error_handlers(app)
-    routers = (health, accounts, standing_confirmation, offers, claims, bank_details, operators)
+    routers = (
+        health,
+        accounts,
+        standing_confirmation,
+        offers,
+        claims,
+        bank_details,
+        operators,
+        organisations,
+    )
     for module in (*routers, codec):
         app.include_router(module.router)
     return app

@@ -65,6 +65,7 @@ from cashback.db import (
 from cashback.db.claims import store_claim
 from cashback.db.snapshots import claim_input_of
 from cashback.db.tables import Claim, Offer, Reseller
+from cashback.domain.agreements import agreement_number as canonical_agreement_number
 from cashback.domain.money import Money
 from cashback.domain.status import ClaimStatus, NoticeKind
 from cashback.invoices import InvoiceStorageError, StoredInvoice, sha256_hex
@@ -370,7 +371,7 @@ async def submit_claim(
     reseller_id = _reseller_id(user)
     submission = _Submission(
         offer_id=offer_id.strip(),
-        agreement_number=agreement_number.strip(),
+        agreement_number=canonical_agreement_number(agreement_number),
         customer_name=customer_name.strip(),
         reseller_name=reseller_name.strip(),
         terms_accepted_version=(terms_accepted_version or "").strip() or None,
@@ -394,7 +395,7 @@ async def submit_claim(
     offer = _check_offer(submission, context, now)
     invoice_type = _invoice_type(upload)
     if context.same_agreement is not None:
-        raise _duplicate(offer.id, submission.agreement_number, context.same_agreement.id)
+        raise _duplicate(offer.id, submission.agreement_number, context.same_agreement, reseller_id)
 
     row = Claim(
         id=claim_id,
@@ -447,7 +448,7 @@ async def _store(
         same_key = await run_in_threadpool(_by_key, services.database, row.idempotency_key)
         if same_key is not None:
             return same_key, stored
-        raise _duplicate(row.offer_id, row.agreement_number, duplicate.existing_claim_id) from None
+        raise _duplicate(row.offer_id, row.agreement_number, duplicate, row.reseller_id) from None
     except (InvoiceStorageError, SQLAlchemyError) as error:
         log.error("claim %s could not be stored: %s", row.id, error)
         await _discard_invoice(services, object_key)
@@ -595,12 +596,19 @@ def _why_not_open(offer: Offer, reseller: Reseller, now: datetime) -> str:
     )
 
 
-def _duplicate(offer_id: str, agreement_number: str, existing_claim_id: str) -> ApiError:
+def _duplicate(
+    offer_id: str, agreement_number: str, existing: Claim | DuplicateClaim, reseller_id: str
+) -> ApiError:
+    """D1: the existing claim is named only to the reseller that owns it."""
+    owner = existing.reseller_id if isinstance(existing, Claim) else existing.owner_id
+    claim_id = existing.id if isinstance(existing, Claim) else existing.existing_claim_id
+    which = f"your claim {claim_id}" if owner == reseller_id else "an open or paid claim"
     return ApiError(
         409,
         "duplicate_claim",
-        f"D1: offer {offer_id} already has claim {existing_claim_id} for agreement "
-        f"{agreement_number}; one claim per offer and agreement",
+        f"D1: offer {offer_id} already has {which} for agreement {agreement_number}; one open "
+        "or paid claim per offer and agreement (numbers compared without case, spaces or "
+        "separators)",
     )
 
 

@@ -18,7 +18,16 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.accounts import create_operator
 from cashback.config import Settings
-from cashback.wiring import open_database
+from cashback.db import Database
+from cashback.db.tables import ResellerStatus
+from cashback.domain.identity import InvalidIdentifier, partner_id, vat_id
+from cashback.mail.errors import MailServerUnavailable
+from cashback.organisations import (
+    OrganisationAlreadyRegistered,
+    OrganisationNotFound,
+    Organisations,
+)
+from cashback.wiring import account_mailer, open_database
 
 PASSWORD_VARIABLE = "CASHBACK_OPERATOR_PASSWORD"
 MIN_PASSWORD_LENGTH = 12  # as for resellers (api.accounts)
@@ -67,6 +76,52 @@ def create_operator_command(address: str, password: str, settings: Settings) -> 
         database.dispose()
 
 
+def _organisations(settings: Settings) -> tuple[Organisations, Database]:
+    database = open_database(settings)
+    return Organisations(database, account_mailer(settings), settings.public_base_url), database
+
+
+def resellers_command(options: argparse.Namespace, settings: Settings) -> str:
+    """R1: list, approve or refuse organisations, or record an identifier of one registered
+    before identities were verified. What to print."""
+    organisations, database = _organisations(settings)
+    try:
+        if options.command == "list-resellers":
+            status = ResellerStatus(options.status) if options.status else None
+            rows = [
+                f"{o.reseller_id}\t{o.status.value}\t{o.legal_name}\t{o.country}\t"
+                f"vat={o.vat_id or '-'}\tpartner={o.partner_id or '-'}\t"
+                f"domains={','.join(o.email_domains) or '-'}\t"
+                f"confirmed={'yes' if o.addresses_confirmed else 'no'}"
+                for o in organisations.listed(status)
+            ]
+            return "\n".join(rows) or "no organisations"
+        if options.command == "set-reseller-identifier":
+            country = options.country.upper()
+            organisations.set_identifiers(
+                options.reseller_id,
+                vat_id=vat_id(options.vat_id, country) if options.vat_id else None,
+                partner_id=partner_id(options.partner_id) if options.partner_id else None,
+            )
+            return f"organisation {options.reseller_id}: identifier recorded"
+        try:
+            if options.command == "approve-reseller":
+                organisations.approve(options.reseller_id, options.operator)
+                return f"organisation {options.reseller_id} approved; it was told by e-mail"
+            organisations.refuse(options.reseller_id, options.operator, options.note)
+            return f"organisation {options.reseller_id} refused; it was told by e-mail"
+        except MailServerUnavailable:
+            return f"organisation {options.reseller_id}: done, but the e-mail could not be sent"
+    except (OrganisationNotFound, KeyError):
+        raise CommandError(f"no organisation {options.reseller_id}") from None
+    except OrganisationAlreadyRegistered as known:
+        raise CommandError(f"another organisation has this {known.identifier}") from None
+    except (ValueError, InvalidIdentifier) as error:
+        raise CommandError(str(error)) from None
+    finally:
+        database.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m api.cli", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -77,7 +132,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         "or is asked for.",
     )
     create.add_argument("--email", required=True, help="the operator's e-mail address (sign-in)")
+    listing = commands.add_parser("list-resellers", help="R1: the registered organisations")
+    listing.add_argument("--status", choices=[status.value for status in ResellerStatus])
+    for name, what in (("approve-reseller", "approve"), ("refuse-reseller", "refuse")):
+        review = commands.add_parser(name, help=f"R1: {what} an organisation")
+        review.add_argument("reseller_id")
+        review.add_argument("--operator", required=True, help="your operator e-mail address")
+        if what == "refuse":
+            review.add_argument("--note", required=True, help="why, for the organisation")
+    identifier = commands.add_parser(
+        "set-reseller-identifier",
+        help="R1: record the VAT id or partner id of an organisation registered before "
+        "identities were verified",
+    )
+    identifier.add_argument("reseller_id")
+    identifier.add_argument("--country", required=True, help="the organisation's country")
+    identifier.add_argument("--vat-id")
+    identifier.add_argument("--partner-id")
     options = parser.parse_args(argv)
+    if options.command != "create-operator":
+        try:
+            print(resellers_command(options, Settings()))
+        except CommandError as error:
+            print(f"{options.command}: {error}", file=sys.stderr)
+            return 1
+        return 0
     try:
         address = operator_email(options.email)
         user_id = create_operator_command(address, operator_password(), Settings())

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from api.accounts import create_operator
 from api.security import hash_password
 from cashback.db import Database, LicensingRepository
-from cashback.db.tables import Offer, Reseller, User, UserRole
+from cashback.db.tables import Offer, Reseller, ResellerStatus, User, UserRole
 from cashback.domain.eligibility import LicenceLine, LicensingRecord
 from cashback.domain.reseller import Language
 
@@ -22,6 +22,7 @@ RESELLER_EMAIL = "claims@contoso.example"
 DEMO_PASSWORD = "cashback-demo-2026"  # printed by `make run`; development only
 RESELLER_ID = "r_demo_contoso"
 RESELLER_NAME = "Contoso Software GmbH"
+RESELLER_VAT_ID = "DE136695976"  # R1: a valid German VAT id (check digit), approved
 OFFERS = ("o_demo_office", "o_demo_windows")
 AGREEMENTS = tuple(f"OL-DEMO-{n}" for n in range(1, 9))
 
@@ -49,6 +50,10 @@ def seed_demo_data(database: Database) -> DemoAccounts | None:
                 language=Language.GERMAN,
                 email=RESELLER_EMAIL,
                 created_at=now,
+                vat_id=RESELLER_VAT_ID,
+                status=ResellerStatus.APPROVED,
+                reviewed_at=now,
+                reviewed_by=OPERATOR_EMAIL,
             )
         )
         session.flush()
@@ -59,6 +64,7 @@ def seed_demo_data(database: Database) -> DemoAccounts | None:
                 password_hash=hash_password(DEMO_PASSWORD),
                 role=UserRole.RESELLER,
                 created_at=now,
+                email_confirmed_at=now,
             )
         )
         for offer_id, name, product, rate in (
@@ -97,6 +103,7 @@ def seed_demo_data(database: Database) -> DemoAccounts | None:
                     customer_segment="commercial",
                     customer_country="DE",
                     reseller_name=RESELLER_NAME,
+                    seller_id=RESELLER_VAT_ID,
                     sale_date=(now - timedelta(days=90 + number)).date(),
                     lines=(LicenceLine(product=product, licence_type="new", quantity=10 + number),),
                 ),

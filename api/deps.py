@@ -14,7 +14,7 @@ from sqlalchemy import select
 from api.errors import ApiError
 from api.security import token_digest
 from api.services import Services
-from cashback.db.tables import ApiToken, User, UserRole
+from cashback.db.tables import ApiToken, Reseller, ResellerStatus, User, UserRole
 
 
 def _services(request: Request) -> Services:
@@ -34,6 +34,8 @@ class SignedIn:
     role: UserRole
     reseller_id: str | None
     token_sha256: str = ""  # of the credential this request came with (to sign it out)
+    email_confirmed: bool = False
+    organisation_status: ResellerStatus | None = None  # R1: resellers' users only
 
 
 SESSION_COOKIE = "cashback_session"
@@ -57,22 +59,53 @@ def _signed_in(
     digest = token_digest(token)
     with services.database.reading() as session:
         found = session.execute(
-            select(User, ApiToken.expires_at)
+            select(User, ApiToken.expires_at, Reseller.status)
             .join(ApiToken, ApiToken.user_id == User.id)
+            .outerjoin(Reseller, Reseller.id == User.reseller_id)
             .where(ApiToken.token_sha256 == digest)
         ).first()
     if found is None or found[1] <= datetime.now(UTC):  # unknown, signed out or expired
         raise unauthenticated
     user = found[0]
-    return SignedIn(user.id, user.email, user.role, user.reseller_id, digest)
+    return SignedIn(
+        user.id,
+        user.email,
+        user.role,
+        user.reseller_id,
+        digest,
+        email_confirmed=user.email_confirmed_at is not None,
+        organisation_status=found[2],
+    )
 
 
 CurrentUser = Annotated[SignedIn, Depends(_signed_in)]
 
 
 def _reseller(user: CurrentUser) -> SignedIn:
+    """R1: a user of an organisation the program approved, whose address is confirmed."""
     if user.role is not UserRole.RESELLER or user.reseller_id is None:
         raise ApiError(403, "forbidden", "this endpoint is for resellers")
+    if not user.email_confirmed:
+        raise ApiError(
+            403,
+            "address_unconfirmed",
+            "R1: confirm your e-mail address first with the link we sent you; a new link: "
+            "POST /auth/confirmation",
+        )
+    if user.organisation_status is ResellerStatus.PENDING:
+        raise ApiError(
+            403,
+            "organisation_pending",
+            "R1: the program is checking your organisation's registration (legal name, VAT id "
+            "or partner id); you can claim once it is approved, and we will tell you by e-mail",
+        )
+    if user.organisation_status is not ResellerStatus.APPROVED:
+        raise ApiError(
+            403,
+            "organisation_refused",
+            "R1: the program did not approve your organisation's registration; see the e-mail "
+            "we sent, or ask our support",
+        )
     return user
 
 

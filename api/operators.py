@@ -35,7 +35,9 @@ from cashback.bank.simulated import BANK_DETAIL_ERRORS
 from cashback.claims import ClaimState, Decision, DecisionKind
 from cashback.db import Database, LicensingRepository, PaymentRepository, TimelineRepository
 from cashback.db.tables import Claim, PaymentStatus, Reseller
+from cashback.domain.agreements import agreement_number as canonical_agreement_number
 from cashback.domain.eligibility import LicenceLine, LicensingRecord, Reason, Verdict
+from cashback.domain.identity import InvalidIdentifier, seller_identifier
 from cashback.domain.money import Money
 from cashback.domain.status import ClaimStatus
 from cashback.invoices import InvoiceNotFoundError, InvoiceStorageError
@@ -502,12 +504,16 @@ CSV_COLUMNS = (
     "licence_type",
     "quantity",
 )
+# R8: the selling reseller's VAT id or partner id. A record without it is imported, and its
+# claims go to an operator (the program cannot tell who sold the agreement).
+OPTIONAL_COLUMNS = ("seller_id",)
 # The agreement's own fields: every row of one agreement must repeat the same values.
 AGREEMENT_FIELDS = (
     "customer_name",
     "customer_segment",
     "customer_country",
     "reseller_name",
+    "seller_id",
     "sale_date",
 )
 MAX_LENGTHS = {
@@ -560,6 +566,7 @@ class _ParsedFile:
                 customer_segment=rows.head["customer_segment"],
                 customer_country=rows.head["customer_country"],
                 reseller_name=rows.head["reseller_name"],
+                seller_id=rows.head["seller_id"] or None,
                 sale_date=date.fromisoformat(rows.head["sale_date"]),
                 lines=tuple(rows.lines),
             )
@@ -607,6 +614,11 @@ def _row_errors(row: int, values: dict[str, str]) -> list[RowError]:
                 message=f"{_shown(quantity)} is not a whole number from 1 to {MAX_QUANTITY}",
             )
         )
+    if values["seller_id"]:
+        try:
+            values["seller_id"] = seller_identifier(values["seller_id"])
+        except InvalidIdentifier as error:
+            errors.append(RowError(row=row, field="seller_id", message=f"R8: {error}"))
     country = values["customer_country"]
     if country and not _COUNTRY.fullmatch(country):
         errors.append(
@@ -621,7 +633,7 @@ def _row_errors(row: int, values: dict[str, str]) -> list[RowError]:
 
 def _add_row(parsed: _ParsedFile, row: int, values: dict[str, str]) -> None:
     errors = _row_errors(row, values)
-    number = values["agreement_number"]
+    number = canonical_agreement_number(values["agreement_number"])  # D1: one way to write it
     if not number or len(number) > MAX_LENGTHS["agreement_number"]:
         parsed.errors.extend(errors)
         return
@@ -671,12 +683,14 @@ def parse_licensing_csv(text: str) -> _ParsedFile:
                 f"the header row lacks {', '.join(missing)}; expected the columns "
                 f"{', '.join(CSV_COLUMNS)}",
             )
-        position = {name: header.index(name) for name in CSV_COLUMNS}
+        position = {
+            name: header.index(name) for name in (*CSV_COLUMNS, *OPTIONAL_COLUMNS) if name in header
+        }
         for row, cells in enumerate(reader, start=2):
             if not any(cell.strip() for cell in cells):
                 continue  # a blank line
             parsed.rows += 1
-            values = {
+            values = {name: "" for name in OPTIONAL_COLUMNS} | {
                 name: cells[index].strip() if index < len(cells) else ""
                 for name, index in position.items()
             }
@@ -725,6 +739,7 @@ def import_licensing_records(
         File(
             description="UTF-8 CSV, one row per agreement line, with the header "
             + ",".join(CSV_COLUMNS)
+            + " and the selling reseller's VAT id or partner id as seller_id (R8)"
         ),
     ],
 ) -> ImportReport:

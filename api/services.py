@@ -12,7 +12,8 @@ from cashback.db import BankAccounts, Database
 from cashback.db.invitations import BankDetailsInvitations
 from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.invoices import InvoiceStorage
-from cashback.wiring import bank_accounts, invoice_storage, open_database
+from cashback.organisations import Organisations
+from cashback.wiring import account_mailer, bank_accounts, invoice_storage, open_database
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Services:
     bank_accounts: BankAccounts
     invitations: BankDetailsInvitations
     standing: StandingConfirmations
+    organisations: Organisations
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
 
     @classmethod
@@ -40,4 +42,7 @@ class Services:
             bank_accounts=accounts,
             invitations=BankDetailsInvitations(database),
             standing=StandingConfirmations(database, accounts),
+            organisations=Organisations(
+                database, account_mailer(settings), settings.public_base_url
+            ),
         )

@@ -5,6 +5,7 @@ command, end-to-end tests) wires itself here, so configuration has one meaning e
 from __future__ import annotations
 
 from collections.abc import Callable
+from email.utils import parseaddr
 
 from temporalio.converter import DataConverter
 
@@ -24,6 +25,8 @@ from cashback.db.invitations import BankDetailsInvitations
 from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.invoices import InvoiceStorage, LocalInvoiceStorage, S3InvoiceStorage
 from cashback.mail import MailRenderer, SmtpOutbox
+from cashback.mail.accounts import AccountMailer
+from cashback.mail.smtp import SmtpServer
 from worker import ClaimActivities
 
 
@@ -91,6 +94,23 @@ def outbox(settings: Settings, database: Database) -> SmtpOutbox:
         notice_log=SqlNoticeLog(database),
         link_for=bank_details_link(settings, BankDetailsInvitations(database)),
         renderer=MailRenderer(policy=settings.policy),
+    )
+
+
+def account_mailer(settings: Settings) -> AccountMailer:
+    """R1: the mails about accounts (address confirmation, approval), over the same SMTP."""
+    password = settings.smtp_password
+    return AccountMailer(
+        SmtpServer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            envelope_sender=parseaddr(settings.mail_from)[1],
+            username=settings.smtp_username,
+            password=password.get_secret_value() if password else None,
+            starttls=settings.smtp_starttls,
+        ),
+        from_address=settings.mail_from,
+        support_address=settings.support_address,
     )
 
 

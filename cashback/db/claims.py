@@ -10,16 +10,18 @@ from sqlalchemy.orm import Session
 
 from cashback.db.session import Database
 from cashback.db.tables import Claim
+from cashback.domain.agreements import agreement_key
 from cashback.domain.money import Money
-from cashback.domain.status import ClaimStatus
+from cashback.domain.status import RELEASES_AGREEMENT, ClaimStatus
 
 
 class DuplicateClaim(Exception):
     """D1: the offer already has a claim for the agreement."""
 
-    def __init__(self, existing_claim_id: str) -> None:
+    def __init__(self, existing_claim_id: str, owner_id: str) -> None:
         super().__init__(f"a claim for this offer and agreement exists: {existing_claim_id}")
         self.existing_claim_id = existing_claim_id
+        self.owner_id = owner_id  # D1: the id is named only to the reseller that owns it
 
 
 # How long `store_claim` rides out a database failure before the submission is given up.
@@ -52,9 +54,13 @@ class ClaimRepository:
         return self._session.scalar(select(Claim).where(Claim.idempotency_key == idempotency_key))
 
     def for_agreement(self, offer_id: str, agreement_number: str) -> Claim | None:
+        """D1: the open or paid claim of `offer_id` for the agreement, however its number is
+        written; a rejected or cancelled claim does not count."""
         return self._session.scalar(
             select(Claim).where(
-                Claim.offer_id == offer_id, Claim.agreement_number == agreement_number
+                Claim.offer_id == offer_id,
+                Claim.agreement_key == agreement_key(agreement_number),
+                Claim.status.not_in(RELEASES_AGREEMENT),
             )
         )
 
@@ -81,7 +87,7 @@ class ClaimRepository:
             return same_key
         same_agreement = self.for_agreement(claim.offer_id, claim.agreement_number)
         if same_agreement is not None:
-            raise DuplicateClaim(same_agreement.id)
+            raise DuplicateClaim(same_agreement.id, same_agreement.reseller_id)
         return None
 
     def set_status(self, claim_id: str, status: ClaimStatus, amount: Money | None = None) -> None:

@@ -24,6 +24,7 @@ from cashback.db.tables import (
     LicenceReservation,
     LicensingAgreement,
 )
+from cashback.domain.agreements import agreement_key, agreement_number
 from cashback.domain.eligibility import LicenceLine, LicensingRecord
 
 
@@ -34,14 +35,18 @@ class LicensingRepository:
         self._session = session
 
     def add_agreement(self, record: LicensingRecord, imported_at: datetime) -> None:
-        """Import (or replace) the record of one agreement, with its lines."""
-        existing = self._session.get(LicensingAgreement, record.agreement_number)
-        if existing is not None:
+        """Import (or replace) the record of one agreement, with its lines. Its number is
+        normalised (D1): a record of `ol demo 4` replaces the one of `OL-DEMO-4`."""
+        key = agreement_key(record.agreement_number)
+        for existing in self._session.scalars(
+            select(LicensingAgreement).where(LicensingAgreement.agreement_key == key)
+        ):
             self._session.delete(existing)
-            self._session.flush()
+        self._session.flush()
         self._session.add(
             LicensingAgreement(
-                agreement_number=record.agreement_number,
+                agreement_number=agreement_number(record.agreement_number),
+                seller_id=record.seller_id,
                 customer_name=record.customer_name,
                 customer_segment=record.customer_segment,
                 customer_country=record.customer_country,
@@ -60,10 +65,13 @@ class LicensingRepository:
             )
         )
 
-    def find_agreement(self, agreement_number: str) -> LicensingRecord | None:
+    def find_agreement(self, number: str) -> LicensingRecord | None:
+        """The record of the agreement `number` names, however it is written (D1)."""
         row = self._session.scalar(
             select(LicensingAgreement)
-            .where(LicensingAgreement.agreement_number == agreement_number)
+            .where(LicensingAgreement.agreement_key == agreement_key(number))
+            .order_by(LicensingAgreement.imported_at.desc())
+            .limit(1)
             .options(selectinload(LicensingAgreement.lines))
         )
         if row is None:
@@ -74,6 +82,7 @@ class LicensingRepository:
             customer_segment=row.customer_segment,
             customer_country=row.customer_country,
             reseller_name=row.reseller_name,
+            seller_id=row.seller_id,
             sale_date=row.sale_date,
             lines=tuple(
                 LicenceLine(

@@ -7,6 +7,7 @@ from activities.invoices import InvoiceRef
 from cashback.claims import ClaimInput, OfferSnapshot
 from cashback.db.tables import Claim, Offer, Reseller
 from cashback.domain.eligibility import ClaimedAgreement
+from cashback.domain.identity import Claimant
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.reseller import ResellerSnapshot
 
@@ -36,6 +37,12 @@ def claim_input_of(
             agreement_number=claim.agreement_number,
             customer_name=claim.customer_name,
             reseller_name=claim.reseller_name_on_agreement,
+            # R1, R8: who claims, as the program verified it (never the typed name).
+            claimant=Claimant(
+                reseller_id=reseller.id,
+                legal_name=reseller.company_name,
+                identifiers=reseller.identifiers(),
+            ),
         ),
         invoice=invoice,
         terms_accepted_version=claim.terms_accepted_version,

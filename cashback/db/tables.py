@@ -23,15 +23,18 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from activities.records import TimelineEvent
 from cashback.db.types import StrEnumText, UtcDateTime
+from cashback.domain.agreements import agreement_key
 from cashback.domain.money import Money
 from cashback.domain.offers import ClaimPeriod, LicenceLimits, OfferCriteria
 from cashback.domain.reseller import Language
-from cashback.domain.status import ClaimStatus, NoticeKind
+from cashback.domain.status import RELEASES_AGREEMENT, ClaimStatus, NoticeKind
 
 # Named constraints: migrations can drop and alter them on every database by name.
 NAMING_CONVENTION = {
@@ -43,9 +46,23 @@ NAMING_CONVENTION = {
 }
 
 
+def _agreement_key(context: DefaultExecutionContext) -> str:
+    """D1: a row's agreement key, always derived from its agreement number."""
+    parameters: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return agreement_key(parameters["agreement_number"])
+
+
 class UserRole(StrEnum):
     RESELLER = "reseller"
     OPERATOR = "operator"
+
+
+class ResellerStatus(StrEnum):
+    """R1: an organisation claims only once an operator approved its identity."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
 
 
 class PaymentStatus(StrEnum):
@@ -65,9 +82,17 @@ class Base(DeclarativeBase):
 
 
 class Reseller(Base):
-    """A registered reseller company (R1)."""
+    """A registered reseller organisation (R1): its legal name (the name R11 compares), its
+    VAT id and/or partner id (canonical, unique in the program) and whether an operator
+    approved it."""
 
     __tablename__ = "resellers"
+    __table_args__ = (
+        CheckConstraint(
+            "status <> 'approved' OR vat_id IS NOT NULL OR partner_id IS NOT NULL",
+            name="approved_has_identifier",
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     company_name: Mapped[str]
@@ -75,6 +100,18 @@ class Reseller(Base):
     language: Mapped[Language] = mapped_column(StrEnumText(Language, 8))
     email: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime]
+    vat_id: Mapped[str | None] = mapped_column(String(32), unique=True, default=None)
+    partner_id: Mapped[str | None] = mapped_column(String(32), unique=True, default=None)
+    status: Mapped[ResellerStatus] = mapped_column(
+        StrEnumText(ResellerStatus, 16), default=ResellerStatus.PENDING, server_default="pending"
+    )
+    reviewed_at: Mapped[datetime | None] = mapped_column(default=None)
+    reviewed_by: Mapped[str | None] = mapped_column(String(320), default=None)
+    review_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    def identifiers(self) -> tuple[str, ...]:
+        """R1: the verified identifiers a licensing record may name as the seller (R8)."""
+        return tuple(value for value in (self.vat_id, self.partner_id) if value)
 
     users: Mapped[list[User]] = relationship(back_populates="reseller")
 
@@ -97,8 +134,23 @@ class User(Base):
     password_hash: Mapped[str]
     role: Mapped[UserRole] = mapped_column(StrEnumText(UserRole, 16))
     created_at: Mapped[datetime]
+    # R1: the address was confirmed by its one-time link (operators: at creation).
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
 
     reseller: Mapped[Reseller | None] = relationship(back_populates="users")
+
+
+class EmailConfirmation(Base):
+    """R1: a one-time, expiring link that confirms a user's e-mail address. Only the token's
+    SHA-256 is stored; the token itself is only in the e-mail."""
+
+    __tablename__ = "email_confirmations"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Offer(Base):
@@ -169,6 +221,10 @@ class LicensingAgreement(Base):
     reseller_name: Mapped[str]
     sale_date: Mapped[date]
     imported_at: Mapped[datetime]
+    # D1, R8: the normalised agreement number the lookup compares (one record per key).
+    agreement_key: Mapped[str] = mapped_column(String(64), index=True, default=_agreement_key)
+    # R8: the selling reseller's VAT id or partner id (canonical); None on older records.
+    seller_id: Mapped[str | None] = mapped_column(String(32), default=None)
 
     lines: Mapped[list[AgreementLine]] = relationship(
         back_populates="agreement",
@@ -198,13 +254,27 @@ class AgreementLine(Base):
     agreement: Mapped[LicensingAgreement] = relationship(back_populates="lines")
 
 
+# D1: only an open or paid claim blocks another claim for its offer and agreement.
+CLAIM_BLOCKS_AGREEMENT = "status NOT IN ({})".format(
+    ", ".join(f"'{status.value}'" for status in RELEASES_AGREEMENT)
+)
+
+
 class Claim(Base):
     """A reseller's claim for one agreement under one offer (R5, R6); the projection of its
-    workflow's status. D1: one per (offer, agreement number). D2: one per idempotency key."""
+    workflow's status. D1: one open or paid claim per (offer, normalised agreement number).
+    D2: one per idempotency key."""
 
     __tablename__ = "claims"
     __table_args__ = (
-        UniqueConstraint("offer_id", "agreement_number"),
+        Index(
+            "uq_claims_open_agreement",
+            "offer_id",
+            "agreement_key",
+            unique=True,
+            sqlite_where=text(CLAIM_BLOCKS_AGREEMENT),
+            postgresql_where=text(CLAIM_BLOCKS_AGREEMENT),
+        ),
         CheckConstraint("amount_minor_units >= 0", name="amount_not_negative"),
     )
 
@@ -214,6 +284,7 @@ class Claim(Base):
     reseller_id: Mapped[str] = mapped_column(String(64), ForeignKey("resellers.id"), index=True)
     offer_id: Mapped[str] = mapped_column(String(64), ForeignKey("offers.id"))
     agreement_number: Mapped[str] = mapped_column(String(64))
+    agreement_key: Mapped[str] = mapped_column(String(64), default=_agreement_key)  # D1
     customer_name: Mapped[str]
     reseller_name_on_agreement: Mapped[str]
     terms_accepted_version: Mapped[str] = mapped_column(String(64))

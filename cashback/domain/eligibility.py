@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cashback.domain.identity import Claimant
 from cashback.domain.names import names_match
 from cashback.domain.offers import LicenceLimits, OfferCriteria
 
@@ -36,16 +37,22 @@ class LicensingRecord(BaseModel):
     reseller_name: str
     sale_date: date
     lines: tuple[LicenceLine, ...]
+    # R8: the selling reseller's VAT id or partner id (canonical); None on records imported
+    # before the program recorded it, whose claims an operator checks.
+    seller_id: str | None = None
 
 
 class ClaimedAgreement(BaseModel):
-    """What the reseller says about the agreement on its claim (R5)."""
+    """What the reseller says about the agreement on its claim (R5), and who says it: the
+    claimant's verified identity (R1; None on claims submitted before identities were verified,
+    which an operator checks)."""
 
     model_config = ConfigDict(frozen=True)
 
     agreement_number: str
     customer_name: str
     reseller_name: str
+    claimant: Claimant | None = None
 
 
 class Verdict(StrEnum):
@@ -159,6 +166,38 @@ def check_licence_limits(
     return []
 
 
+SOLD_BY_ANOTHER_RESELLER = "sold_by_another_reseller"
+
+
+def check_seller(claimed: ClaimedAgreement, record: LicensingRecord) -> Reason | None:
+    """R8, R1: the agreement must have been sold by the claimant. A reason when it was sold by
+    someone else (`sold_by_another_reseller`, which names no one), or when the program cannot
+    tell (a person looks); None when the record's seller is the claimant."""
+    if record.seller_id is None:
+        return Reason(
+            code="seller_unknown",
+            detail=f"The licensing record of agreement {record.agreement_number} does not name "
+            "the reseller that sold it; an operator must check it.",
+            rule="R8",
+        )
+    if claimed.claimant is None:
+        return Reason(
+            code="claimant_unverified",
+            detail="The claim was submitted before resellers' identities were verified; an "
+            "operator must check that the claimant sold the agreement.",
+            rule="R1",
+        )
+    if not claimed.claimant.sold(record.seller_id):
+        return Reason(
+            code=SOLD_BY_ANOTHER_RESELLER,
+            detail=f"According to the licensing records, agreement {record.agreement_number} "
+            "was not sold by your organisation; only the reseller that sold an agreement can "
+            "claim cash back for it.",
+            rule="R8",
+        )
+    return None
+
+
 def decide_eligibility(
     claimed: ClaimedAgreement,
     record: LicensingRecord | None,
@@ -168,8 +207,11 @@ def decide_eligibility(
 ) -> EligibilityVerdict:
     """R8: the automatic verdict on a claim, from the licensing record of its agreement.
 
-    Unknown agreement or names that differ from the record: inconclusive (a person looks).
-    A failed criterion, no covered licence, or the limits of R3 broken: ineligible.
+    Unknown agreement, unknown seller, or names that differ from the record or from the
+    claimant's registered name: inconclusive (a person looks). An agreement sold by another
+    reseller, a failed criterion, no covered licence, or the limits of R3 broken: ineligible.
+    An agreement sold by another reseller is judged on that alone, so that the verdict tells
+    the claimant nothing about another reseller's agreement.
     """
     if record is None:
         return EligibilityVerdict(
@@ -183,6 +225,9 @@ def decide_eligibility(
                 ),
             ),
         )
+    seller = check_seller(claimed, record)
+    if seller is not None and seller.code == SOLD_BY_ANOTHER_RESELLER:
+        return EligibilityVerdict(verdict=Verdict.INELIGIBLE, reasons=(seller,))
     reasons = check_criteria(record, criteria)
     hard_failures = [reason for reason in reasons if reason.code != "line_not_eligible"]
     licences = 0 if hard_failures else eligible_licences(record, criteria)
@@ -202,9 +247,9 @@ def decide_eligibility(
             verdict=Verdict.INELIGIBLE, eligible_licences=0, reasons=tuple(reasons)
         )
 
-    name_reasons = []
+    review_reasons = [] if seller is None else [seller]
     if not names_match(claimed.customer_name, record.customer_name):
-        name_reasons.append(
+        review_reasons.append(
             Reason(
                 code="customer_name_differs",
                 detail=f"Customer name on the claim differs from the record "
@@ -212,16 +257,18 @@ def decide_eligibility(
                 rule="R8",
             )
         )
-    if not names_match(claimed.reseller_name, record.reseller_name):
-        name_reasons.append(
+    if claimed.claimant is not None and not names_match(
+        claimed.reseller_name, claimed.claimant.legal_name
+    ):
+        review_reasons.append(
             Reason(
                 code="reseller_name_differs",
-                detail=f"Reseller name on the claim differs from the record "
-                f"({record.reseller_name}).",
-                rule="R8",
+                detail="The reseller name on the claim differs from your organisation's "
+                f"registered legal name ({claimed.claimant.legal_name}).",
+                rule="R1",
             )
         )
-    verdict = Verdict.INCONCLUSIVE if name_reasons else Verdict.ELIGIBLE
+    verdict = Verdict.INCONCLUSIVE if review_reasons else Verdict.ELIGIBLE
     return EligibilityVerdict(
-        verdict=verdict, eligible_licences=licences, reasons=tuple(reasons + name_reasons)
+        verdict=verdict, eligible_licences=licences, reasons=tuple(reasons + review_reasons)
     )

@@ -47,3 +47,7 @@ class NoticeKind(StrEnum):
             NoticeKind.CORRECTION_REQUEST,
             NoticeKind.PAYMENT_FAILURE,
         }
+
+
+# D1: a rejected or cancelled claim does not block a new claim for its offer and agreement.
+RELEASES_AGREEMENT = (ClaimStatus.REJECTED, ClaimStatus.CANCELLED)

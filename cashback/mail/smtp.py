@@ -11,6 +11,7 @@ import hashlib
 import smtplib
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -131,33 +132,65 @@ class SmtpOutbox:
         return message
 
     def _deliver(self, message: EmailMessage, recipient: str, key: str) -> None:
-        # Errors are raised `from None`: smtplib's exceptions carry the recipient's address, and
-        # a cause would be stored, unencrypted, in the workflow's history.
-        try:
-            with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
-                if self._starttls:
-                    smtp.starttls(context=self._tls_context or ssl.create_default_context())
-                if self._username is not None:
-                    smtp.login(self._username, self._password or "")
-                smtp.send_message(message, from_addr=self._envelope_sender, to_addrs=[recipient])
-        except smtplib.SMTPRecipientsRefused as error:
-            codes = sorted({code for code, _ in error.recipients.values()})
-            if all(500 <= code < 600 for code in codes):
-                raise InvalidNotice(
-                    f"notice {key}: the mail server refused the recipient for good ({codes})"
-                ) from None
-            raise MailServerUnavailable(
-                f"notice {key}: the mail server deferred the recipient ({codes})"
+        deliver(
+            message,
+            recipient,
+            SmtpServer(
+                self._host,
+                self._port,
+                self._envelope_sender,
+                self._username,
+                self._password,
+                self._starttls,
+                self._tls_context,
+                self._timeout,
+            ),
+            what=f"notice {key}",
+        )
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where mail goes, and how to log in there."""
+
+    host: str
+    port: int
+    envelope_sender: str
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    tls_context: ssl.SSLContext | None = None
+    timeout: float = 30.0
+
+
+def deliver(message: EmailMessage, recipient: str, server: SmtpServer, *, what: str) -> None:
+    """Send `message` to `recipient`. Raises `InvalidNotice` when the server refuses the
+    recipient for good, `MailServerUnavailable` otherwise; `what` names the message in them."""
+    # Errors are raised `from None`: smtplib's exceptions carry the recipient's address, and
+    # a cause would be stored, unencrypted, in the workflow's history.
+    try:
+        with smtplib.SMTP(server.host, server.port, timeout=server.timeout) as smtp:
+            if server.starttls:
+                smtp.starttls(context=server.tls_context or ssl.create_default_context())
+            if server.username is not None:
+                smtp.login(server.username, server.password or "")
+            smtp.send_message(message, from_addr=server.envelope_sender, to_addrs=[recipient])
+    except smtplib.SMTPRecipientsRefused as error:
+        codes = sorted({code for code, _ in error.recipients.values()})
+        if all(500 <= code < 600 for code in codes):
+            raise InvalidNotice(
+                f"{what}: the mail server refused the recipient for good ({codes})"
             ) from None
-        except smtplib.SMTPResponseException as error:
-            raise MailServerUnavailable(
-                f"notice {key}: the mail server answered {error.smtp_code}"
-            ) from None
-        except smtplib.SMTPException as error:
-            raise MailServerUnavailable(
-                f"notice {key}: the mail session failed ({type(error).__name__})"
-            ) from None
-        except OSError as error:
-            raise MailServerUnavailable(
-                f"notice {key}: the mail server is unreachable ({type(error).__name__})"
-            ) from None
+        raise MailServerUnavailable(
+            f"{what}: the mail server deferred the recipient ({codes})"
+        ) from None
+    except smtplib.SMTPResponseException as error:
+        raise MailServerUnavailable(f"{what}: the mail server answered {error.smtp_code}") from None
+    except smtplib.SMTPException as error:
+        raise MailServerUnavailable(
+            f"{what}: the mail session failed ({type(error).__name__})"
+        ) from None
+    except OSError as error:
+        raise MailServerUnavailable(
+            f"{what}: the mail server is unreachable ({type(error).__name__})"
+        ) from None

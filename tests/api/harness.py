@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -15,6 +16,7 @@ from api.accounts import create_operator, issue_token
 from api.services import Services
 from cashback.db import LicensingRepository
 from cashback.domain.eligibility import LicenceLine, LicensingRecord
+from tests.identities import new_vat_id
 from tests.mail.mailbox import Mailbox
 
 PASSWORD = "correct horse battery staple"
@@ -57,6 +59,7 @@ class Reseller:
     company_name: str
     email: str
     token: str
+    vat_id: str = ""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -71,6 +74,7 @@ class Api:
     env: WorkflowEnvironment
     mailbox: Mailbox
     _operator: str | None = field(default=None)
+    _first_seller: str | None = field(default=None)
 
     async def register(
         self,
@@ -78,8 +82,13 @@ class Api:
         *,
         country: str = "DE",
         language: str = "de",
+        vat_id: str | None = None,
+        approve: bool = True,
     ) -> Reseller:
+        """R1: an organisation registers, its user confirms the address with the link of the
+        e-mail, and (with `approve`) an operator approves it; its user signed in."""
         email = f"claims-{uuid.uuid4().hex[:8]}@contoso.example"
+        vat_id = vat_id or new_vat_id()
         created = await self.http.post(
             "/auth/register",
             json={
@@ -88,11 +97,30 @@ class Api:
                 "language": language,
                 "email": email,
                 "password": PASSWORD,
+                "vat_id": vat_id,
             },
         )
-        assert created.status_code == 201, created.text
+        assert created.status_code == 202, created.text
+        confirmed = await self.http.post("/auth/confirm", json={"token": self.link_token(email)})
+        assert confirmed.status_code == 200, confirmed.text
         token = await self.sign_in(email)
-        return Reseller(created.json()["reseller_id"], company_name, email, token)
+        me = (await self.http.get("/me", headers=auth(token))).json()
+        if approve:
+            approved = await self.http.post(
+                f"/operator/resellers/{me['reseller_id']}/approve", headers=self.operator
+            )
+            assert approved.status_code == 204, approved.text
+        self._first_seller = self._first_seller or vat_id
+        return Reseller(me["reseller_id"], company_name, email, token, vat_id)
+
+    def link_token(self, email: str) -> str:
+        """The token of the newest address-confirmation link sent to `email` (R1)."""
+        for delivery in reversed(self.mailbox.deliveries):
+            if email in delivery.rcpt_tos:
+                found = re.search(r"/auth/confirm\?token=([\w-]+)", delivery.part("plain"))
+                if found:
+                    return found.group(1)
+        raise AssertionError(f"no confirmation link was sent to {email}")
 
     async def sign_in(self, email: str, password: str = PASSWORD) -> str:
         response = await self.http.post(
@@ -129,13 +157,17 @@ class Api:
         customer_name: str = "Fabrikam AG",
         quantity: int = 20,
         sale_date: date | None = None,
+        seller_id: str | None = None,
     ) -> LicensingRecord:
+        """The record of an agreement sold (R8) by `seller_id`, by default the first reseller
+        this test registered."""
         record = LicensingRecord(
             agreement_number=agreement_number,
             customer_name=customer_name,
             customer_segment="commercial",
             customer_country="DE",
             reseller_name=reseller_name,
+            seller_id=seller_id or self._first_seller,
             sale_date=sale_date or datetime.now(UTC).date() - timedelta(days=90),
             lines=(
                 LicenceLine(product="Office Professional", licence_type="new", quantity=quantity),

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
+import uuid
 
 import pytest
 
@@ -168,27 +170,49 @@ async def test_d3_a_decided_claim_shows_its_outcome_after_its_workflow_ended(api
     }
 
 
-async def test_d1_a_second_claim_for_the_agreement_names_the_first(api: Api) -> None:
-    """D1: one claim per offer and agreement: a second one, by the same or another reseller,
-    gets 409 naming the existing claim, and leaves no row, invoice or workflow behind."""
+async def test_d1_a_second_claim_for_the_agreement_however_written_is_refused(
+    api: Api,
+) -> None:
+    """D1: one open or paid claim per offer and agreement, numbers compared without case,
+    spaces or separators: `OL-DEMO-4`, `ol-demo-4 `, `OL DEMO 4` and `OL–DEMO–4` (en dash) all
+    get 409. The answer names the existing claim only to its owner, and the refused
+    submissions leave no row, invoice or workflow behind."""
     first = await api.register()
     offer = await api.create_offer()
-    agreement = new_agreement()
-    claim_id = await submitted(api, first, offer["offer_id"], agreement)
+    suffix = uuid.uuid4().hex[:6].upper()
+    claim_id = await submitted(api, first, offer["offer_id"], f"OL-DEMO-{suffix}")
     second = await api.register("Contoso Software AG")
 
-    for reseller in (first, second):
+    spellings = (f"ol-demo-{suffix.lower()} ", f"OL DEMO {suffix}", f"OL–DEMO–{suffix}")
+    for reseller, spelling in itertools.product((first, second), spellings):
         response = await submit(
-            api, reseller, offer["offer_id"], agreement, invoice=invoice_pdf("other")
+            api, reseller, offer["offer_id"], spelling, invoice=invoice_pdf("other")
         )
-        assert response.status_code == 409, response.text
+        assert response.status_code == 409, (spelling, response.text)
         assert response.json()["error"] == "duplicate_claim"
         assert "D1" in response.json()["detail"]
-        assert claim_id in response.json()["detail"]
+        assert (claim_id in response.json()["detail"]) is (reseller is first), spelling
 
     assert [row.id for row in claim_rows(api)] == [claim_id]
+    assert claim_rows(api)[0].agreement_number == f"OL-DEMO-{suffix}"
     assert len(stored_invoices(api)) == 1
     assert await wait_for_workflows(api, 1) == [claim_workflow_id(claim_id)]
+    await terminate_all(api)
+
+
+async def test_d1_a_rejected_claim_does_not_block_a_new_one(api: Api) -> None:
+    """D1: once the claim for an agreement is rejected, a new claim for the same offer and
+    agreement is accepted."""
+    reseller = await api.register()
+    offer = await api.create_offer()
+    agreement = new_agreement()
+    first = await submitted(api, reseller, offer["offer_id"], agreement)
+    await wait_for_status(api, reseller, first, ClaimStatus.UNDER_REVIEW)
+    await reject(api, first, "invoice unreadable")
+    await wait_for_status(api, reseller, first, ClaimStatus.REJECTED)
+
+    second = await submitted(api, reseller, offer["offer_id"], agreement.lower())
+    assert second != first
     await terminate_all(api)
 
 

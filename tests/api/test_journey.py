@@ -20,12 +20,13 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 async def test_r1_r14_d3_from_registration_to_paid_through_the_endpoints(api: Api) -> None:
     offer = await api.create_offer()
+    reseller = await api.register()
     sale_date = (datetime.now(UTC) - timedelta(days=90)).date().isoformat()
     csv = (
         "agreement_number,customer_name,customer_segment,customer_country,reseller_name,"
-        "sale_date,product,licence_type,quantity\n"
-        f"OL-JOURNEY,Fabrikam AG,commercial,DE,Contoso Software GmbH,{sale_date},"
-        "Office Professional,new,20\n"
+        "seller_id,sale_date,product,licence_type,quantity\n"
+        f"OL-JOURNEY,Fabrikam AG,commercial,DE,Contoso Software GmbH,{reseller.vat_id},"
+        f"{sale_date},Office Professional,new,20\n"
     )
     imported = await api.http.post(
         "/operator/licensing-records/import",
@@ -34,7 +35,6 @@ async def test_r1_r14_d3_from_registration_to_paid_through_the_endpoints(api: Ap
     )
     assert imported.status_code == 200, imported.text
 
-    reseller = await api.register()
     listed = await api.http.get("/offers", headers=reseller.headers)
     assert [o["offer_id"] for o in listed.json()["offers"]] == [offer["offer_id"]]
     submitted = await api.http.post(

@@ -75,6 +75,9 @@ RULE_REFUSALS = frozenset(
         "invalid_payloads",
         "unknown_payload_key",
         "company_email_required",  # R1
+        "organisation_registered",  # R1: a VAT id or partner id registered already
+        "identifier_missing",  # R1: approving an organisation without an identifier
+        "link_invalid",  # R1: a confirmation token not on record
     }
 )
 RULE_MESSAGES = (
@@ -83,6 +86,7 @@ RULE_MESSAGES = (
     "is above",  # min <= max (cross-field)
     "needs at least one reason",  # a rejection's reason (cross-field)
     "special-use or reserved name",  # R1: a deliverable company address, not `x@y.local`
+    "R1: ",  # a VAT id (check digits, its country) or partner id (cross-field)
 )
 
 

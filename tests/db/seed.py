@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
-from cashback.db.tables import Claim, Offer, Reseller
+from cashback.db.tables import Claim, Offer, Reseller, ResellerStatus
 from cashback.domain.reseller import Language
 from cashback.domain.status import ClaimStatus
+from tests.identities import new_vat_id
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 RESELLER_ID = "reseller-1"
@@ -23,6 +24,8 @@ def add_reseller(session: Session, reseller_id: str = RESELLER_ID) -> Reseller:
         language=Language.GERMAN,
         email="claims@acme.example",
         created_at=NOW,
+        vat_id=new_vat_id(),  # R1: verified and approved
+        status=ResellerStatus.APPROVED,
     )
     session.add(reseller)
     return reseller
@@ -60,13 +63,14 @@ def new_claim(
     idempotency_key: str | None = None,
     offer_id: str = OFFER_ID,
 ) -> Claim:
+    number = agreement_number or f"OL-{claim_id}"
     return Claim(
         id=claim_id,
         workflow_id=f"claim-{claim_id}",
         idempotency_key=idempotency_key or f"key-{claim_id}",
         reseller_id=RESELLER_ID,
         offer_id=offer_id,
-        agreement_number=agreement_number or f"OL-{claim_id}",
+        agreement_number=number,
         customer_name="Contoso AG",
         reseller_name_on_agreement="Acme Software GmbH",
         terms_accepted_version="2026-01",

@@ -21,6 +21,7 @@ from cashback.db.tables import LicenceReservation, Offer
 from cashback.domain.eligibility import ClaimedAgreement, LicenceLine, LicensingRecord, Verdict
 from cashback.domain.names import normalise_name
 from tests.db.seed import NOW, OFFER_ID, add_claims
+from tests.identities import ACME, ACME_VAT_ID
 
 CUSTOMER = "Contoso AG"
 CUSTOMER_KEY = normalise_name(CUSTOMER)
@@ -33,6 +34,7 @@ def _record(agreement_number: str, *lines: LicenceLine) -> LicensingRecord:
         customer_segment="Commercial",
         customer_country="DE",
         reseller_name="Acme Software GmbH",
+        seller_id=ACME_VAT_ID,
         sale_date=NOW.date(),
         lines=lines or (LicenceLine(product="Office Pro Plus", licence_type="New", quantity=10),),
     )
@@ -139,6 +141,7 @@ def test_r3_twenty_claims_race_for_the_last_fifty_licences_and_exactly_five_win(
                 agreement_number=f"OL-{claim_id}",
                 customer_name=CUSTOMER,
                 reseller_name="Acme Software GmbH",
+                claimant=ACME,
             ),
             criteria=criteria,
             limits=limits,
@@ -183,14 +186,16 @@ def test_r8_verdicts_against_the_records_explain_themselves(database: Database) 
     )
 
     unknown = _check(database, ClaimedAgreement(
-        agreement_number="OL-404", customer_name=CUSTOMER, reseller_name="Acme Software GmbH"
+        agreement_number="OL-404", customer_name=CUSTOMER, reseller_name="Acme Software GmbH",
+        claimant=ACME,
     ))  # fmt: skip
     assert unknown.eligibility.verdict is Verdict.INCONCLUSIVE
     assert [r.code for r in unknown.eligibility.reasons] == ["agreement_unknown"]
     assert "OL-404 is not in the licensing records" in unknown.eligibility.reasons[0].detail
 
     other_name = _check(database, ClaimedAgreement(
-        agreement_number="OL-1", customer_name="Contoso Holding", reseller_name="Acme Software GmbH"
+        agreement_number="OL-1", customer_name="Contoso Holding",
+        reseller_name="Acme Software GmbH", claimant=ACME,
     ))  # fmt: skip
     assert other_name.eligibility.verdict is Verdict.INCONCLUSIVE
     codes = [r.code for r in other_name.eligibility.reasons]

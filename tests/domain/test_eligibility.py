@@ -20,6 +20,7 @@ from cashback.domain.eligibility import (
     decide_eligibility,
     eligible_licences,
 )
+from cashback.domain.identity import Claimant
 from cashback.domain.offers import LicenceLimits, OfferCriteria
 
 CRITERIA = OfferCriteria(
@@ -31,8 +32,13 @@ CRITERIA = OfferCriteria(
     countries=frozenset({"DE", "AT"}),
 )
 LIMITS = LicenceLimits(min_per_customer=5, max_per_customer=100)
+ACME_VAT_ID = "DE136695976"
+CLAIMANT = Claimant(reseller_id="r_acme", legal_name="Acme GmbH", identifiers=(ACME_VAT_ID,))
 CLAIMED = ClaimedAgreement(
-    agreement_number="OL-1001", customer_name="Kunde AG", reseller_name="Acme GmbH"
+    agreement_number="OL-1001",
+    customer_name="Kunde AG",
+    reseller_name="Acme GmbH",
+    claimant=CLAIMANT,
 )
 
 limit_pairs = st.tuples(
@@ -47,6 +53,7 @@ def _record(**overrides: Any) -> LicensingRecord:
         "customer_segment": "commercial",
         "customer_country": "DE",
         "reseller_name": "ACME G.m.b.H.",
+        "seller_id": ACME_VAT_ID,
         "sale_date": date(2026, 2, 15),
         "lines": (LicenceLine(product="office-std", licence_type="olp", quantity=20),),
     }
@@ -237,22 +244,108 @@ def test_r8_r3_limits_broken_is_ineligible(already: int, code: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("claimed", "code"),
+    ("claimed", "code", "rule"),
     [
-        (CLAIMED.model_copy(update={"customer_name": "Andere AG"}), "customer_name_differs"),
-        (CLAIMED.model_copy(update={"reseller_name": "Acme AG"}), "reseller_name_differs"),
+        (
+            CLAIMED.model_copy(update={"customer_name": "Andere AG"}),
+            "customer_name_differs",
+            "R8",
+        ),
+        (CLAIMED.model_copy(update={"reseller_name": "Acme AG"}), "reseller_name_differs", "R1"),
     ],
 )
 def test_r8_names_differing_from_the_record_are_inconclusive(
-    claimed: ClaimedAgreement, code: str
+    claimed: ClaimedAgreement, code: str, rule: str
 ) -> None:
-    """R8, R11: a claim whose customer or reseller name differs from the record needs a person;
-    the licences it would carry are still reported."""
+    """R8, R1: a claim whose customer name differs from the record, or whose typed reseller
+    name differs from the claimant's registered legal name, needs a person (never an automatic
+    approval); the licences it would carry are still reported."""
     verdict = decide_eligibility(claimed, _record(), CRITERIA, LIMITS, already_claimed=0)
     assert verdict.verdict is Verdict.INCONCLUSIVE
     assert not verdict.is_conclusive
     assert verdict.eligible_licences == 20
-    assert [(r.code, r.rule) for r in verdict.reasons] == [(code, "R8")]
+    assert [(r.code, r.rule) for r in verdict.reasons] == [(code, rule)]
+
+
+def test_r8_r1_the_typed_reseller_name_is_no_identity() -> None:
+    """R1, R8: typing the record's reseller name does not make the claimant its seller: the
+    record names another seller, so the claim is ineligible."""
+    other = Claimant(reseller_id="r_other", legal_name="Acme GmbH", identifiers=("DE129273398",))
+    claimed = CLAIMED.model_copy(update={"claimant": other})
+    verdict = decide_eligibility(claimed, _record(), CRITERIA, LIMITS, already_claimed=0)
+    assert verdict.verdict is Verdict.INELIGIBLE
+    assert _codes(verdict) == ["sold_by_another_reseller"]
+
+
+def test_r8_an_agreement_sold_by_another_reseller_is_judged_on_that_alone() -> None:
+    """R8: an agreement sold by someone else is ineligible with that one reason, which names
+    no one and tells nothing of the record (customer, reseller, seller id), even when the
+    record would fail criteria too; no licence is counted."""
+    record = _record(seller_id="DE129273398", customer_name="Geheim AG", customer_country="FR")
+    claimed = CLAIMED.model_copy(update={"customer_name": "Geheim AG"})
+    verdict = decide_eligibility(claimed, record, CRITERIA, LIMITS, already_claimed=0)
+    assert verdict.verdict is Verdict.INELIGIBLE
+    assert verdict.eligible_licences == 0
+    assert [(r.code, r.rule) for r in verdict.reasons] == [("sold_by_another_reseller", "R8")]
+    detail = verdict.reasons[0].detail
+    for secret in ("Geheim", "ACME", "129273398", "FR"):
+        assert secret not in detail
+
+
+@pytest.mark.parametrize("written", ["DE136695976", "de 136 695 976", "DE-136.695.976"])
+def test_r8_the_seller_id_matches_however_it_is_written(written: str) -> None:
+    """R8: the record's seller id is compared in its canonical form."""
+    verdict = decide_eligibility(
+        CLAIMED, _record(seller_id=written), CRITERIA, LIMITS, already_claimed=0
+    )
+    assert verdict.verdict is Verdict.ELIGIBLE
+
+
+def test_r8_a_partner_id_identifies_the_seller_too() -> None:
+    """R1, R8: a record may name the seller by the program's partner id."""
+    claimant = CLAIMANT.model_copy(update={"identifiers": (ACME_VAT_ID, "4711042")})
+    claimed = CLAIMED.model_copy(update={"claimant": claimant})
+    verdict = decide_eligibility(
+        claimed, _record(seller_id="4711042"), CRITERIA, LIMITS, already_claimed=0
+    )
+    assert verdict.verdict is Verdict.ELIGIBLE
+
+
+@pytest.mark.parametrize(
+    ("claimed", "record", "code"),
+    [
+        (CLAIMED, _record(seller_id=None), "seller_unknown"),
+        (CLAIMED.model_copy(update={"claimant": None}), _record(), "claimant_unverified"),
+    ],
+)
+def test_r8_r1_when_the_seller_cannot_be_told_a_person_looks(
+    claimed: ClaimedAgreement, record: LicensingRecord, code: str
+) -> None:
+    """R8, R1: a record without a seller id, or a claim submitted before identities were
+    verified, is inconclusive: never approved automatically."""
+    verdict = decide_eligibility(claimed, record, CRITERIA, LIMITS, already_claimed=0)
+    assert verdict.verdict is Verdict.INCONCLUSIVE
+    assert _codes(verdict) == [code]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    own=st.lists(st.from_regex(r"[0-9]{5,10}", fullmatch=True), max_size=2),
+    seller=st.from_regex(r"[0-9]{5,10}", fullmatch=True),
+    typed=st.sampled_from(["Acme GmbH", "ACME G.m.b.H.", "Someone Else AG"]),
+)
+def test_r8_never_eligible_unless_the_claimant_sold_it(
+    own: list[str], seller: str, typed: str
+) -> None:
+    """R8, R1: whatever names are typed, a claim is ELIGIBLE only when the record's seller id
+    is one of the claimant's verified identifiers."""
+    claimant = CLAIMANT.model_copy(update={"identifiers": tuple(own)})
+    claimed = CLAIMED.model_copy(update={"claimant": claimant, "reseller_name": typed})
+    verdict = decide_eligibility(
+        claimed, _record(seller_id=seller), CRITERIA, LIMITS, already_claimed=0
+    )
+    if verdict.verdict is Verdict.ELIGIBLE:
+        assert seller in own
 
 
 def test_r8_ineligible_wins_over_name_differences() -> None:

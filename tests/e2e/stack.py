@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -106,10 +107,15 @@ async def sign_in(http: httpx.AsyncClient, email: str) -> dict[str, str]:
 
 
 async def open_offer(
-    http: httpx.AsyncClient, operator: dict[str, str], agreement: str, reseller_name: str
+    http: httpx.AsyncClient,
+    operator: dict[str, str],
+    agreement: str,
+    reseller_name: str,
+    seller_id: str,
 ) -> str:
     """The operator publishes an offer for German resellers and imports the licensing record
-    of `agreement` (20 new Office licences, sold 90 days ago by `reseller_name`)."""
+    of `agreement` (20 new Office licences, sold 90 days ago by `reseller_name`, whose VAT id
+    is `seller_id`: R8)."""
     now = datetime.now(UTC)
     offer = await http.post("/operator/offers", headers=operator, json={
         "name": "Office 2026 Cash Back",
@@ -129,8 +135,8 @@ async def open_offer(
     sale_date = (now - timedelta(days=90)).date().isoformat()
     csv = (
         "agreement_number,customer_name,customer_segment,customer_country,reseller_name,"
-        "sale_date,product,licence_type,quantity\n"
-        f"{agreement},Fabrikam AG,commercial,DE,{reseller_name},{sale_date},"
+        "seller_id,sale_date,product,licence_type,quantity\n"
+        f"{agreement},Fabrikam AG,commercial,DE,{reseller_name},{seller_id},{sale_date},"
         "Office Professional,new,20\n"
     )
     imported = await http.post(
@@ -142,14 +148,40 @@ async def open_offer(
     return offer_id
 
 
-async def register(http: httpx.AsyncClient, company: str, email: str) -> dict[str, str]:
-    """R1: a German reseller registers; its bearer header."""
+async def register(
+    http: httpx.AsyncClient, stack: Stack, company: str, email: str, vat_id: str
+) -> dict[str, str]:
+    """R1: a German reseller registers, confirms its address with the link the e-mail (in the
+    stack's mail folder) brings, and an operator approves it on the command line; its bearer
+    header."""
     registered = await http.post("/auth/register", json={
         "company_name": company, "country": "DE", "language": "de",
-        "email": email, "password": PASSWORD,
+        "email": email, "password": PASSWORD, "vat_id": vat_id,
     })  # fmt: skip
-    assert registered.status_code == 201, registered.text
-    return await sign_in(http, email)
+    assert registered.status_code == 202, registered.text
+    link = next(
+        found.group(0)
+        for message in stack.mails()
+        if message["To"] == email
+        and (found := re.search(r"http\S+/auth/confirm\?token=[\w-]+", _text(message)))
+    )
+    confirmed = await http.get(link.removeprefix(stack.api))
+    assert confirmed.status_code == 200, confirmed.text
+    reseller = await sign_in(http, email)
+    reseller_id = (await http.get("/me", headers=reseller)).json()["reseller_id"]
+    approve = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "api.cli", "approve-reseller", reseller_id, "--operator", OPERATOR,
+        cwd=ROOT, env=stack.env, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert await approve.wait() == 0
+    return reseller
+
+
+def _text(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    content: str = body.get_content()
+    return content
 
 
 async def submit_claim(

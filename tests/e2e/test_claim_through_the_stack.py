@@ -39,8 +39,9 @@ async def test_r1_r14_d3_a_claim_from_registration_to_paid(stack: Stack) -> None
     create_operator(stack)
     async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
         operator = await sign_in(http, OPERATOR)
-        offer_id = await open_offer(http, operator, "OL-E2E-1", "Contoso Software GmbH")
-        reseller = await register(http, "Contoso Software GmbH", "claims@contoso.example")
+        company, vat_id = "Contoso Software GmbH", "DE136695976"
+        offer_id = await open_offer(http, operator, "OL-E2E-1", company, vat_id)
+        reseller = await register(http, stack, company, "claims@contoso.example", vat_id)
         offers = (await http.get("/offers", headers=reseller)).json()["offers"]
         assert [o["offer_id"] for o in offers] == [offer_id]
 

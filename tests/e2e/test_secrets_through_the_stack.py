@@ -104,8 +104,10 @@ async def test_r13_canary_bank_details_stay_secret_through_the_whole_product(
         create_operator(stack)
         async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
             operator = await sign_in(http, OPERATOR)
-            offer_id = await open_offer(http, operator, AGREEMENT, COMPANY)
-            reseller = await register(http, COMPANY, "claims@kanarienvogel.example")
+            offer_id = await open_offer(http, operator, AGREEMENT, COMPANY, "DE129273398")
+            reseller = await register(
+                http, stack, COMPANY, "claims@kanarienvogel.example", "DE129273398"
+            )
             claim_id = await submit_claim(http, reseller, offer_id, AGREEMENT, COMPANY)
             claim_url = f"/claims/{claim_id}"
             decided = await http.post(

@@ -264,7 +264,7 @@ class FaultProgram:
                 session.add(claim)
                 if known_agreement:
                     LicensingRepository(session).add_agreement(
-                        licensing_record_of(claim, COMPANY), imported_at=now
+                        licensing_record_of(claim, COMPANY, reseller.vat_id), imported_at=now
                     )
                 seeded.append(
                     Seeded(claim_input_of(reseller, offer, claim, invoice_ref(stored), policy))

@@ -83,20 +83,22 @@ def seed_claim(
         claim.terms_accepted_at = claim.created_at = claim.updated_at = now
         session.add(claim)
         LicensingRepository(session).add_agreement(
-            licensing_record_of(claim, company_name), imported_at=now
+            licensing_record_of(claim, company_name, reseller.vat_id), imported_at=now
         )
         return claim_input_of(reseller, offer, claim, invoice_ref(stored), ProgramPolicy())
 
 
-def licensing_record_of(claim: Claim, reseller_name: str) -> LicensingRecord:
+def licensing_record_of(claim: Claim, reseller_name: str, seller_id: str | None) -> LicensingRecord:
     """The licensing record of a seeded claim's agreement: LICENCES new licences, sold on
-    SALE_DATE to the claim's customer in Germany (R2: eligible under the seeded offer)."""
+    SALE_DATE by `seller_id` (R8) to the claim's customer in Germany (R2: eligible under the
+    seeded offer)."""
     return LicensingRecord(
         agreement_number=claim.agreement_number,
         customer_name=claim.customer_name,
         customer_segment="commercial",
         customer_country="DE",
         reseller_name=reseller_name,
+        seller_id=seller_id,
         sale_date=SALE_DATE,
         lines=(LicenceLine(product="Office Pro Plus", licence_type="new", quantity=LICENCES),),
     )

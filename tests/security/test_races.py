@@ -88,6 +88,7 @@ from tests.api.claims_helpers import (
 from tests.api.harness import Api
 from tests.api.test_schema import serving
 from tests.db.seed import NOW, OFFER_ID, add_offer, add_reseller, new_claim
+from tests.identities import ACME as CLAIMANT
 
 pytestmark = pytest.mark.security
 
@@ -218,6 +219,7 @@ class Race:
                 agreement_number=claim.agreement,
                 customer_name=claim.customer,
                 reseller_name=RESELLER_NAME,
+                claimant=CLAIMANT,
             ),
             criteria=self.criteria,
             limits=self.limits,
@@ -289,6 +291,7 @@ class Race:
                     customer_segment="Commercial",
                     customer_country="DE",
                     reseller_name=RESELLER_NAME,
+                    seller_id=CLAIMANT.identifiers[0],
                     sale_date=NOW.date(),
                     imported_at=NOW,
                     lines=[

@@ -32,6 +32,7 @@ from cashback.claims import (
     claim_workflow_id,
 )
 from cashback.domain.eligibility import ClaimedAgreement, LicenceLine, LicensingRecord
+from cashback.domain.identity import Claimant
 from cashback.domain.money import Money
 from cashback.domain.offers import LicenceLimits, OfferCriteria
 from cashback.domain.payout import BankDetailsJudgement, HolderType
@@ -50,6 +51,10 @@ from worker import ClaimActivities, claim_worker, replayer
 from workflows.claim import ClaimWorkflow
 
 RESELLER_NAME = "Contoso Software GmbH"
+RESELLER_VAT_ID = "DE136695976"  # R1: the claimant's verified identity
+CLAIMANT = Claimant(
+    reseller_id="reseller-7", legal_name=RESELLER_NAME, identifiers=(RESELLER_VAT_ID,)
+)
 HISTORIES = Path(__file__).parent / "histories"
 INVOICE_SHA256 = "a" * 64
 
@@ -68,6 +73,7 @@ def licensing_record(
         customer_segment="commercial",
         customer_country="DE",
         reseller_name=RESELLER_NAME,
+        seller_id=RESELLER_VAT_ID,
         sale_date=sale_date or today() - timedelta(days=90),
         lines=(LicenceLine(product="Office Professional", licence_type="new", quantity=quantity),),
     )
@@ -109,6 +115,7 @@ def claim_input(
             agreement_number=agreement_number,
             customer_name=customer_name,
             reseller_name=RESELLER_NAME,
+            claimant=CLAIMANT,
         ),
         invoice=InvoiceRef(
             object_key=f"invoices/{agreement_number}.pdf",
