@@ -17,7 +17,7 @@ from cashback.db import LicensingRepository
 from cashback.domain.eligibility import LicenceLine, LicensingRecord
 from tests.mail.mailbox import Mailbox
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = "orchard-lantern-quarry-42"
 
 
 def auth(token: str) -> dict[str, str]:
