@@ -65,10 +65,6 @@ def hash_password(password: str) -> str:
     return PASSWORDS.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
-    return PASSWORDS.verify(password_hash, password)
-
-
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 
