@@ -6,15 +6,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import holidays
-from fastapi import APIRouter, Depends, Form, Query, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, EmailStr, Field, field_validator, model_validator
-from sqlalchemy import delete, select
+from pydantic import BaseModel, EmailStr, Field, ValidationInfo, field_validator, model_validator
+from sqlalchemy import delete, select, update
 
 from api.bank_details import render
 from api.deps import SESSION_COOKIE, CurrentUser, ServicesDep
 from api.errors import ApiError, error_responses
-from api.security import hash_password, is_free_mail, new_token, token_digest, verify_password
+from api.security import (
+    hash_password,
+    is_free_mail,
+    new_token,
+    password_problem,
+    source_address,
+    token_digest,
+)
 from api.services import Services
 from cashback.db import Database
 from cashback.db.tables import ApiToken, ResellerStatus, User, UserRole
@@ -58,6 +65,14 @@ class ResellerRegistration(BaseModel):
     partner_id: str | None = Field(
         default=None, max_length=32, description="the program's partner id, 5 to 10 digits (R1)"
     )
+
+    @field_validator("password")
+    @classmethod
+    def _strong_password(cls, password: str, info: ValidationInfo) -> str:
+        problem = password_problem(password, str(info.data.get("email", "")))
+        if problem:
+            raise ValueError(problem)
+        return password
 
     @field_validator("country")
     @classmethod
@@ -125,6 +140,16 @@ class MeRead(BaseModel):
     )
 
 
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="at least 12 characters; common, repetitive and sequence passwords and "
+        "ones containing the e-mail address are refused",
+    )
+
+
 class SignInForm:
     """The OAuth 2.0 password grant's form (RFC 6749, 4.3.2): the e-mail address as `username`
     and the password; `grant_type`, when sent, is `password`. Other fields are ignored."""
@@ -136,9 +161,23 @@ class SignInForm:
         ],
         password: Annotated[str, Form(min_length=1, max_length=1024)],
         grant_type: Annotated[Literal["password"], Form()] = "password",
+        *,
+        request: Request,
     ) -> None:
         self.username = username
         self.password = password
+        self.source = request_source(request)
+
+
+def request_source(request: Request) -> str:
+    """The address the request came from (the throttle's source), as the settings say to read
+    it (CASHBACK_TRUSTED_PROXIES)."""
+    services: Services = request.app.state.services
+    return source_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        services.settings.trusted_proxies,
+    )
 
 
 _CHECK_INBOX = (
@@ -283,7 +322,7 @@ def sign_in(
     services: ServicesDep,
 ) -> TokenRead:
     """Sign in with e-mail (`username`) and password; answers a bearer token."""
-    return _authenticate(services, form.username, form.password)
+    return _authenticate(services, form)
 
 
 @router.post(
@@ -295,7 +334,7 @@ def sign_in(
 def open_session(form: Annotated[SignInForm, Depends()], services: ServicesDep) -> Response:
     """Sign in for a browser: the token goes into an HttpOnly, SameSite=Lax cookie (operators
     use it so the Temporal Web UI may call the codec endpoint with their credentials)."""
-    token = _authenticate(services, form.username, form.password)
+    token = _authenticate(services, form)
     response = Response(status_code=204)
     response.set_cookie(
         SESSION_COOKIE,
@@ -308,9 +347,24 @@ def open_session(form: Annotated[SignInForm, Depends()], services: ServicesDep) 
     return response
 
 
-def _authenticate(services: Services, username: str, password: str) -> TokenRead:
-    account = username.strip().lower()
-    wait = services.throttle.retry_after(account)
+def _authenticate(services: Services, form: SignInForm) -> TokenRead:
+    """R1: the token of the account whose password this is. Throttled per account and source
+    address; an unknown address gets the same answer after the same work as a wrong password."""
+    account = form.username.strip().lower()
+    _refuse_if_throttled(services, account, form.source)
+    with services.database.reading() as session:
+        user = session.scalar(select(User).where(User.email == account))
+    # verified first, so that an unknown address costs the same (against a dummy hash)
+    verified = services.passwords.verify(user.password_hash if user else None, form.password)
+    if not verified or user is None:
+        services.throttle.failed(account, form.source)
+        raise ApiError(401, "unauthenticated", "wrong e-mail address or password")
+    services.throttle.succeeded(account, form.source)
+    return issue_token(services.database, user.id)
+
+
+def _refuse_if_throttled(services: Services, account: str, source: str) -> None:
+    wait = services.throttle.retry_after(account, source)
     if wait:
         raise ApiError(
             429,
@@ -318,13 +372,6 @@ def _authenticate(services: Services, username: str, password: str) -> TokenRead
             f"too many failed sign-ins: retry in {wait} s",
             headers={"Retry-After": str(wait)},
         )
-    with services.database.reading() as session:
-        user = session.scalar(select(User).where(User.email == account))
-    if user is None or not verify_password(user.password_hash, password):
-        services.throttle.failed(account)
-        raise ApiError(401, "unauthenticated", "wrong e-mail address or password")
-    services.throttle.succeeded(account)
-    return issue_token(services.database, user.id)
 
 
 def issue_token(database: Database, user_id: int) -> TokenRead:
@@ -355,6 +402,58 @@ def sign_out(user: CurrentUser, services: ServicesDep) -> Response:
     return response
 
 
+@router.delete(
+    "/auth/tokens", status_code=204, response_class=Response, responses=error_responses(401)
+)
+def sign_out_everywhere(user: CurrentUser, services: ServicesDep) -> Response:
+    """Sign out everywhere: every token and browser session of the signed-in user, this one
+    included, stops working at once (e.g. after a device was lost)."""
+    with services.database.transaction() as session:
+        session.execute(delete(ApiToken).where(ApiToken.user_id == user.user_id))
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+    return response
+
+
+@router.post(
+    "/auth/password",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401, 403, 422, 429),
+)
+def change_password(
+    change: PasswordChange, user: CurrentUser, services: ServicesDep, request: Request
+) -> Response:
+    """Change the signed-in user's password, giving the current one again (403 if it is
+    wrong; wrong ones are throttled like sign-ins). Every other token and session of the user
+    is signed out; the one this request came with keeps working."""
+    source = request_source(request)
+    _refuse_if_throttled(services, user.email, source)
+    with services.database.reading() as session:
+        stored = session.scalar(select(User.password_hash).where(User.id == user.user_id))
+    if not services.passwords.verify(stored, change.current_password):
+        services.throttle.failed(user.email, source)
+        raise ApiError(403, "wrong_password", "the current password is not right; nothing changed")
+    services.throttle.succeeded(user.email, source)
+    if change.new_password == change.current_password:
+        raise ApiError(422, "same_password", "choose a new password, not the current one")
+    problem = password_problem(change.new_password, user.email)
+    if problem:
+        raise ApiError(422, "weak_password", problem)
+    with services.database.transaction() as session:
+        session.execute(
+            update(User)
+            .where(User.id == user.user_id)
+            .values(password_hash=services.passwords.hash(change.new_password))
+        )
+        session.execute(
+            delete(ApiToken).where(
+                ApiToken.user_id == user.user_id, ApiToken.token_sha256 != user.token_sha256
+            )
+        )
+    return Response(status_code=204)
+
+
 @router.get("/me", response_model=MeRead, responses=error_responses(401))
 def me(user: CurrentUser) -> MeRead:
     """Who is signed in."""
@@ -368,7 +467,11 @@ def me(user: CurrentUser) -> MeRead:
 
 
 def create_operator(database: Database, email: str, password: str) -> int:
-    """An operator account (used by `python -m api.cli create-operator`)."""
+    """An operator account (used by `python -m api.cli create-operator`); a password that
+    `password_problem` refuses raises ValueError with its reason."""
+    problem = password_problem(password, email)
+    if problem:
+        raise ValueError(problem)
     with database.transaction() as session:
         user = User(
             reseller_id=None,

@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.accounts import create_operator
+from api.security import password_problem
 from cashback.config import Settings
 from cashback.db import Database
 from cashback.db.tables import ResellerStatus
@@ -30,22 +31,23 @@ from cashback.organisations import (
 from cashback.wiring import account_mailer, open_database
 
 PASSWORD_VARIABLE = "CASHBACK_OPERATOR_PASSWORD"
-MIN_PASSWORD_LENGTH = 12  # as for resellers (api.accounts)
 
 
 class CommandError(Exception):
     """Something a person must fix; printed without a traceback, exit status 1."""
 
 
-def operator_password(prompt: Callable[[str], str] = getpass.getpass) -> str:
-    """The new operator's password: from the environment, else typed twice (not echoed)."""
+def operator_password(prompt: Callable[[str], str] = getpass.getpass, email: str = "") -> str:
+    """The new operator's password: from the environment, else typed twice (not echoed); one
+    that `password_problem` refuses is refused with its reason."""
     password = os.environ.get(PASSWORD_VARIABLE)
     if password is None:
         password = prompt("Password for the new operator: ")
         if prompt("The same password again: ") != password:
             raise CommandError("the two passwords differ; nothing was created")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise CommandError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    problem = password_problem(password, email)
+    if problem:
+        raise CommandError(f"{problem}; nothing was created")
     return password
 
 
@@ -159,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         address = operator_email(options.email)
-        user_id = create_operator_command(address, operator_password(), Settings())
+        user_id = create_operator_command(address, operator_password(email=address), Settings())
     except CommandError as error:
         print(f"create-operator: {error}", file=sys.stderr)
         return 1

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from temporalio.client import Client
 
-from api.security import SignInThrottle
+from api.security import PASSWORDS, Passwords, SignInThrottle
 from cashback.config import Settings
 from cashback.db import BankAccounts, Database
 from cashback.db.invitations import BankDetailsInvitations
@@ -27,6 +27,7 @@ class Services:
     standing: StandingConfirmations
     organisations: Organisations
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
+    passwords: Passwords = PASSWORDS  # one dummy hash per process
 
     @classmethod
     def build(

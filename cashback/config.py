@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     support_address: EmailStr = "support@cashback.example"
     operators_address: EmailStr = "operators@cashback.example"
     public_base_url: str = "http://127.0.0.1:8000"
+    trusted_proxies: int = Field(
+        default=0,
+        ge=0,
+        description="proxies in front of the API that append the client to X-Forwarded-For",
+    )
 
     bank_details_key: SecretStr = SecretStr(DEVELOPMENT_BANK_DETAILS_KEY)
     bank_details_key_id: str = "k1"

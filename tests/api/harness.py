@@ -19,7 +19,7 @@ from cashback.domain.eligibility import LicenceLine, LicensingRecord
 from tests.identities import new_vat_id
 from tests.mail.mailbox import Mailbox
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = "orchard-lantern-quarry-42"
 
 
 def auth(token: str) -> dict[str, str]:

@@ -65,8 +65,8 @@ async def test_r1_bad_registration_input_gets_readable_errors(api: Api) -> None:
 
 
 async def test_r1_sign_in_is_throttled_after_five_failures(api: Api) -> None:
-    """R1: wrong passwords get 401; the sixth attempt within five minutes gets 429 with
-    Retry-After, even with the right password."""
+    """R1: wrong passwords get 401; the sixth attempt from the same address within 30 s gets
+    429 with Retry-After, even with the right password."""
     reseller = await api.register()
     for _ in range(5):
         wrong = await api.http.post(

@@ -36,7 +36,7 @@ from schemathesis.core.result import Ok
 from schemathesis.core.transport import Response
 from sqlalchemy import select
 
-from api.accounts import issue_token
+from api.accounts import create_operator, issue_token
 from cashback.db.tables import User
 from cashback.domain.status import ClaimStatus
 from tests.api.claims_helpers import (
@@ -48,7 +48,7 @@ from tests.api.claims_helpers import (
     terminate_all,
     wait_for_status,
 )
-from tests.api.harness import Api, Reseller, auth
+from tests.api.harness import PASSWORD, Api, Reseller, auth
 
 MAX_EXAMPLES = int(os.environ.get("CASHBACK_SCHEMA_EXAMPLES", "25"))
 STATEFUL_EXAMPLES = int(os.environ.get("CASHBACK_STATEFUL_EXAMPLES", "40"))
@@ -78,6 +78,10 @@ RULE_REFUSALS = frozenset(
         "organisation_registered",  # R1: a VAT id or partner id registered already
         "identifier_missing",  # R1: approving an organisation without an identifier
         "link_invalid",  # R1: a confirmation token not on record
+        "wrong_password",  # R1: changing the password needs the current one
+        "weak_password",  # R1: a common, short or repetitive new password
+        "same_password",  # R1
+        "too_many_attempts",  # R1: sign-in guesses from one address slow it down
     }
 )
 RULE_MESSAGES = (
@@ -87,6 +91,7 @@ RULE_MESSAGES = (
     "needs at least one reason",  # a rejection's reason (cross-field)
     "special-use or reserved name",  # R1: a deliverable company address, not `x@y.local`
     "R1: ",  # a VAT id (check digits, its country) or partner id (cross-field)
+    "the password ",  # R1: a weak password (api.security.password_problem says why)
 )
 
 
@@ -192,16 +197,31 @@ class Callers:
 
     def headers(self, operation: APIOperation[Any, Any, Any, Any]) -> dict[str, str]:
         """An operator's on the operators' paths, the reseller's elsewhere; signing out gets a
-        token of its own (else the reseller's token would be gone for what follows)."""
+        token of its own (else the reseller's token would be gone for what follows), and
+        signing out everywhere and changing the password a token of an operator nobody else
+        uses here."""
         if operation.path.startswith(("/operator", "/codec")):
             return self.api.operator
-        if (operation.method.upper(), operation.path) == ("DELETE", "/auth/token"):
-            with self.api.services.database.reading() as session:
-                user_id = session.scalars(
-                    select(User.id).where(User.email == self.reseller.email)
-                ).one()
-            return auth(issue_token(self.api.services.database, user_id).access_token)
+        route = (operation.method.upper(), operation.path)
+        if route == ("DELETE", "/auth/token"):
+            return auth(self._token_of(self.reseller.email))
+        if route in (("DELETE", "/auth/tokens"), ("POST", "/auth/password")):
+            return auth(self._token_of(self.bystander()))
         return self.reseller.headers
+
+    def bystander(self) -> str:
+        """The e-mail address of an operator account made for these calls (once per test)."""
+        email = f"bystander-{self.reseller.reseller_id}@program.example"
+        with self.api.services.database.reading() as session:
+            exists = session.scalar(select(User.id).where(User.email == email))
+        if exists is None:
+            create_operator(self.api.services.database, email, PASSWORD)
+        return email
+
+    def _token_of(self, email: str) -> str:
+        with self.api.services.database.reading() as session:
+            user_id = session.scalars(select(User.id).where(User.email == email)).one()
+        return issue_token(self.api.services.database, user_id).access_token
 
 
 def fuzz_operation(

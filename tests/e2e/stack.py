@@ -21,7 +21,7 @@ import httpx
 
 from tests.e2e.test_run_command import ROOT, free_port
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = "orchard-lantern-quarry-42"
 OPERATOR = "ops@program.example"
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from api.accounts import TOKEN_LIFETIME
 from api.deps import SESSION_COOKIE
-from api.security import SignInThrottle, token_digest
+from api.security import token_digest
 from cashback.db.tables import ApiToken, BankDetailsInvitation, User
 from cashback.domain.status import ClaimStatus
 from tests.api.claims_helpers import new_agreement, submitted, terminate_all
@@ -228,37 +228,3 @@ async def test_r13_bank_links_tampered_expired_reused_or_of_another_claim_are_re
         print(f"{name}: {status}")
     assert (await outcome_of(first)).status is ClaimStatus.PAID  # A went on, and ended
     await terminate_all(api)
-
-
-def test_r1_the_sign_in_throttle_forgets_failures_that_left_its_window() -> None:
-    """R1: the throttle's memory stays bounded under a spray of made-up addresses (one failure
-    each): once the window has passed, the sprayed addresses are forgotten at the next sweep,
-    asking about an address remembers nothing, and a real account is still throttled. On a
-    clock of its own (no waiting)."""
-    now = [0.0]
-    throttle = SignInThrottle(attempts=5, window=300.0, clock=lambda: now[0], sweep_at=1_000)
-    peak = 0
-    for n in range(5_000):
-        throttle.failed(f"spray-{n}@example.org")
-        peak = max(peak, throttle.accounts)
-    assert throttle.accounts == 5_000  # all within the window: none may be forgotten yet
-    assert throttle.retry_after("never-tried@example.org") == 0
-    assert throttle.accounts == 5_000
-
-    now[0] += 301.0  # the window passed
-    for n in range(5_000):
-        throttle.failed(f"again-{n}@example.org")
-        peak = max(peak, throttle.accounts)
-    for _ in range(5):
-        throttle.failed("Victim@Example.org")
-    waiting = throttle.retry_after("victim@example.org")
-    remembered = throttle.accounts
-    print(
-        f"10,000 sprayed addresses in two windows: {remembered} remembered at the end, at most "
-        f"{peak} at once; the victim waits {waiting} s"
-    )
-    assert remembered == 5_001  # the second spray and the victim; the first spray is gone
-    assert peak <= 8_000
-    assert waiting == 301
-    now[0] += 300.0
-    assert throttle.retry_after("victim@example.org") == 0
