@@ -12,7 +12,8 @@ from cashback.db import BankAccounts, Database
 from cashback.db.invitations import BankDetailsInvitations
 from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.invoices import InvoiceStorage
-from cashback.wiring import bank_accounts, invoice_storage, open_database
+from cashback.mail import SmtpOutbox
+from cashback.wiring import bank_accounts, invoice_storage, open_database, outbox
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Services:
     bank_accounts: BankAccounts
     invitations: BankDetailsInvitations
     standing: StandingConfirmations
+    outbox: SmtpOutbox  # R10, R13: the mails about changed bank details
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
 
     @classmethod
@@ -40,4 +42,5 @@ class Services:
             bank_accounts=accounts,
             invitations=BankDetailsInvitations(database),
             standing=StandingConfirmations(database, accounts),
+            outbox=outbox(settings, database),
         )

@@ -29,6 +29,7 @@ from cashback.db import (
 )
 from cashback.db.invitations import BankDetailsInvitations
 from cashback.db.standing_confirmations import StandingConfirmations
+from cashback.domain.policy import ProgramPolicy
 from cashback.domain.status import NoticeKind
 from cashback.invoices import InvoiceStorage, LocalInvoiceStorage, S3InvoiceStorage
 from cashback.mail import MailRenderer, SmtpOutbox
@@ -104,6 +105,18 @@ def masked_iban_for(
     return masked_iban
 
 
+_RENDERERS: dict[str, MailRenderer] = {}
+
+
+def mail_renderer(policy: ProgramPolicy) -> MailRenderer:
+    """One renderer per policy and process: building one loads every template (~0.4 s), and
+    the API and the worker each need one."""
+    key = policy.model_dump_json()
+    if key not in _RENDERERS:
+        _RENDERERS[key] = MailRenderer(policy=policy)
+    return _RENDERERS[key]
+
+
 def outbox(settings: Settings, database: Database) -> SmtpOutbox:
     password = settings.smtp_password
     return SmtpOutbox(
@@ -118,7 +131,7 @@ def outbox(settings: Settings, database: Database) -> SmtpOutbox:
         notice_log=SqlNoticeLog(database),
         link_for=bank_details_link(settings, BankDetailsInvitations(database)),
         masked_iban_for=masked_iban_for(database, bank_accounts(settings, database)),
-        renderer=MailRenderer(policy=settings.policy),
+        renderer=mail_renderer(settings.policy),
     )
 
 
