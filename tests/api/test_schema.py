@@ -75,6 +75,9 @@ RULE_REFUSALS = frozenset(
         "invalid_payloads",
         "unknown_payload_key",
         "company_email_required",  # R1
+        "invalid_bank_details",  # R10: an IBAN's check digits, a blank holder name
+        "holder_name_mismatch",  # R11: standing details for another name
+        "individual_account",  # R12: standing details of an individual
     }
 )
 RULE_MESSAGES = (
