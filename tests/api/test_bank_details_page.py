@@ -31,7 +31,7 @@ from cashback.mail.smtp import CHANGE_HEADER
 from tests.api.harness import Api
 from tests.api.harness import Reseller as Registered
 from tests.integration.program import RealProgram, _claim_input, notices_of
-from tests.mail.mailbox import Delivery
+from tests.mail.mailbox import REFUSED, Delivery
 from workflows.claim import ClaimWorkflow
 
 pytestmark = [pytest.mark.workflow, pytest.mark.smtp]
@@ -477,3 +477,20 @@ async def test_r10_standing_details_are_set_by_the_signed_in_reseller_and_mailed
     assert "bank_details_request/1" in mails
     assert MASKED not in mails["final_confirmation/1"].part("plain")
     assert "persönlichen Link" in mails["final_confirmation/1"].part("plain")
+
+
+async def test_r10_standing_details_the_reseller_cannot_be_told_of_are_not_set(api: Api) -> None:
+    """R10: the mail about new standing details goes out before they are stored; when the mail
+    server refuses the reseller's address, the API answers 503 and nothing changes."""
+    reseller = await api.register(COMPANY)
+    with api.services.database.transaction() as session:
+        session.get_one(Reseller, reseller.reseller_id).email = REFUSED
+    body = {"holder_name": COMPANY, "holder_type": "company", "iban": IBAN}
+    put = await api.http.put("/account/bank-details", json=body, headers=reseller.headers)
+    assert put.status_code == 503, put.text
+    assert put.json()["error"] == "mail_unavailable"
+    assert (
+        await api.http.get("/account/bank-details", headers=reseller.headers)
+    ).status_code == 404
+    assert bank_accounts_stored(api) == 0
+    assert changes_mailed(api, reseller.reseller_id) == []
