@@ -4,7 +4,10 @@ Each request notice links to `/bank-details/{token}` (`cashback.wiring.bank_deta
 one-time token that expires with the notice. GET shows the form, or offers to confirm the
 details on file; POST checks IBAN and BIC on the spot (a typo costs nothing: the token is not
 spent and the workflow hears nothing), then stores the details encrypted, spends the token and
-hands the workflow the reference (update `submit_bank_details`), and says what happens next.
+hands the workflow the reference (update `submit_bank_details`), mails the reseller that the
+claim's bank details changed (masked, api/bank_details_changes.py), and says what happens next.
+The link sets that one claim's details only: details for all later claims (R10's standing
+confirmation) need a signed-in user (`PUT /account/bank-details`).
 
 CSRF: the page has no cookies and no session; the unguessable token in the URL is the only
 credential, so a forged cross-site POST would need the token it is trying to steal. A hidden
@@ -38,6 +41,7 @@ from schwifty.exceptions import (
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from api.bank_details_changes import tell_claim_change
 from api.deps import ServicesDep
 from api.services import Services
 from cashback.claims import BankDetailsSubmission, ClaimState, claim_workflow_id
@@ -329,11 +333,12 @@ async def submit_bank_details(
     iban: Annotated[str, Form()] = "",
     bic: Annotated[str, Form()] = "",
     confirm: Annotated[str, Form()] = "",
-    standing: Annotated[str, Form()] = "",
     lang: Lang = None,
     accept_language: AcceptLanguage = None,
 ) -> HTMLResponse:
-    """R10-R13: check, store encrypted, spend the link, tell the workflow, say what follows."""
+    """R10-R13: check, store encrypted, spend the link, tell the workflow, mail the reseller,
+    say what follows. A `standing` field is ignored: a link alone never sets the details of
+    later claims."""
     try:
         invitation = await _open(services, token, lang, accept_language)
     except _Refused as refused:
@@ -378,16 +383,22 @@ async def submit_bank_details(
         # The validator refused (no bank details requested any more) or the claim has ended.
         return _problem_page(_Refused(Problem.CLOSED, invitation.language), services)
     log.info("bank details for claim %s judged %s", invitation.claim_id, judgement.value)
-    standing_given = bool(standing) and judgement is BankDetailsJudgement.VALID
-    if standing_given:  # R10: confirmed for the reseller's later claims too
-        await run_in_threadpool(services.standing.give, invitation.reseller_id, reference)
+    masked_iban = mask_iban(details.iban)
+    await run_in_threadpool(
+        tell_claim_change,
+        services,
+        invitation.reseller_id,
+        claim_id=invitation.claim_id,
+        agreement_number=invitation.agreement_number,
+        offer_name=invitation.offer_name,
+        masked_iban=masked_iban,
+    )
     return render(
         "submitted.html",
         200,
         invitation.language,
         invitation=invitation,
         judgement=judgement.value,
-        masked_iban=mask_iban(details.iban),
-        standing_given=standing_given,
+        masked_iban=masked_iban,
         support_address=services.settings.support_address,
     )

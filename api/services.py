@@ -12,8 +12,15 @@ from cashback.db import BankAccounts, Database
 from cashback.db.invitations import BankDetailsInvitations
 from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.invoices import InvoiceStorage
+from cashback.mail import SmtpOutbox
 from cashback.organisations import Organisations
-from cashback.wiring import account_mailer, bank_accounts, invoice_storage, open_database
+from cashback.wiring import (
+    account_mailer,
+    bank_accounts,
+    invoice_storage,
+    open_database,
+    outbox,
+)
 
 
 @dataclass
@@ -26,6 +33,7 @@ class Services:
     invitations: BankDetailsInvitations
     standing: StandingConfirmations
     organisations: Organisations
+    outbox: SmtpOutbox  # R10, R13: the mails about changed bank details
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     passwords: Passwords = PASSWORDS  # one dummy hash per process
 
@@ -46,4 +54,5 @@ class Services:
             organisations=Organisations(
                 database, account_mailer(settings), settings.public_base_url
             ),
+            outbox=outbox(settings, database),
         )

@@ -20,9 +20,18 @@ from cashback.bank.recorded import RecordedGateway
 from cashback.bank.simulated import Payee, SimulatedBank
 from cashback.codec import EncryptionCodec, encrypted_data_converter
 from cashback.config import InvoiceBackend, PaymentGatewayKind, Settings
-from cashback.db import BankAccounts, Database, SqlLicensingRecords, SqlNoticeLog, SqlTimeline
+from cashback.db import (
+    BankAccounts,
+    Database,
+    PaymentRepository,
+    SqlLicensingRecords,
+    SqlNoticeLog,
+    SqlTimeline,
+)
 from cashback.db.invitations import BankDetailsInvitations
 from cashback.db.standing_confirmations import StandingConfirmations
+from cashback.domain.policy import ProgramPolicy
+from cashback.domain.status import NoticeKind
 from cashback.invoices import InvoiceStorage, LocalInvoiceStorage, S3InvoiceStorage
 from cashback.mail import MailRenderer, SmtpOutbox
 from cashback.mail.accounts import AccountMailer
@@ -80,6 +89,37 @@ def bank_details_link(
     return link_for
 
 
+def masked_iban_for(
+    database: Database, accounts: BankAccounts
+) -> Callable[[NoticeRequest], str | None]:
+    """The account a notice is about, masked: for the final confirmation the standing details
+    a claim would take (R10), for the remittance advice the account paid to (R14)."""
+    standing = StandingConfirmations(database, accounts)
+
+    def masked_iban(notice: NoticeRequest) -> str | None:
+        if notice.kind is NoticeKind.FINAL_CONFIRMATION:
+            reseller = notice.reseller
+            return standing.masked_if_valid(reseller.reseller_id, reseller.company_name)
+        if notice.kind is NoticeKind.REMITTANCE_ADVICE:
+            with database.reading() as session:
+                return PaymentRepository(session).masked_iban_paid(notice.claim_id)
+        return None
+
+    return masked_iban
+
+
+_RENDERERS: dict[str, MailRenderer] = {}
+
+
+def mail_renderer(policy: ProgramPolicy) -> MailRenderer:
+    """One renderer per policy and process: building one loads every template (~0.4 s), and
+    the API and the worker each need one."""
+    key = policy.model_dump_json()
+    if key not in _RENDERERS:
+        _RENDERERS[key] = MailRenderer(policy=policy)
+    return _RENDERERS[key]
+
+
 def outbox(settings: Settings, database: Database) -> SmtpOutbox:
     password = settings.smtp_password
     return SmtpOutbox(
@@ -93,7 +133,8 @@ def outbox(settings: Settings, database: Database) -> SmtpOutbox:
         operators_address=settings.operators_address,
         notice_log=SqlNoticeLog(database),
         link_for=bank_details_link(settings, BankDetailsInvitations(database)),
-        renderer=MailRenderer(policy=settings.policy),
+        masked_iban_for=masked_iban_for(database, bank_accounts(settings, database)),
+        renderer=mail_renderer(settings.policy),
     )
 
 

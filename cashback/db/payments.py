@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cashback.db.statements import insert_unless_present
-from cashback.db.tables import Payment, PaymentStatus
+from cashback.db.tables import BankAccount, Payment, PaymentStatus
 from cashback.domain.money import Money
 
 
@@ -64,6 +64,16 @@ class PaymentRepository:
             payment.return_code = return_code
             payment.answered_at = datetime.now(UTC)
         return payment
+
+    def masked_iban_paid(self, claim_id: str) -> str | None:
+        """R14: the masked IBAN of the account the claim was paid to, None before it is paid."""
+        return self._session.scalar(
+            select(BankAccount.masked_iban)
+            .join(Payment, Payment.bank_details_ref == BankAccount.reference)
+            .where(Payment.claim_id == claim_id, Payment.status == PaymentStatus.PAID)
+            .order_by(Payment.id.desc())
+            .limit(1)
+        )
 
     def of_claim(self, claim_id: str) -> list[Payment]:
         return list(

@@ -17,6 +17,7 @@ from cashback.claims import BankDetailsSubmission
 from cashback.db.bank_accounts import BankAccounts
 from cashback.db.session import Database
 from cashback.db.tables import BankAccount, StandingConfirmation
+from cashback.domain.payout import BankDetailsJudgement, judge_bank_details
 
 
 class StandingDetails(BaseModel):
@@ -80,3 +81,14 @@ class StandingConfirmations:
         return BankDetailsSubmission(
             reference=reference, holder_type=details.holder_type, holder_name=details.holder_name
         )
+
+    def masked_if_valid(self, reseller_id: str, company_name: str) -> str | None:
+        """The masked IBAN of the confirmed details when a claim of `company_name` would take
+        them (R11, R12: judged as the workflow judges them), else None."""
+        confirmed = self.confirmed_details(reseller_id)
+        if confirmed is None:
+            return None
+        judgement = judge_bank_details(confirmed.holder_type, confirmed.holder_name, company_name)
+        if judgement is not BankDetailsJudgement.VALID:
+            return None
+        return self._accounts.masked(confirmed.reference)

@@ -22,6 +22,7 @@ from cashback.domain.money import Money
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.reseller import Language
 from cashback.domain.status import NoticeKind
+from cashback.mail.changes import BankDetailsChange, BankDetailsChangeKind
 from cashback.mail.errors import InvalidNotice
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "mail"
@@ -126,6 +127,9 @@ class MailRenderer:
             for kind in NoticeKind:
                 for part in PARTS:
                     self._env.get_template(_template_name(language, kind, part))
+            for change in BankDetailsChangeKind:
+                for part in PARTS:
+                    self._env.get_template(_template_name(language, change, part))
 
     def render(
         self,
@@ -134,10 +138,12 @@ class MailRenderer:
         language: Language,
         support_address: str,
         secure_link: str | None = None,
+        masked_iban: str | None = None,
     ) -> RenderedNotice:
         """The notice's subject, text and HTML in `language`. Raises `InvalidNotice` when the
         notice lacks a fact its kind needs (R10, R13: a request for bank details needs its secure
-        link and its respond-by instant)."""
+        link and its respond-by instant). `masked_iban` is the account paid to, or to be paid to
+        (final confirmation, remittance advice), when known."""
         _require_facts(notice, secure_link)
         context: dict[str, Any] = {
             "language": language.value,
@@ -150,26 +156,42 @@ class MailRenderer:
             "facts": notice.facts,
             "respond_by": notice.respond_by,
             "secure_link": secure_link,
+            "masked_iban": masked_iban,
             "support_address": support_address,
             "policy": self._policy,
         }
+        return self._render(notice.kind, language, context)
+
+    def render_change(self, change: BankDetailsChange, *, support_address: str) -> RenderedNotice:
+        """R10, R13: the e-mail that tells the reseller, in its language, that its bank details
+        changed (the IBAN masked), how to undo it, and the support address (R17)."""
+        language = change.reseller.language
+        context: dict[str, Any] = {
+            "language": language.value,
+            "change": change,
+            "reseller": change.reseller,
+            "support_address": support_address,
+            "policy": self._policy,
+        }
+        return self._render(change.kind, language, context)
+
+    def _render(
+        self, kind: NoticeKind | BankDetailsChangeKind, language: Language, context: dict[str, Any]
+    ) -> RenderedNotice:
+        def part(name: str) -> str:
+            return self._env.get_template(_template_name(language, kind, name)).render(context)
+
         # One header line, whatever the template's layout; the bodies may show it too.
-        context["subject"] = " ".join(self._part(notice, language, "subject.txt", context).split())
+        context["subject"] = " ".join(part("subject.txt").split())
         return RenderedNotice(
             language=language,
             subject=context["subject"],
-            text=_BLANK_LINES.sub("\n\n", self._part(notice, language, "txt", context)).strip()
-            + "\n",
-            html=self._part(notice, language, "html", context),
+            text=_BLANK_LINES.sub("\n\n", part("txt")).strip() + "\n",
+            html=part("html"),
         )
 
-    def _part(
-        self, notice: NoticeRequest, language: Language, part: str, context: dict[str, Any]
-    ) -> str:
-        return self._env.get_template(_template_name(language, notice.kind, part)).render(context)
 
-
-def _template_name(language: Language, kind: NoticeKind, part: str) -> str:
+def _template_name(language: Language, kind: NoticeKind | BankDetailsChangeKind, part: str) -> str:
     return f"{language.value}/{kind.value}.{part}"
 
 

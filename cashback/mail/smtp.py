@@ -18,11 +18,15 @@ from email.utils import format_datetime, parseaddr
 
 from activities.mail import NoticeLog, NoticeReceipt, NoticeRequest
 from cashback.domain.reseller import Language
+from cashback.mail.changes import BankDetailsChange
 from cashback.mail.errors import InvalidNotice, MailServerUnavailable
 from cashback.mail.render import OPERATOR_KINDS, MailRenderer, RenderedNotice
 
 NOTICE_HEADER = "X-Cashback-Notice"
 """Carries the notice's idempotency key (claim id, kind, number), for support and for tests."""
+
+CHANGE_HEADER = "X-Cashback-Bank-Details"
+"""Carries the key of an e-mail about changed bank details (`BankDetailsChange.key`)."""
 
 
 def message_id_for(idempotency_key: str, domain: str) -> str:
@@ -35,6 +39,10 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _unknown(notice: NoticeRequest) -> str | None:
+    return None
+
+
 class SmtpOutbox:
     """`activities.mail.Outbox` over SMTP (R7, R9, R10, R11, R13, R14, R16, R17, D6).
 
@@ -43,7 +51,9 @@ class SmtpOutbox:
     in `operator_language`. With `starttls` the session is encrypted before any login, checked
     against `tls_context` (default: the system's trusted CAs and the host name). `link_for` mints
     the secure bank-details link (R13) of a notice that asks for bank details; it is called only
-    when the notice is about to be sent, and again if a send is retried after an error."""
+    when the notice is about to be sent, and again if a send is retried after an error.
+    `masked_iban_for` names the account (masked) a final confirmation or remittance advice is
+    about, when it is known (R10, R14)."""
 
     def __init__(
         self,
@@ -55,6 +65,7 @@ class SmtpOutbox:
         operators_address: str,
         notice_log: NoticeLog,
         link_for: Callable[[NoticeRequest], str | None],
+        masked_iban_for: Callable[[NoticeRequest], str | None] = _unknown,
         username: str | None = None,
         password: str | None = None,
         starttls: bool = False,
@@ -80,6 +91,7 @@ class SmtpOutbox:
         self._operators_address = operators_address
         self._log = notice_log
         self._link_for = link_for
+        self._masked_iban_for = masked_iban_for
         self._renderer = renderer or MailRenderer()
         self._operator_language = operator_language
         self._timeout = timeout
@@ -99,21 +111,34 @@ class SmtpOutbox:
             language=self._operator_language if for_operators else notice.reseller.language,
             support_address=self._support_address,
             secure_link=self._link_for(notice) if notice.kind.asks_for_bank_details else None,
+            masked_iban=None if for_operators else self._masked_iban_for(notice),
         )
         recipient = self._operators_address if for_operators else str(notice.reseller.email)
         receipt = NoticeReceipt(message_id=message_id_for(key, self._domain), sent_at=self._clock())
-        message = self._message(notice, rendered, recipient, receipt, for_operators)
+        message = self._message(rendered, recipient, receipt, for_operators, (NOTICE_HEADER, key))
         self._deliver(message, recipient, key)
         self._log.record(notice, receipt)
         return receipt
 
+    def send_change(self, change: BankDetailsChange) -> NoticeReceipt:
+        """R10, R13: tell the reseller its bank details changed, at once and without the notice
+        log (each change is sent once, by the request that made it). Raises `InvalidNotice` or
+        `MailServerUnavailable` like `send`."""
+        rendered = self._renderer.render_change(change, support_address=self._support_address)
+        recipient = str(change.reseller.email)
+        key = change.key
+        receipt = NoticeReceipt(message_id=message_id_for(key, self._domain), sent_at=self._clock())
+        message = self._message(rendered, recipient, receipt, False, (CHANGE_HEADER, key))
+        self._deliver(message, recipient, key)
+        return receipt
+
     def _message(
         self,
-        notice: NoticeRequest,
         rendered: RenderedNotice,
         recipient: str,
         receipt: NoticeReceipt,
         for_operators: bool,
+        label: tuple[str, str],
     ) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self._from_address
@@ -124,7 +149,7 @@ class SmtpOutbox:
         message["Date"] = format_datetime(receipt.sent_at)
         message["Message-ID"] = receipt.message_id
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
-        message[NOTICE_HEADER] = notice.idempotency_key
+        message[label[0]] = label[1]
         message.set_content(rendered.text)
         message.add_alternative(rendered.html, subtype="html")
         # After the parts: making the message multipart moves Content-* headers into the first.

@@ -1,7 +1,9 @@
 """The secure bank-details page over HTTP (R10-R13, R16): a claim approved through the real
 workflow, the link from its bank-details request e-mail, the form in German and English, a
 typo corrected on the page, valid details that lead to payment, a one-time link, and what
-R11 (another name) and R12 (an individual's account) lead to."""
+R11 (another name) and R12 (an individual's account) lead to. Bank details stay with their
+owner: a link sets one claim's details only, the details of later claims are set by a
+signed-in reseller, and every change is mailed to the reseller (masked)."""
 
 from __future__ import annotations
 
@@ -25,9 +27,11 @@ from cashback.db import BankDetails, ClaimRepository
 from cashback.db.tables import BankAccount, Claim, Offer, Reseller
 from cashback.domain.payout import BankDetailsJudgement, HolderType
 from cashback.domain.status import ClaimStatus
+from cashback.mail.smtp import CHANGE_HEADER
 from tests.api.harness import Api
 from tests.api.harness import Reseller as Registered
 from tests.integration.program import RealProgram, _claim_input, notices_of
+from tests.mail.mailbox import REFUSED, Delivery
 from workflows.claim import ClaimWorkflow
 
 pytestmark = [pytest.mark.workflow, pytest.mark.smtp]
@@ -127,6 +131,23 @@ async def approved_claim(
     return claim_id, handle, program
 
 
+def changes_mailed(api: Api, about: str) -> list[Delivery]:
+    """The mails about changed bank details of a claim or a reseller (R10, R13)."""
+    return [
+        delivery
+        for delivery in api.mailbox.deliveries
+        if str(delivery.message[CHANGE_HEADER]).startswith(f"{about}/bank-details/")
+    ]
+
+
+def assert_masked_only(api: Api, delivery: Delivery, masked: str = MASKED) -> None:
+    """R13: the mail names the account masked, never in full, and the support address (R17)."""
+    for body in (delivery.part("plain"), delivery.part("html")):
+        assert masked in body
+        assert IBAN.replace(" ", "") not in body.replace(" ", "")
+        assert api.services.settings.support_address in body
+
+
 def bank_accounts_stored(api: Api) -> int:
     with api.services.database.reading() as session:
         return session.scalar(select(func.count()).select_from(BankAccount)) or 0
@@ -176,6 +197,7 @@ async def test_r10_r13_the_link_opens_the_form_and_valid_details_lead_to_payment
     assert f"{state.respond_by:%d.%m.%Y, %H:%M} Uhr (UTC)" in page.text
     for field in ('name="holder_name"', 'name="holder_type"', 'name="iban"', 'name="bic"'):
         assert field in page.text
+    assert 'name="standing"' not in page.text  # R10: a link sets this claim's details only
     english = await api.http.get(awaiting.link, params={"lang": "en"})
     assert "Your bank details for the cash back" in english.text
     assert "250.00 EUR" in english.text
@@ -190,6 +212,7 @@ async def test_r10_r13_the_link_opens_the_form_and_valid_details_lead_to_payment
     assert bank_accounts_stored(api) == 0
     assert api.services.invitations.claim_for(awaiting.token) == awaiting.claim_id
     assert (await state_of(awaiting)).last_bank_details_judgement is None
+    assert changes_mailed(api, awaiting.claim_id) == []  # nothing changed, nothing mailed
 
     bad_bic = await api.http.post(awaiting.link, data=company_form(bic="NOTABIC"))
     assert bad_bic.status_code == 422
@@ -204,6 +227,11 @@ async def test_r10_r13_the_link_opens_the_form_and_valid_details_lead_to_payment
     assert "Die Auszahlung ist jetzt geplant" in done.text
     assert MASKED in done.text
     assert bank_accounts_stored(api) == 1
+    [mailed] = changes_mailed(api, awaiting.claim_id)  # R10, R13: the change, to the reseller
+    assert mailed.rcpt_tos == [awaiting.reseller.email]
+    assert mailed.message["Content-Language"] == "de"
+    assert_masked_only(api, mailed)
+    assert "unter Angabe des Antrags" in mailed.part("plain")
     outcome = await outcome_of(awaiting)
     assert outcome.status is ClaimStatus.PAID
     reference = (await state_of(awaiting)).bank_details_reference
@@ -352,28 +380,66 @@ async def test_r13_unknown_expired_and_closed_links_get_friendly_pages(api: Api)
     assert bank_accounts_stored(api) == 1
 
 
-async def test_r10_details_confirmed_for_later_claims_pay_the_next_claim_unasked(
-    api: Api,
-) -> None:
-    """R10 "submit or confirm": with "use for later claims too" ticked, valid details are
-    confirmed for the company's later claims (shown masked at /account/bank-details). The
-    next claim goes from approval to PAID without a bank-details request, to the same
-    account. Withdrawn, the following claim asks again."""
-    awaiting = await claim_awaiting_bank_details(api)
-    reseller = awaiting.reseller
-    form = await api.http.get(awaiting.link, params={"lang": "en"})
-    assert 'name="standing"' in form.text
-    assert "later claims too" in form.text
-    none_yet = await api.http.get("/account/bank-details", headers=reseller.headers)
-    assert none_yet.status_code == 404
+async def test_r10_r13_a_link_alone_cannot_set_the_details_of_later_claims(api: Api) -> None:
+    """R10, R13: whoever holds a claim's link sets that claim's bank details only. The page
+    offers no "for later claims" choice, and a forged `standing` field is ignored: no standing
+    details are set, and the reseller is mailed the claim's change (masked)."""
+    awaiting = await claim_awaiting_bank_details(api, language="en")
+    form = await api.http.get(awaiting.link)
+    assert 'name="standing"' not in form.text
+    assert "later claims" in form.text  # says where they are set: signed in
 
     done = await api.http.post(awaiting.link, data=company_form(standing="yes"))
     assert done.status_code == 200
-    assert "Diese Bankverbindung ist nun auch für spätere Anträge" in done.text
+    assert "Thank you: your bank details are complete" in done.text
+    assert "later claims" not in done.text
+    headers = awaiting.reseller.headers
+    assert (await api.http.get("/account/bank-details", headers=headers)).status_code == 404
+    [mailed] = changes_mailed(api, awaiting.claim_id)
+    assert mailed.message["Content-Language"] == "en"
+    assert "this claim only" in mailed.part("plain")
+    assert_masked_only(api, mailed)
+    assert changes_mailed(api, awaiting.reseller.reseller_id) == []
     assert (await outcome_of(awaiting)).status is ClaimStatus.PAID
-    confirmed = (await state_of(awaiting)).bank_details_reference
+
+
+async def test_r10_standing_details_are_set_by_the_signed_in_reseller_and_mailed(
+    api: Api,
+) -> None:
+    """R10 "submit or confirm": a signed-in reseller sets bank details for all later claims
+    (PUT /account/bank-details), checked like the page's (IBAN) and judged like a claim's
+    (R11 the company's name, R12 a company account); refused ones change nothing and mail
+    nothing. The change is mailed to the reseller (masked, with how to withdraw it). The next
+    claim's final confirmation names the account (masked), the claim is paid without a
+    request, and the remittance advice names the account. Withdrawn (mailed too), the
+    following claim asks again."""
+    reseller = await api.register(COMPANY)
+    body = {"holder_name": COMPANY, "holder_type": "company", "iban": IBAN, "bic": "COBADEFFXXX"}
+    assert (await api.http.put("/account/bank-details", json=body)).status_code == 401
+    for refused, error in [
+        ({"iban": IBAN_WITH_TYPO}, "invalid_bank_details"),
+        ({"holder_name": "Contoso Ltd"}, "holder_name_mismatch"),
+        ({"holder_type": "individual"}, "individual_account"),
+    ]:
+        answer = await api.http.put(
+            "/account/bank-details", json=body | refused, headers=reseller.headers
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"] == error
+        assert IBAN.replace(" ", "")[4:] not in answer.text.replace(" ", "")
+    assert bank_accounts_stored(api) == 0
+    assert changes_mailed(api, reseller.reseller_id) == []
+
+    put = await api.http.put("/account/bank-details", json=body, headers=reseller.headers)
+    assert put.status_code == 200, put.text
+    assert put.json()["masked_iban"] == MASKED
+    [set_mail] = changes_mailed(api, reseller.reseller_id)
+    assert set_mail.rcpt_tos == [reseller.email]
+    assert set_mail.message["Content-Language"] == "de"
+    assert_masked_only(api, set_mail)
+    assert "DELETE /account/bank-details" in set_mail.part("plain")
+    assert reseller.email in set_mail.part("plain")  # who set them
     shown = await api.http.get("/account/bank-details", headers=reseller.headers)
-    assert shown.status_code == 200, shown.text
     assert shown.json()["masked_iban"] == MASKED
     other = await api.register(COMPANY)
     assert (await api.http.get("/account/bank-details", headers=other.headers)).status_code == 404
@@ -381,19 +447,50 @@ async def test_r10_details_confirmed_for_later_claims_pay_the_next_claim_unasked
     offer = await api.create_offer()
     claim_id, handle, program = await approved_claim(api, reseller, offer)
     assert (await asyncio.wait_for(handle.result(), timeout=30)).status is ClaimStatus.PAID
-    state: ClaimState = await handle.query(ClaimWorkflow.state)
-    assert state.bank_details_reference == confirmed
-    assert "bank_details_request/1" not in dict(notices_of(api.mailbox, claim_id))
+    mails = dict(notices_of(api.mailbox, claim_id))
+    assert "bank_details_request/1" not in mails
     assert [
         entry.reason
         for entry in program.timeline(claim_id)
         if entry.event is TimelineEvent.BANK_DETAILS_RECEIVED
     ] == ["valid: confirmed for all claims"]
+    assert_masked_only(api, mails["final_confirmation/1"])
+    assert "persönlichen Link" not in mails["final_confirmation/1"].part("plain")
+    assert_masked_only(api, mails["remittance_advice/1"])
+    state: ClaimState = await handle.query(ClaimWorkflow.state)
+    assert state.bank_details_reference is not None
+    assert api.services.bank_accounts.reveal(state.bank_details_reference).iban == IBAN.replace(
+        " ", ""
+    )
 
     withdrawn = await api.http.delete("/account/bank-details", headers=reseller.headers)
     assert withdrawn.status_code == 204
+    _, withdrawn_mail = changes_mailed(api, reseller.reseller_id)
+    assert "widerrufen" in str(withdrawn_mail.message["Subject"])
+    assert_masked_only(api, withdrawn_mail)
     again = await api.http.delete("/account/bank-details", headers=reseller.headers)
     assert again.status_code == 404
+    assert len(changes_mailed(api, reseller.reseller_id)) == 2
     claim_id, handle, program = await approved_claim(api, reseller, offer)
     await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS, notices=3)
-    assert "bank_details_request/1" in dict(notices_of(api.mailbox, claim_id))
+    mails = dict(notices_of(api.mailbox, claim_id))
+    assert "bank_details_request/1" in mails
+    assert MASKED not in mails["final_confirmation/1"].part("plain")
+    assert "persönlichen Link" in mails["final_confirmation/1"].part("plain")
+
+
+async def test_r10_standing_details_the_reseller_cannot_be_told_of_are_not_set(api: Api) -> None:
+    """R10: the mail about new standing details goes out before they are stored; when the mail
+    server refuses the reseller's address, the API answers 503 and nothing changes."""
+    reseller = await api.register(COMPANY)
+    with api.services.database.transaction() as session:
+        session.get_one(Reseller, reseller.reseller_id).email = REFUSED
+    body = {"holder_name": COMPANY, "holder_type": "company", "iban": IBAN}
+    put = await api.http.put("/account/bank-details", json=body, headers=reseller.headers)
+    assert put.status_code == 503, put.text
+    assert put.json()["error"] == "mail_unavailable"
+    assert (
+        await api.http.get("/account/bank-details", headers=reseller.headers)
+    ).status_code == 404
+    assert bank_accounts_stored(api) == 0
+    assert changes_mailed(api, reseller.reseller_id) == []

@@ -82,6 +82,9 @@ RULE_REFUSALS = frozenset(
         "weak_password",  # R1: a common, short or repetitive new password
         "same_password",  # R1
         "too_many_attempts",  # R1: sign-in guesses from one address slow it down
+        "invalid_bank_details",  # R10: an IBAN's check digits, a blank holder name
+        "holder_name_mismatch",  # R11: standing details for another name
+        "individual_account",  # R12: standing details of an individual
     }
 )
 RULE_MESSAGES = (

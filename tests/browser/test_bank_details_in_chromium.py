@@ -1,7 +1,7 @@
 """The secure bank-details page in a real browser (R10-R13): the reseller opens the link of
 the request e-mail the SMTP server received, mistypes the IBAN (the error shows next to the
 field, nothing is stored), corrects it, submits, sees the confirmation; the link then no longer
-works."""
+works. The page offers no way to set the details of later claims (R10: only signed in)."""
 
 from __future__ import annotations
 
@@ -32,9 +32,10 @@ SCREENSHOTS = Path(os.environ.get("CASHBACK_SCREENSHOTS", "/tmp"))
 async def test_r10_r13_reseller_gives_bank_details_in_chromium(
     api: Api, served: str, chromium: Browser
 ) -> None:
-    """R13: the e-mail's link opens the German form; a typo in the IBAN is shown at the field
-    and stores nothing (the link stays valid); the corrected details are accepted (R11), the
-    claim is paid (R14), and the link is spent (410)."""
+    """R13: the e-mail's link opens the German form, for this claim only (R10: no choice of
+    "later claims too"); a typo in the IBAN is shown at the field and stores nothing (the link
+    stays valid); the corrected details are accepted (R11), the claim is paid (R14), and the
+    link is spent (410)."""
     awaiting = await claim_awaiting_bank_details(api)
     # The e-mail names the configured public URL; the same path on the served app.
     link = served + awaiting.link
@@ -49,6 +50,9 @@ async def test_r10_r13_reseller_gives_bank_details_in_chromium(
             "Ihre Bankverbindung für das Cashback"
         )
         await expect(page.locator("dl.facts")).to_contain_text("250,00 EUR")
+        await expect(page.locator('input[name="standing"]')).to_have_count(0)
+        await expect(page.get_by_role("checkbox")).to_have_count(0)
+        await expect(page.locator("#this-claim-only")).to_contain_text("gilt nur für diesen Antrag")
 
         await page.get_by_label("Kontoinhaber", exact=True).fill(COMPANY)
         await page.get_by_label("ein Unternehmen").check()

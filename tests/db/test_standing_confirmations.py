@@ -60,3 +60,20 @@ def test_r10_a_new_confirmation_replaces_the_old_and_revoking_ends_it(database: 
     assert submission.reference == newer
     assert standing.revoke(RESELLER_ID) is True
     assert standing.confirmed_details(RESELLER_ID) is None
+
+
+def test_r10_r11_r12_the_final_confirmation_names_standing_details_a_claim_would_take(
+    database: Database,
+) -> None:
+    """R10: the masked IBAN of the standing details when a claim of the company would take
+    them; none when the holder is named otherwise (R11) or is an individual (R12)."""
+    standing, accounts = confirmations(database)
+    assert standing.masked_if_valid(RESELLER_ID, "Acme Software GmbH") is None
+    standing.give(RESELLER_ID, accounts.store(DETAILS))
+    assert standing.masked_if_valid(RESELLER_ID, "ACME software gmbh") == (
+        "DE89 **** **** **** **30 00"
+    )
+    assert standing.masked_if_valid(RESELLER_ID, "Contoso Ltd") is None
+    individual = DETAILS.model_copy(update={"holder_type": HolderType.INDIVIDUAL})
+    standing.give(RESELLER_ID, accounts.store(individual))
+    assert standing.masked_if_valid(RESELLER_ID, "Acme Software GmbH") is None

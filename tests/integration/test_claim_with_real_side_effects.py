@@ -47,10 +47,11 @@ async def test_r7_r10_r13_r14_r17_d3_d5_d6_claim_is_paid_with_real_side_effects(
     mailbox: Mailbox,
 ) -> None:
     """Submission to PAID on the real servers: the invoice checked in S3 (R5), the preliminary
-    and final confirmations (R7, R9), a bank-details request with a one-time link (R10, R13),
-    a valid company account (R11), one transfer (R14, D5) and the remittance advice, every
-    e-mail in German with the support address (D6, R17), every status change on the database
-    timeline with its actor (D3)."""
+    and final confirmations (R7, R9; the latter says bank details will be requested, R10), a
+    bank-details request with a one-time link (R10, R13), a valid company account (R11), one
+    transfer (R14, D5) and the remittance advice naming the account paid to, masked only (R13),
+    every e-mail in German with the support address (D6, R17), every status change on the
+    database timeline with its actor (D3)."""
     claim = seed_claim(database, invoices)
     async with running_program(env, settings, database) as program:
         handle = await program.submit(claim)
@@ -135,6 +136,15 @@ async def test_r7_r10_r13_r14_r17_d3_d5_d6_claim_is_paid_with_real_side_effects(
     remittance = mails[3][1].part("plain")
     assert "250,00 EUR" in remittance
     assert str(outcome.payment_reference) in remittance
+    masked = "DE89 **** **** **** **30 00"
+    final = mails[1][1].part("plain")
+    assert "persönlichen Link" in final  # R10: no details known yet, so they will be requested
+    assert masked not in final
+    for part in ("plain", "html"):
+        assert f"Konto (IBAN): {masked}" in mails[3][1].part(part).replace("<strong>", "")
+    for _, mail in mails:
+        for part in ("plain", "html"):
+            assert IBAN.replace(" ", "") not in mail.part(part).replace(" ", "")
 
 
 async def test_r3_r10_d3_claim_without_bank_details_is_cancelled_after_three_requests(
