@@ -71,7 +71,7 @@ async def test_r13_an_operators_browser_session_opens_the_codec(api: Api) -> Non
     assert opened.status_code == 204
     cookie = opened.headers["set-cookie"]
     assert "HttpOnly" in cookie
-    assert "SameSite=lax" in cookie or "samesite=lax" in cookie.lower()
+    assert "samesite=strict" in cookie.lower()
     decoded = await api.http.post("/codec/decode", json={"payloads": []})
     assert decoded.status_code == 200
     api.http.cookies.clear()
