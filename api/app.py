@@ -20,8 +20,17 @@ from api import (
 )
 from api.browser import BrowserGuard, CodecCors
 from api.errors import install_error_handlers
+from api.limits import BodyCaps, BodyLimit
 from api.services import Services
 from cashback.config import Settings
+
+# The routes that take more than the default 64 KiB (files); every other body is capped there.
+BODY_CAPS: BodyCaps = {
+    ("POST", "/claims"): claims.SUBMISSION_CAP,
+    ("POST", "/operator/licensing-records/import"): operators.IMPORT_CAP,
+    ("POST", "/codec/decode"): codec.PAYLOADS_CAP,
+    ("POST", "/codec/encode"): codec.PAYLOADS_CAP,
+}
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -41,6 +50,7 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
     else:
         origins = Settings().codec_cors_origins
     # The last added runs first: CORS answers (refusals included) reach the Web UI readable.
+    app.add_middleware(BodyLimit, caps=BODY_CAPS)
     app.add_middleware(BrowserGuard, trusted_origins=origins)
     # The Temporal Web UI calls the codec endpoint from its own origin (R13); nothing else.
     app.add_middleware(CodecCors, origins=origins)

@@ -21,11 +21,17 @@ from temporalio.api.common.v1 import Payloads
 from api.browser import SESSION_COOKIE, cookie_path
 from api.deps import CodecOperator, CodecSession, ServicesDep
 from api.errors import ApiError, error_responses
+from api.limits import BodyCap
 from cashback.codec import UnknownPayloadKey
 from cashback.db.tables import ApiToken
 from cashback.wiring import payload_codec
 
 router = APIRouter(prefix="/codec", tags=["codec"])
+
+# The Web UI sends whole payloads: Temporal takes up to 2 MB each, base64 adds a third.
+PAYLOADS_CAP = BodyCap(
+    4 * 1024 * 1024, "payloads_too_large", "send at most 4 MiB of payloads per request"
+)
 
 PayloadsJson = dict[str, Any]
 PayloadsBody = Annotated[PayloadsJson, Body()]
