@@ -66,6 +66,7 @@ from cashback.db.claims import store_claim
 from cashback.db.snapshots import claim_input_of
 from cashback.db.tables import Claim, Offer, Reseller
 from cashback.domain.money import Money
+from cashback.domain.names import PlainText
 from cashback.domain.status import ClaimStatus, NoticeKind
 from cashback.invoices import InvoiceStorageError, StoredInvoice, sha256_hex
 from workflows.claim import ClaimWorkflow
@@ -326,9 +327,10 @@ async def submit_claim(
     agreement_number: Annotated[
         str, Form(min_length=1, max_length=64, description="R5: the Open License agreement")
     ],
-    customer_name: Annotated[str, Form(min_length=1, max_length=255)],
+    customer_name: Annotated[PlainText, Form(min_length=1, max_length=255)],
     reseller_name: Annotated[
-        str, Form(min_length=1, max_length=255, description="R5: the reseller on the agreement")
+        PlainText,
+        Form(min_length=1, max_length=255, description="R5: the reseller on the agreement"),
     ],
     terms_accepted_version: Annotated[
         str | None, Form(max_length=64, description="R6: the offer's T&C version you accepted")

@@ -38,6 +38,7 @@ from cashback.db import Database, LicensingRepository, PaymentRepository, Timeli
 from cashback.db.tables import Claim, PaymentStatus, Reseller
 from cashback.domain.eligibility import LicenceLine, LicensingRecord, Reason, Verdict
 from cashback.domain.money import Money
+from cashback.domain.names import control_characters
 from cashback.domain.status import ClaimStatus
 from cashback.invoices import InvoiceNotFoundError, InvoiceStorageError
 
@@ -588,6 +589,15 @@ def _row_errors(row: int, values: dict[str, str]) -> list[RowError]:
         value = values[name]
         if not value:
             errors.append(RowError(row=row, field=name, message=f"{name} is missing"))
+        elif controls := control_characters(value):
+            errors.append(
+                RowError(
+                    row=row,
+                    field=name,
+                    message=f"{name} contains control characters ({', '.join(controls)}): "
+                    "line breaks, tabs and direction marks are not allowed",
+                )
+            )
         elif len(value) > MAX_LENGTHS.get(name, len(value)):
             errors.append(
                 RowError(row=row, field=name, message=f"{name} is longer than {MAX_LENGTHS[name]}")
