@@ -50,7 +50,7 @@ def _dump(payloads: Payloads) -> PayloadsJson:
     return json_format.MessageToDict(payloads)
 
 
-@router.post("/decode", responses=error_responses(401, 403, 422))
+@router.post("/decode", responses=error_responses(401, 403, 413, 422))
 async def decode(user: CodecOperator, services: ServicesDep, body: PayloadsBody) -> PayloadsJson:
     """Operators: the plaintext of encrypted payloads."""
     try:
@@ -67,7 +67,7 @@ async def decode(user: CodecOperator, services: ServicesDep, body: PayloadsBody)
     return _dump(Payloads(payloads=decoded))
 
 
-@router.post("/encode", responses=error_responses(401, 403, 422))
+@router.post("/encode", responses=error_responses(401, 403, 413, 422))
 async def encode(user: CodecOperator, services: ServicesDep, body: PayloadsBody) -> PayloadsJson:
     """Operators: encrypt payloads (the UI uses it to send updates and signals)."""
     encoded = await payload_codec(services.settings).encode(_parse(body).payloads)
