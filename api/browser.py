@@ -27,6 +27,13 @@ SIGN_IN_PATH = "/auth/session"  # signs in into the cookie: guarded against logi
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
+def app_path(scope: Scope) -> str:
+    """The request's path within the app (without the root path a proxy mounts it under)."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 def origin_of(url: str) -> str:
     """`scheme://host[:port]` of `url`, lower case (how browsers send `Origin`)."""
     parts = urlsplit(url.strip())
@@ -68,7 +75,7 @@ class BrowserGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
             headers = Headers(scope=scope)
-            guarded = scope["path"] == SIGN_IN_PATH or carries_session_cookie(headers)
+            guarded = app_path(scope) == SIGN_IN_PATH or carries_session_cookie(headers)
             if guarded and not sent_by_this_site(headers, self.trusted_origins):
                 refused = JSONResponse(
                     {
@@ -99,7 +106,7 @@ class CodecCors:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
+        path = app_path(scope)
         if scope["type"] == "http" and (
             path == CODEC_PREFIX or path.startswith(CODEC_PREFIX + "/")
         ):

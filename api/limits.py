@@ -14,6 +14,8 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.browser import app_path
+
 DEFAULT_MAX_BODY_BYTES = 64 * 1024  # JSON and forms: far above any valid request
 MULTIPART_ALLOWANCE = 64 * 1024  # a form's text fields and framing beside its file
 
@@ -60,7 +62,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cap = self.caps.get((scope["method"], scope["path"]), self.default)
+        cap = self.caps.get((scope["method"], app_path(scope)), self.default)
         declared = Headers(scope=scope).get("content-length", "").strip()
         if declared.isdigit() and int(declared) > cap.max_bytes:
             await cap.refusal()(scope, receive, send)  # refused unread

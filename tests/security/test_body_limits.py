@@ -72,7 +72,12 @@ def state_changing_routes(api: Api) -> list[tuple[str, str, str]]:
 
 
 async def asgi_request(
-    api: Api, method: str, path: str, headers: dict[str, str], body_bytes: int
+    api: Api,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body_bytes: int,
+    root_path: str = "",
 ) -> Answer:
     """`method path` straight into the app (ASGI) with exactly these headers, whatever they
     declare, and a body of `body_bytes` made chunk by chunk only as the app reads it."""
@@ -82,9 +87,9 @@ async def asgi_request(
         "http_version": "1.1",
         "method": method,
         "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
+        "path": root_path + path,
+        "raw_path": (root_path + path).encode(),
+        "root_path": root_path,
         "query_string": b"",
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
         "client": ("127.0.0.1", 50000),
@@ -156,6 +161,15 @@ async def test_every_route_caps_its_body_however_it_arrives(api: Api) -> None:
         api, "POST", "/auth/register", {"content-type": "application/json"}, 60 * KIB
     )
     assert within.status == 422, within  # read whole and found to be no JSON: not a size refusal
+    behind_a_proxy = await asgi_request(  # mounted under /api: the claim's own cap still applies
+        api,
+        "POST",
+        "/claims",
+        {"content-type": "multipart/form-data; boundary=x", "content-length": str(MIB)},
+        MIB,
+        root_path="/api",
+    )
+    assert behind_a_proxy.status == 401, behind_a_proxy  # past the cap, to the sign-in check
     print(f"{len(routes)} routes:", *lines, sep="\n  ")
 
 
