@@ -58,7 +58,8 @@ def _user_of(services: Services, token: str | None) -> SignedIn:
 
 def _signed_in(services: ServicesDep, bearer: Annotated[str | None, Depends(_bearer)]) -> SignedIn:
     """The user of the bearer token. The session cookie is not read here: it opens the codec
-    endpoints only (`CodecUser`), so a page on another site cannot act with it."""
+    endpoints only (`CodecSession`, `CodecOperator`), so a page on another site cannot act
+    with it."""
     return _user_of(services, bearer)
 
 
