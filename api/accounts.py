@@ -12,7 +12,8 @@ from pydantic import BaseModel, EmailStr, Field, ValidationInfo, field_validator
 from sqlalchemy import delete, select, update
 
 from api.bank_details import render
-from api.deps import SESSION_COOKIE, CurrentUser, ServicesDep
+from api.browser import SESSION_COOKIE, cookie_path
+from api.deps import CurrentUser, ServicesDep
 from api.errors import ApiError, error_responses
 from api.security import (
     hash_password,
@@ -26,6 +27,7 @@ from api.services import Services
 from cashback.db import Database
 from cashback.db.tables import ApiToken, ResellerStatus, User, UserRole
 from cashback.domain.identity import InvalidIdentifier, partner_id, vat_id
+from cashback.domain.names import PlainText
 from cashback.domain.reseller import Language
 from cashback.mail.errors import MailServerUnavailable
 from cashback.organisations import OrganisationAlreadyRegistered, Registration
@@ -43,7 +45,7 @@ class ResellerRegistration(BaseModel):
     carry (R11); the VAT id and/or partner id identify the organisation and must be unique in
     the program."""
 
-    company_name: str = Field(
+    company_name: PlainText = Field(
         min_length=2,
         max_length=200,
         description="the organisation's legal name, as on its VAT registration (R1, R11)",
@@ -329,19 +331,22 @@ def sign_in(
     "/auth/session",
     status_code=204,
     response_class=Response,
-    responses=error_responses(400, 401, 422, 429),
+    responses=error_responses(400, 401, 403, 422, 429),
 )
 def open_session(form: Annotated[SignInForm, Depends()], services: ServicesDep) -> Response:
-    """Sign in for a browser: the token goes into an HttpOnly, SameSite=Lax cookie (operators
-    use it so the Temporal Web UI may call the codec endpoint with their credentials)."""
+    """Sign in for a browser: the token goes into an HttpOnly, SameSite=Strict cookie for the
+    codec endpoints only (`/codec`: operators use it so the Temporal Web UI may call the codec
+    with their credentials; no other endpoint accepts it). A browser's request from another
+    site is refused (403), so no page can sign a browser in to an account of its choosing."""
     token = _authenticate(services, form)
     response = Response(status_code=204)
     response.set_cookie(
         SESSION_COOKIE,
         token.access_token,
         max_age=int(TOKEN_LIFETIME.total_seconds()),
+        path=cookie_path(services.settings.public_base_url),
         httponly=True,
-        samesite="lax",
+        samesite="strict",
         secure=services.settings.public_base_url.startswith("https://"),
     )
     return response
@@ -393,12 +398,19 @@ def issue_token(database: Database, user_id: int) -> TokenRead:
     "/auth/token", status_code=204, response_class=Response, responses=error_responses(401)
 )
 def sign_out(user: CurrentUser, services: ServicesDep) -> Response:
-    """Sign out: the bearer token (or session cookie) this request came with stops working at
-    once; the session cookie is cleared. Tokens also expire on their own after 8 hours."""
+    """Sign out: the bearer token this request came with stops working at once; a session
+    cookie in this browser is cleared (`DELETE /codec/session` ends the cookie's own session).
+    Tokens also expire on their own after 8 hours."""
     with services.database.transaction() as session:
         session.execute(delete(ApiToken).where(ApiToken.token_sha256 == user.token_sha256))
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path=cookie_path(services.settings.public_base_url),
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.public_base_url.startswith("https://"),
+    )
     return response
 
 
@@ -411,7 +423,13 @@ def sign_out_everywhere(user: CurrentUser, services: ServicesDep) -> Response:
     with services.database.transaction() as session:
         session.execute(delete(ApiToken).where(ApiToken.user_id == user.user_id))
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path=cookie_path(services.settings.public_base_url),
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.public_base_url.startswith("https://"),
+    )
     return response
 
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from api import (
     accounts,
@@ -20,9 +19,19 @@ from api import (
     organisations,
     standing_confirmation,
 )
+from api.browser import BrowserGuard, CodecCors
 from api.errors import install_error_handlers
+from api.limits import BodyCaps, BodyLimit
 from api.services import Services
 from cashback.config import Settings
+
+# The routes that take more than the default 64 KiB (files); every other body is capped there.
+BODY_CAPS: BodyCaps = {
+    ("POST", "/claims"): claims.SUBMISSION_CAP,
+    ("POST", "/operator/licensing-records/import"): operators.IMPORT_CAP,
+    ("POST", "/codec/decode"): codec.PAYLOADS_CAP,
+    ("POST", "/codec/encode"): codec.PAYLOADS_CAP,
+}
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -41,14 +50,11 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         origins = services.settings.codec_cors_origins
     else:
         origins = Settings().codec_cors_origins
-    # The Temporal Web UI calls the codec endpoint from its own origin (R13).
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=origins,
-        allow_methods=["POST"],
-        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
-        allow_credentials=True,
-    )
+    # The last added runs first: CORS answers (refusals included) reach the Web UI readable.
+    app.add_middleware(BodyLimit, caps=BODY_CAPS)
+    app.add_middleware(BrowserGuard, trusted_origins=origins)
+    # The Temporal Web UI calls the codec endpoint from its own origin (R13); nothing else.
+    app.add_middleware(CodecCors, origins=origins)
     install_error_handlers(app)
     routers = (
         health,

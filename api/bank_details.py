@@ -47,6 +47,7 @@ from api.services import Services
 from cashback.claims import BankDetailsSubmission, ClaimState, claim_workflow_id
 from cashback.db import BankDetails, mask_iban
 from cashback.db.tables import BankDetailsInvitation, Claim, Offer, Reseller
+from cashback.domain.names import control_characters
 from cashback.domain.payout import BankDetailsJudgement, HolderType
 from cashback.domain.reseller import Language
 from cashback.domain.status import ClaimStatus
@@ -263,7 +264,9 @@ def check(entered: Entered) -> tuple[BankDetails | None, dict[str, str]]:
     with schwifty; exception texts are not used (they may quote the IBAN)."""
     errors: dict[str, str] = {}
     name = " ".join(entered.holder_name.split())
-    if not name:
+    if control_characters(entered.holder_name):  # before split() turns line breaks into spaces
+        errors["holder_name"] = "holder_name_control_characters"
+    elif not name:
         errors["holder_name"] = "holder_name_missing"
     elif len(name) > HOLDER_NAME_MAX:
         errors["holder_name"] = "holder_name_too_long"

@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -37,7 +37,6 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
-from starlette.types import Message
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -52,6 +51,7 @@ from activities.invoices import InvoiceRef
 from activities.records import TimelineEvent
 from api.deps import ResellerUser, ServicesDep, SignedIn, links
 from api.errors import ApiError, error_responses, not_found, nul_in_text
+from api.limits import MULTIPART_ALLOWANCE, BodyCap, BodyTooLarge
 from api.offers import is_open_to
 from api.services import Services
 from cashback.claims import ClaimInput, ClaimOutcome, ClaimState, claim_workflow_id
@@ -67,6 +67,7 @@ from cashback.db.snapshots import claim_input_of
 from cashback.db.tables import Claim, Offer, Reseller
 from cashback.domain.agreements import agreement_number as canonical_agreement_number
 from cashback.domain.money import Money
+from cashback.domain.names import PlainText
 from cashback.domain.status import ClaimStatus, NoticeKind
 from cashback.invoices import InvoiceStorageError, StoredInvoice, sha256_hex
 from workflows.claim import ClaimWorkflow
@@ -75,17 +76,13 @@ log = logging.getLogger(__name__)
 
 MAX_INVOICE_BYTES = 10 * 1024 * 1024  # R5: invoices up to 10 MB
 # The whole request: the invoice plus the form's text fields and multipart framing.
-MAX_SUBMISSION_BYTES = MAX_INVOICE_BYTES + 64 * 1024
+MAX_SUBMISSION_BYTES = MAX_INVOICE_BYTES + MULTIPART_ALLOWANCE
 _CHUNK_BYTES = 256 * 1024
 _TEMPORAL_TIMEOUT = timedelta(seconds=5)
 _PRELIMINARY = "The preliminary confirmation (R7) is on its way to your e-mail address."
 
 
 # ---- the request body's size cap ---------------------------------------------------------
-
-
-class _SubmissionTooLarge(Exception):
-    pass
 
 
 def _too_large() -> ApiError:
@@ -97,10 +94,13 @@ def _too_large() -> ApiError:
     )
 
 
+# The whole request's cap, which api.limits.BodyLimit applies while the body arrives.
+SUBMISSION_CAP = BodyCap(MAX_SUBMISSION_BYTES, _too_large().error, _too_large().detail)
+
+
 class _CappedBodyRoute(APIRoute):
-    """Refuses a request body above `MAX_SUBMISSION_BYTES` while it arrives, before the form is
-    parsed (the multipart parser would otherwise spool any size to disk), answering in the
-    API's one error format."""
+    """Refuses a compressed body unread, and answers a form that cannot be parsed in the API's
+    one error format (the body's size is capped before, by `SUBMISSION_CAP`)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
@@ -115,11 +115,8 @@ class _CappedBodyRoute(APIRoute):
                     f"the request body is {encoding}-encoded; send the form uncompressed "
                     "(Content-Encoding: identity)",
                 )
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_SUBMISSION_BYTES:
-                raise _too_large()
             try:
-                return await handle(Request(request.scope, _counting(request.receive)))
+                return await handle(request)
             except RequestValidationError as error:
                 if any(_is_text_part(item) for item in error.errors()):
                     raise ApiError(
@@ -130,8 +127,8 @@ class _CappedBodyRoute(APIRoute):
                     ) from None
                 raise
             except HTTPException as error:  # FastAPI wraps a failed form parse in a 400
-                if isinstance(error.__cause__, _SubmissionTooLarge):
-                    raise _too_large() from None
+                if isinstance(error.__cause__, BodyTooLarge):
+                    raise  # BodyLimit answers 413
                 if error.status_code == 400:  # a broken multipart body: invalid input
                     raise ApiError(
                         422,
@@ -149,21 +146,6 @@ def _is_text_part(error: Any) -> bool:
     return tuple(error.get("loc", ())) == ("body", "invoice") and "UploadFile" in str(
         error.get("msg", "")
     )
-
-
-def _counting(receive: Callable[[], Awaitable[Message]]) -> Callable[[], Awaitable[Message]]:
-    received = 0
-
-    async def counted() -> Message:
-        nonlocal received
-        message = await receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > MAX_SUBMISSION_BYTES:
-                raise _SubmissionTooLarge
-        return message
-
-    return counted
 
 
 router = APIRouter(tags=["claims"], route_class=_CappedBodyRoute)
@@ -346,9 +328,10 @@ async def submit_claim(
     agreement_number: Annotated[
         str, Form(min_length=1, max_length=64, description="R5: the Open License agreement")
     ],
-    customer_name: Annotated[str, Form(min_length=1, max_length=255)],
+    customer_name: Annotated[PlainText, Form(min_length=1, max_length=255)],
     reseller_name: Annotated[
-        str, Form(min_length=1, max_length=255, description="R5: the reseller on the agreement")
+        PlainText,
+        Form(min_length=1, max_length=255, description="R5: the reseller on the agreement"),
     ],
     terms_accepted_version: Annotated[
         str | None, Form(max_length=64, description="R6: the offer's T&C version you accepted")

@@ -3,22 +3,35 @@ shows what comes back. Only signed-in operators get plaintext; anyone else gets 
 
 Protocol (Temporal's remote codec): POST /codec/decode and /codec/encode with
 `{"payloads": [{"metadata": {...base64...}, "data": "...base64..."}]}`, answered in kind.
+
+These are the only endpoints the operator's browser session (the cookie `POST /auth/session`
+sets) opens; `DELETE /codec/session` ends that session.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from cryptography.exceptions import InvalidTag
+from fastapi import APIRouter, Body, Response
 from google.protobuf import json_format
+from sqlalchemy import delete
 from temporalio.api.common.v1 import Payloads
 
-from api.deps import OperatorUser, ServicesDep
+from api.browser import SESSION_COOKIE, cookie_path
+from api.deps import CodecOperator, CodecSession, ServicesDep
 from api.errors import ApiError, error_responses
+from api.limits import BodyCap
 from cashback.codec import UnknownPayloadKey
+from cashback.db.tables import ApiToken
 from cashback.wiring import payload_codec
 
 router = APIRouter(prefix="/codec", tags=["codec"])
+
+# The Web UI sends whole payloads: Temporal takes up to 2 MB each, base64 adds a third.
+PAYLOADS_CAP = BodyCap(
+    4 * 1024 * 1024, "payloads_too_large", "send at most 4 MiB of payloads per request"
+)
 
 PayloadsJson = dict[str, Any]
 PayloadsBody = Annotated[PayloadsJson, Body()]
@@ -37,18 +50,41 @@ def _dump(payloads: Payloads) -> PayloadsJson:
     return json_format.MessageToDict(payloads)
 
 
-@router.post("/decode", responses=error_responses(401, 403, 422))
-async def decode(user: OperatorUser, services: ServicesDep, body: PayloadsBody) -> PayloadsJson:
+@router.post("/decode", responses=error_responses(401, 403, 413, 422))
+async def decode(user: CodecOperator, services: ServicesDep, body: PayloadsBody) -> PayloadsJson:
     """Operators: the plaintext of encrypted payloads."""
     try:
         decoded = await payload_codec(services.settings).decode(_parse(body).payloads)
     except UnknownPayloadKey as error:
         raise ApiError(422, "unknown_payload_key", str(error)) from error
+    except (InvalidTag, ValueError) as error:  # tampered, cut short, or a malformed key id
+        raise ApiError(
+            422,
+            "payload_not_authentic",
+            "a payload failed its integrity check: it was altered, cut short or not sealed "
+            "by this program",
+        ) from error
     return _dump(Payloads(payloads=decoded))
 
 
-@router.post("/encode", responses=error_responses(401, 403, 422))
-async def encode(user: OperatorUser, services: ServicesDep, body: PayloadsBody) -> PayloadsJson:
+@router.post("/encode", responses=error_responses(401, 403, 413, 422))
+async def encode(user: CodecOperator, services: ServicesDep, body: PayloadsBody) -> PayloadsJson:
     """Operators: encrypt payloads (the UI uses it to send updates and signals)."""
     encoded = await payload_codec(services.settings).encode(_parse(body).payloads)
     return _dump(Payloads(payloads=encoded))
+
+
+@router.delete("/session", status_code=204, response_class=Response, responses=error_responses(401))
+def sign_out_session(user: CodecSession, services: ServicesDep) -> Response:
+    """End the browser session (the cookie of `POST /auth/session`) at once, and clear it."""
+    with services.database.transaction() as session:
+        session.execute(delete(ApiToken).where(ApiToken.token_sha256 == user.token_sha256))
+    response = Response(status_code=204)
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path=cookie_path(services.settings.public_base_url),
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.public_base_url.startswith("https://"),
+    )
+    return response

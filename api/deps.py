@@ -11,6 +11,7 @@ from fastapi import Cookie, Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 
+from api.browser import SESSION_COOKIE as SESSION_COOKIE  # re-exported: tests name it here
 from api.errors import ApiError
 from api.security import token_digest
 from api.services import Services
@@ -38,22 +39,10 @@ class SignedIn:
     organisation_status: ResellerStatus | None = None  # R1: resellers' users only
 
 
-SESSION_COOKIE = "cashback_session"
-
-
-def _signed_in(
-    services: ServicesDep,
-    bearer: Annotated[str | None, Depends(_bearer)],
-    cookie_token: Annotated[
-        str | None, Cookie(alias=SESSION_COOKIE, include_in_schema=False)
-    ] = None,
-) -> SignedIn:
-    """The user of the bearer token, or of the session cookie (which the Temporal Web UI sends
-    to the codec endpoint when "include cross-origin credentials" is on)."""
+def _user_of(services: Services, token: str | None) -> SignedIn:
     unauthenticated = ApiError(
         401, "unauthenticated", "sign in first: POST /auth/token, then send the bearer token"
     )
-    token = bearer or cookie_token
     if not token:
         raise unauthenticated
     digest = token_digest(token)
@@ -76,6 +65,26 @@ def _signed_in(
         email_confirmed=user.email_confirmed_at is not None,
         organisation_status=found[2],
     )
+
+
+def _signed_in(services: ServicesDep, bearer: Annotated[str | None, Depends(_bearer)]) -> SignedIn:
+    """The user of the bearer token. The session cookie is not read here: it opens the codec
+    endpoints only (`CodecSession`, `CodecOperator`), so a page on another site cannot act
+    with it."""
+    return _user_of(services, bearer)
+
+
+def _codec_user(
+    services: ServicesDep,
+    bearer: Annotated[str | None, Depends(_bearer)],
+    cookie_token: Annotated[
+        str | None, Cookie(alias=SESSION_COOKIE, include_in_schema=False)
+    ] = None,
+) -> SignedIn:
+    """The user of the bearer token, or of the session cookie (which the Temporal Web UI sends
+    to the codec endpoint when "include cross-origin credentials" is on; `BrowserGuard` has
+    refused it already when it came from another site)."""
+    return _user_of(services, bearer or cookie_token)
 
 
 CurrentUser = Annotated[SignedIn, Depends(_signed_in)]
@@ -117,6 +126,14 @@ def _operator(user: CurrentUser) -> SignedIn:
 
 ResellerUser = Annotated[SignedIn, Depends(_reseller)]
 OperatorUser = Annotated[SignedIn, Depends(_operator)]
+
+
+def _codec_operator(user: Annotated[SignedIn, Depends(_codec_user)]) -> SignedIn:
+    return _operator(user)
+
+
+CodecSession = Annotated[SignedIn, Depends(_codec_user)]
+CodecOperator = Annotated[SignedIn, Depends(_codec_operator)]
 
 
 def links(**targets: tuple[str, str, dict[str, str]]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cashback.db.session import is_transient
+from cashback.domain.names import CONTROL_CHARACTERS
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        return JSONResponse(_body("invalid_request", _readable(error)), status_code=422)
+        # Control characters in a name are their own refusal, like NUL: text a person must fix.
+        kinds = {item.get("type") for item in error.errors()}
+        code = "invalid_text" if kinds == {CONTROL_CHARACTERS} else "invalid_request"
+        return JSONResponse(_body(code, _readable(error)), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:

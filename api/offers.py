@@ -15,13 +15,14 @@ from api.deps import OperatorUser, ResellerUser, ServicesDep, links
 from api.errors import ApiError, error_responses, not_found
 from cashback.db.tables import Offer, Reseller
 from cashback.domain.money import CurrencyCode, Money
+from cashback.domain.names import PlainText
 from cashback.domain.offers import ClaimPeriod, LicenceLimits, OfferCriteria
 
 router = APIRouter(tags=["offers"])
 
 
 class OfferCreate(BaseModel):
-    name: str = Field(min_length=2, max_length=200)
+    name: PlainText = Field(min_length=2, max_length=200)
     criteria: OfferCriteria
     limits: LicenceLimits
     claim_period: ClaimPeriod

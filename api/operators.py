@@ -31,6 +31,7 @@ from activities.payments import PaymentOutcome, PaymentResult
 from activities.records import TimelineEntry
 from api.deps import OperatorUser, ServicesDep, links
 from api.errors import ApiError, error_responses, not_found
+from api.limits import MULTIPART_ALLOWANCE, BodyCap
 from cashback.bank.simulated import BANK_DETAIL_ERRORS
 from cashback.claims import ClaimState, Decision, DecisionKind
 from cashback.db import Database, LicensingRepository, PaymentRepository, TimelineRepository
@@ -39,6 +40,7 @@ from cashback.domain.agreements import agreement_number as canonical_agreement_n
 from cashback.domain.eligibility import LicenceLine, LicensingRecord, Reason, Verdict
 from cashback.domain.identity import InvalidIdentifier, seller_identifier
 from cashback.domain.money import Money
+from cashback.domain.names import control_characters
 from cashback.domain.status import ClaimStatus
 from cashback.invoices import InvoiceNotFoundError, InvoiceStorageError
 
@@ -48,6 +50,12 @@ INVOICE_LINK_LIFETIME = timedelta(minutes=10)
 QUERY_TIMEOUT = timedelta(seconds=5)
 PARALLEL_QUERIES = 16
 MAX_CSV_BYTES = 5 * 1024 * 1024
+# The import's whole request, capped by api.limits.BodyLimit while it arrives.
+IMPORT_CAP = BodyCap(
+    MAX_CSV_BYTES + MULTIPART_ALLOWANCE,
+    "file_too_large",
+    f"the CSV is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB",
+)
 MAX_QUANTITY = 1_000_000  # licences on one line or decision; keeps amounts within the columns
 
 
@@ -588,6 +596,15 @@ def _row_errors(row: int, values: dict[str, str]) -> list[RowError]:
         value = values[name]
         if not value:
             errors.append(RowError(row=row, field=name, message=f"{name} is missing"))
+        elif controls := control_characters(value):
+            errors.append(
+                RowError(
+                    row=row,
+                    field=name,
+                    message=f"{name} contains control characters ({', '.join(controls)}): "
+                    "line breaks, tabs and direction marks are not allowed",
+                )
+            )
         elif len(value) > MAX_LENGTHS.get(name, len(value)):
             errors.append(
                 RowError(row=row, field=name, message=f"{name} is longer than {MAX_LENGTHS[name]}")

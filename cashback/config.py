@@ -5,9 +5,11 @@ production."""
 from __future__ import annotations
 
 import base64
+import contextlib
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
 from pydantic import EmailStr, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +20,11 @@ from cashback.domain.policy import ProgramPolicy
 # production, where CASHBACK_BANK_DETAILS_KEY must be set (32 random bytes, base64).
 DEVELOPMENT_BANK_DETAILS_KEY = base64.b64encode(b"cashback-development-key-32bytes").decode()
 DEVELOPMENT_PAYLOAD_KEY = base64.b64encode(b"cashback-dev-payload-key-32bytes").decode()
+# Refused in production wherever a key goes (current, retired or for another purpose).
+_DEVELOPMENT_KEYS = frozenset(
+    base64.b64decode(key) for key in (DEVELOPMENT_BANK_DETAILS_KEY, DEVELOPMENT_PAYLOAD_KEY)
+)
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def _key_bytes(name: str, secret: SecretStr) -> bytes:
@@ -111,13 +118,72 @@ class Settings(BaseSettings):
         self.bank_details_key_bytes  # noqa: B018 (validates the keys now, not at first use)
         self.payload_keys  # noqa: B018
         if self.environment is Environment.PRODUCTION:
-            if self.bank_details_key.get_secret_value() == DEVELOPMENT_BANK_DETAILS_KEY:
+            if self.bank_details_key_bytes in _DEVELOPMENT_KEYS:
                 raise ValueError("set CASHBACK_BANK_DETAILS_KEY: the development key is refused")
-            if self.payload_key.get_secret_value() == DEVELOPMENT_PAYLOAD_KEY:
+            current, retired = self.payload_keys
+            if current in _DEVELOPMENT_KEYS:
                 raise ValueError("set CASHBACK_PAYLOAD_KEY: the development key is refused")
+            for key_id, key in retired.items():
+                if key in _DEVELOPMENT_KEYS:
+                    raise ValueError(
+                        f"remove the development key from CASHBACK_PAYLOAD_RETIRED_KEYS "
+                        f"({key_id}): what it sealed is readable by anyone with the source"
+                    )
+            shared = self._secrets_shared_between_purposes()
+            if shared:
+                raise ValueError(
+                    f"{shared[0]} and {shared[1]} hold the same secret: give each purpose a "
+                    "key of its own, so that one leaking does not open the other"
+                )
             if not self.database_url:
                 raise ValueError("set CASHBACK_DATABASE_URL (PostgreSQL) in production")
+            self._check_public_base_url()
         return self
+
+    def _secrets_shared_between_purposes(self) -> tuple[str, str] | None:
+        """The first two settings of different purposes with the same secret, if any (keys
+        compared by their bytes, whatever their base64 spelling)."""
+        held: list[tuple[str, str, set[str | bytes]]] = []  # (purpose, setting, forms)
+
+        def add(purpose: str, setting: str, secret: SecretStr | None) -> None:
+            if secret is None or not secret.get_secret_value():
+                return
+            value = secret.get_secret_value()
+            forms: set[str | bytes] = {value}
+            with contextlib.suppress(ValueError):  # not base64: compared as it is
+                forms.add(base64.b64decode(value, validate=True))
+            held.append((purpose, setting, forms))
+
+        add("bank details", "CASHBACK_BANK_DETAILS_KEY", self.bank_details_key)
+        add("payloads", "CASHBACK_PAYLOAD_KEY", self.payload_key)
+        for key_id, key in self.payload_retired_keys.items():
+            add("payloads", f"CASHBACK_PAYLOAD_RETIRED_KEYS[{key_id}]", key)
+        add("S3", "CASHBACK_S3_SECRET_ACCESS_KEY", self.s3_secret_access_key)
+        add("SMTP", "CASHBACK_SMTP_PASSWORD", self.smtp_password)
+        for index, (purpose, setting, forms) in enumerate(held):
+            for other_purpose, other_setting, other_forms in held[index + 1 :]:
+                if purpose != other_purpose and forms & other_forms:
+                    return setting, other_setting
+        return None
+
+    def _check_public_base_url(self) -> None:
+        """Links to the bank-details page carry a one-time credential: HTTPS, except on this
+        machine's loopback (a production-like stack run locally, as docker-compose.yml does)."""
+        if "public_base_url" not in self.model_fields_set:
+            raise ValueError(
+                "set CASHBACK_PUBLIC_BASE_URL to the API's public https:// address: the "
+                "links in the e-mails point there"
+            )
+        url = urlsplit(self.public_base_url)
+        if url.scheme == "https" and url.hostname:
+            return
+        if url.scheme == "http" and url.hostname in _LOOPBACK_HOSTS:
+            return
+        raise ValueError(
+            f"CASHBACK_PUBLIC_BASE_URL must be an https:// address in production (it is "
+            f"{self.public_base_url!r}): the bank-details links in the e-mails carry a "
+            "one-time credential"
+        )
 
     @property
     def bank_details_key_bytes(self) -> bytes:

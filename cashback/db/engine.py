@@ -6,15 +6,18 @@ connection is pinged when it leaves the pool (a dead one is replaced, and a conn
 dead invalidates the whole pool), a new connection gives up after `connect_timeout`, and TCP
 keepalives plus `tcp_user_timeout` end a connection to a vanished peer instead of waiting for
 the kernel's retransmissions (minutes). Error messages never carry the statement's parameters
-(`hide_parameters`): they end up in logs and in the workflow history of a failed activity.
+(`hide_parameters`) nor the values PostgreSQL quotes from them (its `DETAIL: Key
+(agreement_number)=(...)` and `Failing row contains (...)`, which may hold customer names): they
+end up in logs and in the workflow history of a failed activity.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, Connection, ExceptionContext, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 # libpq settings for connections to PostgreSQL, unless the URL or the caller gives their own.
@@ -56,7 +59,32 @@ def make_engine(url: str | URL, *, sqlite_busy_timeout_ms: int = 30_000, **kwarg
     engine = create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, sqlite_busy_timeout_ms)
+    event.listen(engine, "handle_error", _withhold_quoted_values)
     return engine
+
+
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+def _withhold_quoted_values(context: ExceptionContext) -> None:
+    """Keep only the primary message of a PostgreSQL error (`duplicate key value violates unique
+    constraint "..."`): its DETAIL, HINT and CONTEXT lines quote the row's values. The fields
+    stay on the driver's error (`diag`) for code that needs them."""
+    original = context.original_exception
+    diag = getattr(original, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if not primary or not original.args:
+        return
+    if str(getattr(original, "sqlstate", "")).startswith("22"):
+        # Data exceptions quote the input itself: 'invalid input syntax for type integer: "x"'.
+        primary = _QUOTED.sub('"…"', primary)
+    if original.args[0] == primary:
+        return
+    original.args = (primary,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None and wrapped.args:
+        kind = f"{type(original).__module__}.{type(original).__name__}"
+        wrapped.args = (f"({kind}) {primary}", *wrapped.args[1:])
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -71,10 +71,31 @@ async def test_r13_an_operators_browser_session_opens_the_codec(api: Api) -> Non
     assert opened.status_code == 204
     cookie = opened.headers["set-cookie"]
     assert "HttpOnly" in cookie
-    assert "SameSite=lax" in cookie or "samesite=lax" in cookie.lower()
+    assert "samesite=strict" in cookie.lower()
     decoded = await api.http.post("/codec/decode", json={"payloads": []})
     assert decoded.status_code == 200
     api.http.cookies.clear()
     reseller = await api.register()
     await api.http.post("/auth/session", data={"username": reseller.email, "password": PASSWORD})
     assert (await api.http.post("/codec/decode", json={"payloads": []})).status_code == 403
+
+
+async def test_r13_a_tampered_payload_is_a_clear_422_not_a_server_error(api: Api) -> None:
+    """R13: ciphertext with one byte changed, cut short, or under a key id that is not UTF-8
+    fails its integrity check: 422 `payload_not_authentic` (it was a 500), nothing decoded."""
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"holder_name":"Contoso"}')
+    sealed = (await payload_codec(api.services.settings).encode([plain]))[0]
+    flipped = Payload(
+        metadata=sealed.metadata, data=sealed.data[:-1] + bytes([sealed.data[-1] ^ 1])
+    )
+    short = Payload(metadata=sealed.metadata, data=sealed.data[:5])
+    foreign_id = Payload(
+        metadata={**sealed.metadata, "encryption-key-id": b"\xff\xfe"}, data=sealed.data
+    )
+    for name, payload in (("one bit", flipped), ("cut short", short), ("key id", foreign_id)):
+        answer = await api.http.post(
+            "/codec/decode", json={"payloads": [as_json(payload)]}, headers=api.operator
+        )
+        assert answer.status_code == 422, (name, answer.text)
+        assert answer.json()["error"] == "payload_not_authentic", name
+        assert "Contoso" not in answer.text

@@ -68,7 +68,7 @@ RULE_REFUSALS = frozenset(
         "invoice_type_unsupported",  # R5: not a PDF, PNG or JPEG by its bytes
         "invoice_missing",  # R5: an empty file
         "invoice_not_a_file",  # R5: a text part; OpenAPI cannot require a part's filename
-        "invalid_text",  # NUL characters
+        "invalid_text",  # NUL and other control characters
         "idempotency_key_reused",  # D2
         "invalid_cursor",
         "invalid_csv",

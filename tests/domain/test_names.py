@@ -7,8 +7,9 @@ import unicodedata
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
-from cashback.domain.names import names_match, normalise_name
+from cashback.domain.names import PlainText, control_characters, names_match, normalise_name
 
 words = st.lists(
     st.text(alphabet="abcdefghijklmnopqrstuvwxyzäöüß0123456789", min_size=1, max_size=8),
@@ -114,3 +115,37 @@ def test_r11_a_name_matches_its_normal_form(parts: list[str]) -> None:
     """R11: a name and its normal form are the same name."""
     name = " ".join(part.title() for part in parts) + "."
     assert names_match(name, normalise_name(name))
+
+
+CONTROLS = ["\x00", "\t", "\n", "\r", "\x1b", "\x7f", "\x85", "\x9f", "\u200e", "\u200f"]
+CONTROLS += [chr(code) for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
+
+
+@pytest.mark.parametrize("control", CONTROLS)
+def test_control_characters_are_found_and_refused_in_names(control: str) -> None:
+    """CR, LF, NUL, the other C0 and C1 controls and the bidirectional overrides, isolates and
+    marks are found (named as U+XXXX) and refused by `PlainText`."""
+    name = f"Fabrikam{control} AG"
+    assert control_characters(name) == [f"U+{ord(control):04X}"]
+    with pytest.raises(ValidationError, match=f"U\\+{ord(control):04X}"):
+        TypeAdapter(PlainText).validate_python(name)
+
+
+def test_ordinary_names_pass_as_they_are() -> None:
+    """Letters of any script, accents, punctuation and the no-break space are no controls."""
+    for name in ("Müller & Söhne GmbH", "Ŝoftware Ltd.", "株式会社", "شركة", "A\u00a0B", "O'Neil"):
+        assert control_characters(name) == []
+        assert TypeAdapter(PlainText).validate_python(name) == name
+
+
+@given(st.text())
+@settings(max_examples=300)
+def test_plain_text_refuses_exactly_the_texts_with_control_characters(text: str) -> None:
+    found = control_characters(text)
+    refused = False
+    try:
+        TypeAdapter(PlainText).validate_python(text)
+    except ValidationError:
+        refused = True
+    assert refused == bool(found)
+    assert all(chr(int(name[2:], 16)) in text for name in found)

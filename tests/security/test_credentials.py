@@ -101,9 +101,10 @@ async def test_r1_brute_force_sign_in_is_throttled_across_casing_and_whitespace(
 
 async def test_r1_tampered_expired_signed_out_and_foreign_tokens_are_refused(api: Api) -> None:
     """R1: a bearer token with one character changed (first, middle, last), an expired one
-    (tokens live 8 hours), a signed-out one (DELETE /auth/token; the cookie session too) gets
-    401; another reseller's valid token gets 404 for this reseller's claim. The reseller's other
-    tokens keep working."""
+    (tokens live 8 hours), a signed-out one (DELETE /auth/token) gets 401, and so does a session
+    cookie (it opens the codec only) and one signed out (DELETE /codec/session); another
+    reseller's valid token gets 404 for this reseller's claim. The reseller's other tokens keep
+    working."""
     offer = await api.create_offer()
     owner = await api.register()
     stranger = await api.register("Woodgrove Software GmbH")
@@ -156,12 +157,14 @@ async def test_r1_tampered_expired_signed_out_and_foreign_tokens_are_refused(api
     cookie = opened.cookies[SESSION_COOKIE]
     api.http.cookies.clear()
     cookies = {"Cookie": f"{SESSION_COOKIE}={cookie}"}
-    assert await statuses("session cookie", cookies) == [200, 200]
-    closed = await api.http.delete("/auth/token", headers=cookies)
+    assert await statuses("session cookie (opens the codec only)", cookies) == [401, 401]
+    codec: dict[str, list[object]] = {"payloads": []}
+    assert (await api.http.post("/codec/decode", json=codec, headers=cookies)).status_code == 403
+    closed = await api.http.delete("/codec/session", headers=cookies)
     assert closed.status_code == 204
     assert f'{SESSION_COOKIE}=""' in closed.headers["set-cookie"]
     assert "Max-Age=0" in closed.headers["set-cookie"]
-    assert await statuses("session cookie signed out", cookies) == [401, 401]
+    assert (await api.http.post("/codec/decode", json=codec, headers=cookies)).status_code == 401
     assert await statuses("the first token, still", owner.headers) == [200, 200]
 
     print(f"token lifetime: {lifetime}; answers to GET {paths}:")
