@@ -13,12 +13,12 @@ from temporalio import activity
 from temporalio.common import RetryPolicy
 
 from cashback.domain.eligibility import (
-    SOLD_BY_ANOTHER_RESELLER,
     ClaimedAgreement,
     EligibilityVerdict,
     LicensingRecord,
     Verdict,
     decide_eligibility,
+    sold_by_another,
 )
 from cashback.domain.names import normalise_name
 from cashback.domain.offers import LicenceLimits, OfferCriteria
@@ -103,7 +103,7 @@ class EligibilityActivities:
         self._records.reserve_licences(
             request.claim_id, request.offer_id, normalise_name(record.customer_name), decide
         )
-        if any(reason.code == SOLD_BY_ANOTHER_RESELLER for reason in verdicts[-1].reasons):
+        if sold_by_another(verdicts[-1]):
             return ClaimVerdict(eligibility=verdicts[-1])  # nothing of another's agreement
         return ClaimVerdict(
             eligibility=verdicts[-1],

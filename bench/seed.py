@@ -32,6 +32,7 @@ from cashback.db.tables import (
     LicensingAgreement,
     Offer,
     Reseller,
+    ResellerStatus,
     User,
     UserRole,
 )
@@ -56,6 +57,7 @@ class SeededReseller:
     company_name: str
     email: str
     token: str  # a bearer token of its user
+    partner_id: str = ""  # R1: its verified identity, the seller id of its records (R8)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -134,6 +136,8 @@ def seed_program(
                     language=Language.GERMAN,
                     email=email,
                     created_at=now,
+                    partner_id=_partner_id(number),
+                    status=ResellerStatus.APPROVED,
                 )
             )
             session.flush()
@@ -143,6 +147,7 @@ def seed_program(
                 password_hash=password_hash,
                 role=UserRole.RESELLER,
                 created_at=now,
+                email_confirmed_at=now,
             )
             session.add(user)
             session.flush()
@@ -152,14 +157,24 @@ def seed_program(
         terms_version=TERMS_VERSION,
         operator_token=issue_token(database, operator_id).access_token,
         resellers=tuple(
-            SeededReseller(rid, name, email, issue_token(database, user_id).access_token)
-            for rid, name, email, user_id in seeded
+            SeededReseller(
+                rid,
+                name,
+                email,
+                issue_token(database, user_id).access_token,
+                _partner_id(number),
+            )
+            for number, (rid, name, email, user_id) in enumerate(seeded)
         ),
         agreements=0,
         sale_date=(now - timedelta(days=sale_days_ago)).date(),
     )
     add_agreements(database, program, range(agreements))
     return Program(**{**program.__dict__, "agreements": agreements})
+
+
+def _partner_id(number: int) -> str:
+    return f"{100_000 + number}"  # R1: a partner id has 5 to 10 digits
 
 
 def add_agreements(database: Database, program: Program, indexes: Iterable[int]) -> None:
@@ -176,6 +191,7 @@ def add_agreements(database: Database, program: Program, indexes: Iterable[int])
                 "customer_segment": "commercial",
                 "customer_country": "DE",
                 "reseller_name": program.reseller_of(index).company_name,
+                "seller_id": program.reseller_of(index).partner_id,
                 "sale_date": program.sale_date,
                 "imported_at": now,
             }

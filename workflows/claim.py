@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         DecisionKind,
         SentNotice,
     )
-    from cashback.domain.eligibility import Verdict
+    from cashback.domain.eligibility import Verdict, sold_by_another
     from cashback.domain.money import Money, cashback_amount
     from cashback.domain.payout import (
         BankDetailsJudgement,
@@ -450,6 +450,12 @@ class ClaimWorkflow:
             raise ValueError("a rejection needs at least one reason for the reseller")
         if decision.kind is DecisionKind.APPROVE:
             verdict = self._state.verdict
+            if verdict is not None and sold_by_another(verdict.eligibility):
+                raise ValueError(
+                    "R8: the licensing records say another reseller sold this agreement, so the "
+                    "claim can only be rejected; if the record is wrong, correct it and ask the "
+                    "reseller to claim again"
+                )
             licences = decision.licences or (
                 verdict.eligibility.eligible_licences if verdict else 0
             )

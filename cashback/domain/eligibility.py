@@ -198,6 +198,12 @@ def check_seller(claimed: ClaimedAgreement, record: LicensingRecord) -> Reason |
     return None
 
 
+def sold_by_another(verdict: EligibilityVerdict) -> bool:
+    """R8: the verdict found that another reseller sold the agreement; no one may approve the
+    claim (an operator who believes the record is wrong corrects the record instead)."""
+    return any(reason.code == SOLD_BY_ANOTHER_RESELLER for reason in verdict.reasons)
+
+
 def decide_eligibility(
     claimed: ClaimedAgreement,
     record: LicensingRecord | None,

@@ -45,9 +45,9 @@ async def test_r1_r8_d1_another_company_under_the_same_name_never_gets_the_cash_
 ) -> None:
     """The attack, end to end. B registers under A's company name: with A's VAT id it is
     refused, with its own it is left pending and cannot claim. Approved anyway, B claims A's
-    agreement typing A's name: the verdict is ineligible for a reason that names no one, the
-    deadline rejects the claim (R9) and nothing is paid. Then A claims the same agreement
-    (D1: the rejected claim does not block it) and is paid."""
+    agreement typing A's name: the verdict is ineligible for a reason that names no one, no
+    operator can approve it, the deadline rejects the claim (R9) and nothing is paid. Then A
+    claims the same agreement (D1: the rejected claim does not block it) and is paid."""
     owner = await api.register(COMPANY)
     offer = await api.create_offer()
     agreement = new_agreement()
@@ -79,6 +79,13 @@ async def test_r1_r8_d1_another_company_under_the_same_name_never_gets_the_cash_
     assert [reason["code"] for reason in verdict["reasons"]] == ["sold_by_another_reseller"]
     for secret in (owner.vat_id, owner.reseller_id, owner.email, "Fabrikam"):
         assert secret not in str(verdict)
+    overridden = await api.http.post(
+        f"/operator/claims/{stolen}/decision",
+        json={"kind": "approve", "licences": 20},
+        headers=api.operator,
+    )
+    assert overridden.status_code == 409, overridden.text  # not even an operator approves it
+    assert "another reseller sold this agreement" in overridden.json()["detail"]
 
     handle = api.services.temporal.get_workflow_handle(claim_workflow_id(stolen))
     await api.env.fast_forward(handle, timedelta(days=21))  # R9: past 14 business days
