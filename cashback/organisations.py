@@ -232,6 +232,13 @@ class Organisations:
         now: datetime | None,
     ) -> Organisations._Reviewed:
         with self._database.transaction() as session:
+            reviewer = session.scalar(
+                select(User.id).where(
+                    User.email == operator.lower(), User.role == UserRole.OPERATOR
+                )
+            )
+            if reviewer is None:  # the timeline of an organisation names a real operator
+                raise ValueError(f"{operator} is no operator's account")
             reseller = session.get(Reseller, reseller_id, with_for_update=True)
             if reseller is None:
                 raise OrganisationNotFound(reseller_id)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from api.accounts import create_operator
 from api.cli import PASSWORD_VARIABLE, CommandError, main, operator_password
 from tests.api.harness import PASSWORD, Api
 
@@ -75,3 +76,47 @@ def test_r1_the_cli_refuses_bad_addresses_and_passwords(
         operator_password(lambda _: next(typed))
     typed = iter([PASSWORD, PASSWORD])
     assert operator_password(lambda _: next(typed)) == PASSWORD
+
+
+async def test_r1_the_cli_lists_organisations_records_an_identifier_and_approves(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """R1: on the API's database, the command lists the pending organisations with what an
+    operator checks, records a partner id of an organisation, and approves it under a real
+    operator account (a made-up one is refused); the organisation can claim then."""
+    reseller = await api.register("Northwind Traders GmbH", approve=False)
+    create_operator(api.services.database, "olga@program.example", PASSWORD)
+    for key in [key for key in os.environ if key.startswith("CASHBACK_")]:
+        monkeypatch.delenv(key)
+    settings = api.services.settings
+    monkeypatch.setenv("CASHBACK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CASHBACK_SMTP_HOST", settings.smtp_host)
+    monkeypatch.setenv("CASHBACK_SMTP_PORT", str(settings.smtp_port))
+
+    assert main(["list-resellers", "--status", "pending"]) == 0
+    listed = capsys.readouterr().out
+    assert reseller.reseller_id in listed
+    assert f"vat={reseller.vat_id}" in listed
+    assert "domains=contoso.example" in listed
+
+    made_up = ["approve-reseller", reseller.reseller_id, "--operator", "olga@elsewhere.example"]
+    assert main(made_up) == 1
+    assert "no operator's account" in capsys.readouterr().err
+    identifier = ["set-reseller-identifier", reseller.reseller_id, "--country", "DE"]
+    assert main([*identifier, "--partner-id", "4711-042"]) == 0
+    approve = ["approve-reseller", reseller.reseller_id, "--operator", "olga@program.example"]
+    assert main(approve) == 0
+    assert "approved" in capsys.readouterr().out
+
+    listed_after = await api.http.get("/operator/resellers", headers=api.operator)
+    [row] = [
+        row
+        for row in listed_after.json()["organisations"]
+        if row["reseller_id"] == reseller.reseller_id
+    ]
+    assert (row["status"], row["partner_id"], row["reviewed_by"]) == (
+        "approved",
+        "4711042",
+        "olga@program.example",
+    )
+    assert (await api.http.get("/offers", headers=reseller.headers)).status_code == 200
