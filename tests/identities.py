@@ -15,6 +15,11 @@ def new_vat_id() -> str:
     return f"DE{digits}{mod_11_10.calc_check_digit(digits)}"
 
 
+def new_partner_id() -> str:
+    """A program partner id (8 digits), different on (almost) every call."""
+    return str(secrets.randbelow(9 * 10**7) + 10**7)
+
+
 # R1: the verified identity of the reseller the database and race tests seed ("Acme").
 ACME_VAT_ID = "DE114103379"
 ACME = Claimant(

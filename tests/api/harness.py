@@ -16,7 +16,7 @@ from api.accounts import create_operator, issue_token
 from api.services import Services
 from cashback.db import LicensingRepository
 from cashback.domain.eligibility import LicenceLine, LicensingRecord
-from tests.identities import new_vat_id
+from tests.identities import new_partner_id, new_vat_id
 from tests.mail.mailbox import Mailbox
 
 PASSWORD = "orchard-lantern-quarry-42"
@@ -59,7 +59,7 @@ class Reseller:
     company_name: str
     email: str
     token: str
-    vat_id: str = ""
+    vat_id: str = ""  # its VAT id (German resellers) or partner id: the seller id of records
 
     @property
     def headers(self) -> dict[str, str]:
@@ -88,7 +88,9 @@ class Api:
         """R1: an organisation registers, its user confirms the address with the link of the
         e-mail, and (with `approve`) an operator approves it; its user signed in."""
         email = f"claims-{uuid.uuid4().hex[:8]}@contoso.example"
-        vat_id = vat_id or new_vat_id()
+        # R1: a German VAT id, or elsewhere the program's partner id
+        vat_id = vat_id or (new_vat_id() if country.upper() == "DE" else None)
+        partner_id = None if vat_id else new_partner_id()
         created = await self.http.post(
             "/auth/register",
             json={
@@ -98,6 +100,7 @@ class Api:
                 "email": email,
                 "password": PASSWORD,
                 "vat_id": vat_id,
+                "partner_id": partner_id,
             },
         )
         assert created.status_code == 202, created.text
@@ -110,8 +113,9 @@ class Api:
                 f"/operator/resellers/{me['reseller_id']}/approve", headers=self.operator
             )
             assert approved.status_code == 204, approved.text
-        self._first_seller = self._first_seller or vat_id
-        return Reseller(me["reseller_id"], company_name, email, token, vat_id)
+        seller_id = vat_id or partner_id or ""
+        self._first_seller = self._first_seller or seller_id
+        return Reseller(me["reseller_id"], company_name, email, token, seller_id)
 
     def link_token(self, email: str) -> str:
         """The token of the newest address-confirmation link sent to `email` (R1)."""

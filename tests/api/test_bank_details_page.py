@@ -87,7 +87,7 @@ async def approved_claim(
     with its agreement's licensing record, approved by the operator."""
     company_name = reseller.company_name
     agreement = f"OL-{uuid.uuid4().hex[:10].upper()}"
-    api.add_licensing_record(agreement, reseller_name=company_name)
+    api.add_licensing_record(agreement, reseller_name=company_name, seller_id=reseller.vat_id)
     claim_id = f"c_{uuid.uuid4().hex[:12]}"
     stored = api.services.invoices.put(
         f"claims/{claim_id}/invoice.pdf",

@@ -28,7 +28,9 @@ async def claim_waiting_for_the_bank(api: Api) -> tuple[Reseller, str]:
     reseller = await api.register()
     offer = await api.create_offer()
     agreement = new_agreement()
-    api.add_licensing_record(agreement, reseller_name=reseller.company_name)
+    api.add_licensing_record(
+        agreement, reseller_name=reseller.company_name, seller_id=reseller.vat_id
+    )
     claim_id = await submitted(api, reseller, offer["offer_id"], agreement)
     await wait_for_status(api, reseller, claim_id, ClaimStatus.UNDER_REVIEW)
     await decide(api, claim_id, Decision(kind=DecisionKind.APPROVE, operator="ops"))

@@ -54,6 +54,10 @@ async def _decide(api: Api, caller: Reseller, path: str, _: str) -> httpx.Respon
     return await _post_json(body, api, caller, path)
 
 
+async def _refuse(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
+    return await _post_json({"note": "R1: not who it says"}, api, caller, path)
+
+
 async def _payment_result(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
     return await _post_json({"return_code": "ACSC"}, api, caller, path)
 
@@ -68,7 +72,7 @@ class Entry:
     """How reseller B calls the route for A's object (`{id}` filled from `kind`), and the status
     it must get."""
 
-    kind: str  # "claim" or "offer": which of A's ids fills the path parameter
+    kind: str  # "claim", "offer" or "reseller": which of A's ids fills the path parameter
     call: Call
     expected: int
 
@@ -80,6 +84,8 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/operator/claims/{claim_id}/invoice"): Entry("claim", _get, 403),
     ("POST", "/operator/claims/{claim_id}/decision"): Entry("claim", _decide, 403),
     ("POST", "/operator/claims/{claim_id}/payment-result"): Entry("claim", _payment_result, 403),
+    ("POST", "/operator/resellers/{reseller_id}/approve"): Entry("reseller", _close, 403),
+    ("POST", "/operator/resellers/{reseller_id}/refuse"): Entry("reseller", _refuse, 403),
     ("GET", "/bank-details/{token}"): Entry("claim", _get, 404),
     ("POST", "/bank-details/{token}"): Entry("claim", _bank_details, 404),
 }
@@ -119,8 +125,12 @@ async def test_r1_every_route_with_an_id_refuses_another_resellers_object(api: A
     other = await api.register("Woodgrove Software GmbH")
     claim_id = await submitted(api, owner, offer["offer_id"], new_agreement())
     await wait_for_status(api, owner, claim_id, ClaimStatus.UNDER_REVIEW)
-    ids = {"claim": claim_id, "offer": offer["offer_id"]}
-    made_up = {"claim": "c_0000000000000000", "offer": "o_000000_00000000"}
+    ids = {"claim": claim_id, "offer": offer["offer_id"], "reseller": owner.reseller_id}
+    made_up = {
+        "claim": "c_0000000000000000",
+        "offer": "o_000000_00000000",
+        "reseller": "r_0000000000000000",
+    }
 
     for (method, path), entry in sorted(ROUTES.items()):
         theirs = await entry.call(api, other, filled(path, ids[entry.kind]), method)
