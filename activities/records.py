@@ -4,7 +4,7 @@ workflow through this activity. The database implementation is idempotent on
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from temporalio import activity
 from temporalio.common import RetryPolicy
 
+from cashback.domain.eligibility import Reason, Verdict
 from cashback.domain.money import Money
 from cashback.domain.status import ClaimStatus
 
@@ -32,6 +33,32 @@ class TimelineEvent(StrEnum):
     NOTICE_UNDELIVERABLE = "notice_undeliverable"  # the operators are told instead
 
 
+class ClaimProjection(BaseModel):
+    """What people read about a claim, as its workflow knows it when it records a timeline
+    entry: the database keeps it on the claim's row (the read model), in the entry's
+    transaction, and every page and list reads it there, never from the workflow."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: ClaimStatus
+    review_deadline: date | None = None
+    verdict: Verdict | None = None
+    verdict_reasons: tuple[Reason, ...] = ()
+    eligible_licences: int | None = None
+    escalated: bool = False
+    decided_by: str | None = None
+    amount: Money | None = None
+    final_confirmation_on: date | None = None
+    respond_by: AwareDatetime | None = None
+    payout_date: date | None = None
+    payout_due: date | None = None
+    payout_overdue: bool = False
+    paid_on: date | None = None
+    bank_reference: str | None = None
+    bank_return_code: str | None = None
+    outcome_reasons: tuple[str, ...] = ()
+
+
 class TimelineEntry(BaseModel):
     """One line of a claim's timeline (D3): time, actor, from/to status, reason."""
 
@@ -46,6 +73,9 @@ class TimelineEntry(BaseModel):
     to_status: ClaimStatus | None = None
     reason: str = ""
     amount: Money | None = Field(default=None, description="the claim's amount, once approved")
+    projection: ClaimProjection | None = Field(
+        default=None, description="the claim as it stands after this entry (the read model)"
+    )
 
 
 class Timeline(Protocol):

@@ -37,15 +37,8 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowFailureError,
-    WorkflowQueryFailedError,
-)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from activities.invoices import InvoiceRef
 from activities.records import TimelineEvent
@@ -54,7 +47,7 @@ from api.errors import ApiError, error_responses, not_found, nul_in_text
 from api.limits import MULTIPART_ALLOWANCE, BodyCap, BodyTooLarge
 from api.offers import is_open_to
 from api.services import Services
-from cashback.claims import ClaimInput, ClaimOutcome, ClaimState, claim_workflow_id
+from cashback.claims import ClaimInput, claim_workflow_id
 from cashback.db import (
     ClaimRepository,
     Database,
@@ -66,6 +59,7 @@ from cashback.db.claims import store_claim
 from cashback.db.snapshots import claim_input_of
 from cashback.db.tables import Claim, Offer, Reseller
 from cashback.domain.agreements import agreement_number as canonical_agreement_number
+from cashback.domain.eligibility import Verdict
 from cashback.domain.money import Money
 from cashback.domain.names import PlainText
 from cashback.domain.status import ClaimStatus, NoticeKind
@@ -239,6 +233,10 @@ class ClaimRead(ClaimSummary):
     invoice: InvoiceRead
     deadlines: ClaimDeadlines
     next_step: NextStep
+    reasons: list[str] = Field(
+        description="why: the reasons of a rejection or cancellation, or under review of a "
+        "verdict that needs a person or says no (R8)"
+    )
     notices: list[NoticeItem]
     timeline: list[TimelineItem]
 
@@ -799,30 +797,18 @@ class _Stored:
     notices: list[NoticeItem]
 
 
-@dataclass(frozen=True)
-class _Workflow:
-    """What the claim's workflow says: its state while it runs, its outcome once it ended."""
-
-    state: ClaimState | None = None
-    outcome: ClaimOutcome | None = None
-
-
 @router.get(
     "/claims/{claim_id}", response_model=ClaimRead, responses=error_responses(401, 403, 404)
 )
-async def read_claim(claim_id: str, user: ResellerUser, services: ServicesDep) -> ClaimRead:
-    """One of the reseller's own claims: status, amount, deadlines, what to do next, the
-    notices sent and the timeline (D3). Another reseller's claim is not found."""
-    stored = await run_in_threadpool(_stored, services.database, _reseller_id(user), claim_id)
+def read_claim(claim_id: str, user: ResellerUser, services: ServicesDep) -> ClaimRead:
+    """One of the reseller's own claims: status, amount, deadlines, what to do next, why (the
+    reasons of a verdict that needs a person or says no, of a rejection or cancellation), the
+    notices sent and the timeline (D3). Read from the database, never from the workflow.
+    Another reseller's claim is not found."""
+    stored = _stored(services.database, _reseller_id(user), claim_id)
     claim = stored.claim
-    workflow = await _workflow(services.temporal, claim.id)
-    state = workflow.state
-    amount = _amount(claim) or (state.amount if state else None)
-    if amount is None and workflow.outcome is not None:
-        amount = workflow.outcome.amount
     return ClaimRead(
-        **ClaimSummary.of(claim).model_dump(exclude={"amount"}),
-        amount=amount,
+        **ClaimSummary.of(claim).model_dump(),
         reseller_name_on_agreement=claim.reseller_name_on_agreement,
         terms_accepted_version=claim.terms_accepted_version,
         terms_accepted_at=claim.terms_accepted_at,
@@ -830,17 +816,29 @@ async def read_claim(claim_id: str, user: ResellerUser, services: ServicesDep) -
             content_type=_content_type(claim.invoice_object_key), sha256=claim.invoice_sha256
         ),
         deadlines=ClaimDeadlines(
-            review_deadline=state.review_deadline,
-            respond_by=state.respond_by,
-            payout_date=state.payout_date,
-            payout_due=state.payout_due,
-        )
-        if state
-        else ClaimDeadlines(),
-        next_step=_next_step(claim.status, workflow, services.settings.support_address),
+            review_deadline=claim.review_deadline,
+            respond_by=claim.respond_by,
+            payout_date=claim.payout_date,
+            payout_due=claim.payout_due,
+        ),
+        next_step=_next_step(claim, services.settings.support_address),
+        reasons=_reasons(claim),
         notices=stored.notices,
         timeline=stored.timeline,
     )
+
+
+def _reasons(claim: Claim) -> list[str]:
+    """Why the claim stands as it does, for the reseller: a rejection's or cancellation's
+    reasons; under review, the reasons of a verdict that is not a plain yes (R8)."""
+    if claim.outcome_reasons:
+        return list(claim.outcome_reasons)
+    if claim.status is ClaimStatus.UNDER_REVIEW and claim.verdict in (
+        Verdict.INCONCLUSIVE,
+        Verdict.INELIGIBLE,
+    ):
+        return [str(reason["detail"]) for reason in claim.verdict_reasons]
+    return []
 
 
 def _stored(database: Database, reseller_id: str, claim_id: str) -> _Stored:
@@ -874,35 +872,19 @@ def _stored(database: Database, reseller_id: str, claim_id: str) -> _Stored:
         return _Stored(claim=claim, timeline=timeline, notices=notices)
 
 
-async def _workflow(temporal: Client, claim_id: str) -> _Workflow:
-    """The running workflow's `state`, or the outcome of an ended one (read from its history,
-    so no worker is needed); empty when Temporal cannot answer now."""
-    handle = temporal.get_workflow_handle_for(ClaimWorkflow.run, claim_workflow_id(claim_id))
-    try:
-        described = await handle.describe(rpc_timeout=_TEMPORAL_TIMEOUT)
-        if described.status is WorkflowExecutionStatus.RUNNING:
-            state = await handle.query(ClaimWorkflow.state, rpc_timeout=_TEMPORAL_TIMEOUT)
-            return _Workflow(state=state)
-        if described.status is WorkflowExecutionStatus.COMPLETED:
-            return _Workflow(outcome=await handle.result(rpc_timeout=_TEMPORAL_TIMEOUT))
-    except (RPCError, WorkflowQueryFailedError, WorkflowFailureError) as error:
-        log.warning("claim %s: its workflow did not answer: %s", claim_id, error)
-    return _Workflow()
-
-
-def _next_step(status: ClaimStatus, workflow: _Workflow, support: str) -> NextStep:
+def _next_step(claim: Claim, support: str) -> NextStep:
     """What the reseller must do next, or what the claim waits for."""
-    state = workflow.state
+    status = claim.status
     if status in (ClaimStatus.AWAITING_BANK_DETAILS, ClaimStatus.PAYMENT_FAILED):
-        if state is not None and state.respond_by is not None:
+        if claim.respond_by is not None:
             return NextStep(
                 action_required=True,
                 detail=(
                     "Enter your company's bank details on the secure page linked in the latest "
-                    f"e-mail by {state.respond_by:%Y-%m-%d %H:%M} UTC (R10, R13); without valid "
+                    f"e-mail by {claim.respond_by:%Y-%m-%d %H:%M} UTC (R10, R13); without valid "
                     "details after the third notification the claim is cancelled"
                 ),
-                respond_by=state.respond_by,
+                respond_by=claim.respond_by,
             )
         return NextStep(
             action_required=False,
@@ -911,25 +893,22 @@ def _next_step(status: ClaimStatus, workflow: _Workflow, support: str) -> NextSt
     if status is ClaimStatus.SUBMITTED:
         return NextStep(action_required=False, detail=f"Nothing to do. {_PRELIMINARY}")
     if status is ClaimStatus.UNDER_REVIEW:
-        deadline = state.review_deadline if state else None
+        deadline = claim.review_deadline
         by = f" by {deadline.isoformat()}" if deadline else ""
         return NextStep(
             action_required=False,
             detail=f"Nothing to do: the claim is under review; the decision is due{by} (R9)",
         )
     if status is ClaimStatus.SCHEDULED_FOR_PAYMENT:
-        pay_on = state.payout_date if state else None
-        on = f" on {pay_on.isoformat()}" if pay_on else ""
+        on = f" on {claim.payout_date.isoformat()}" if claim.payout_date else ""
         return NextStep(
             action_required=False,
             detail=f"Nothing to do: the cash back is paid{on} (R14, R15)",
         )
-    reasons = workflow.outcome.reasons if workflow.outcome else []
     if status is ClaimStatus.PAID:
-        paid_on = workflow.outcome.paid_on if workflow.outcome else None
-        on = f" on {paid_on.isoformat()}" if paid_on else ""
+        on = f" on {claim.paid_on.isoformat()}" if claim.paid_on else ""
         return NextStep(action_required=False, detail=f"Nothing to do: the claim was paid{on}")
-    why = f": {'; '.join(reasons)}" if reasons else ""
+    why = f": {'; '.join(claim.outcome_reasons)}" if claim.outcome_reasons else ""
     return NextStep(
         action_required=False,
         detail=f"Nothing to do: the claim is {status.value.lower()}{why}. Questions: {support}",

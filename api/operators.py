@@ -1,32 +1,34 @@
-"""Operators (R8, R9): the review queue with each claim's automatic verdict, one claim with its
-timeline and state, the invoice download link, decisions sent to the claim's workflow as an
-update (its validator has the last word), and the import of licensing records from CSV."""
+"""Operators (R8, R9): the review queue with each claim's automatic verdict, the list of all
+claims and its CSV export, one claim with its read model and timeline (all read from the
+database, never from a workflow), the invoice download link, decisions sent to the claim's
+workflow as an update (its validator has the last word), and the import of licensing records
+from CSV."""
 
 from __future__ import annotations
 
-import asyncio
+import base64
+import binascii
 import csv
 import io
+import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import (
-    Client,
-    WorkflowQueryFailedError,
-    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.eligibility import ClaimVerdict
 from activities.payments import PaymentOutcome, PaymentResult
 from activities.records import TimelineEntry
 from api.deps import OperatorUser, ServicesDep, links
@@ -35,6 +37,7 @@ from api.limits import MULTIPART_ALLOWANCE, BodyCap
 from cashback.bank.simulated import BANK_DETAIL_ERRORS
 from cashback.claims import ClaimState, Decision, DecisionKind
 from cashback.db import Database, LicensingRepository, PaymentRepository, TimelineRepository
+from cashback.db.claim_lists import NO_DEADLINE, ClaimFilter, ClaimLists, ListedClaim
 from cashback.db.tables import Claim, PaymentStatus, Reseller
 from cashback.domain.agreements import agreement_number as canonical_agreement_number
 from cashback.domain.eligibility import LicenceLine, LicensingRecord, Reason, Verdict
@@ -47,8 +50,6 @@ from cashback.invoices import InvoiceNotFoundError, InvoiceStorageError
 router = APIRouter(tags=["operators"])
 
 INVOICE_LINK_LIFETIME = timedelta(minutes=10)
-QUERY_TIMEOUT = timedelta(seconds=5)
-PARALLEL_QUERIES = 16
 MAX_CSV_BYTES = 5 * 1024 * 1024
 # The import's whole request, capped by api.limits.BodyLimit while it arrives.
 IMPORT_CAP = BodyCap(
@@ -62,103 +63,20 @@ MAX_QUANTITY = 1_000_000  # licences on one line or decision; keeps amounts with
 # ---- reading claims -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ClaimOnFile:
-    """A claim row (detached from its session) and the company name of its reseller."""
-
-    claim: Claim
-    reseller_name: str
-
-
-def _operator_claim(claim_id: str, user: OperatorUser, services: ServicesDep) -> ClaimOnFile:
+def _operator_claim(claim_id: str, user: OperatorUser, services: ServicesDep) -> ListedClaim:
     """The claim named in the path, for a signed-in operator; 404 when there is none."""
     with services.database.reading() as session:
         found = session.execute(
-            select(Claim, Reseller.company_name)
+            select(Claim, Reseller.company_name, Reseller.country)
             .join(Reseller, Reseller.id == Claim.reseller_id)
             .where(Claim.id == claim_id)
         ).first()
     if found is None:
         raise not_found(f"claim {claim_id}")
-    return ClaimOnFile(found[0], found[1])
+    return ListedClaim(found[0], found[1], found[2])
 
 
-OperatorClaim = Annotated[ClaimOnFile, Depends(_operator_claim)]
-
-
-def _claims_under_review(
-    database: Database, limit: int, offset: int
-) -> tuple[list[ClaimOnFile], int]:
-    """One page of the claims under review, oldest received first, and how many there are."""
-    under_review = Claim.status == ClaimStatus.UNDER_REVIEW
-    with database.reading() as session:
-        total = session.scalar(select(func.count()).select_from(Claim).where(under_review))
-        rows = session.execute(
-            select(Claim, Reseller.company_name)
-            .join(Reseller, Reseller.id == Claim.reseller_id)
-            .where(under_review)
-            .order_by(Claim.created_at, Claim.id)
-            .limit(limit)
-            .offset(offset)
-        ).all()
-    return [ClaimOnFile(claim, reseller_name) for claim, reseller_name in rows], total or 0
-
-
-@dataclass(frozen=True)
-class WorkflowAnswer:
-    """The `state` query's answer, or why the claim's workflow gave none."""
-
-    state: ClaimState | None
-    problem: str | None = None
-
-
-async def _query_state(client: Client, workflow_id: str) -> WorkflowAnswer:
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        state: ClaimState = await handle.query(
-            "state", result_type=ClaimState, rpc_timeout=QUERY_TIMEOUT
-        )
-    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as error:
-        return WorkflowAnswer(None, f"workflow {workflow_id} did not answer: {error}")
-    return WorkflowAnswer(state)
-
-
-class ClaimFacts(BaseModel):
-    """What the claim row says: who claims what, under which offer."""
-
-    claim_id: str
-    workflow_id: str = Field(description="the claim's workflow, to look up in the Temporal UI")
-    status: ClaimStatus = Field(description="as last recorded in the database")
-    reseller_id: str
-    reseller_name: str = Field(description="the reseller's company name")
-    offer_id: str
-    agreement_number: str
-    customer_name: str
-    reseller_name_on_agreement: str
-    received_at: AwareDatetime
-    amount: Money | None = Field(description="D4: known once the claim is approved")
-
-    @classmethod
-    def facts_of(cls, on_file: ClaimOnFile) -> dict[str, Any]:
-        claim = on_file.claim
-        amount = (
-            Money(minor_units=claim.amount_minor_units, currency=claim.currency)
-            if claim.amount_minor_units is not None and claim.currency is not None
-            else None
-        )
-        return {
-            "claim_id": claim.id,
-            "workflow_id": claim.workflow_id,
-            "status": claim.status,
-            "reseller_id": claim.reseller_id,
-            "reseller_name": on_file.reseller_name,
-            "offer_id": claim.offer_id,
-            "agreement_number": claim.agreement_number,
-            "customer_name": claim.customer_name,
-            "reseller_name_on_agreement": claim.reseller_name_on_agreement,
-            "received_at": claim.created_at,
-            "amount": amount,
-        }
+OperatorClaim = Annotated[ListedClaim, Depends(_operator_claim)]
 
 
 class VerdictRead(BaseModel):
@@ -167,110 +85,300 @@ class VerdictRead(BaseModel):
     verdict: Verdict
     eligible_licences: int
     reasons: list[Reason]
-    sale_date: date | None = Field(description="from the licensing records, when they know it")
-    customer_country: str | None
+
+
+class ClaimFacts(BaseModel):
+    """A claim as the database knows it: the row the API stored at submission and the read
+    model its workflow keeps current (never a workflow query)."""
+
+    claim_id: str
+    workflow_id: str = Field(description="the claim's workflow, to look up in the Temporal UI")
+    status: ClaimStatus
+    reseller_id: str
+    reseller_name: str = Field(description="the reseller's registered legal name (R1)")
+    reseller_country: str
+    offer_id: str
+    agreement_number: str
+    customer_name: str
+    reseller_name_on_agreement: str
+    received_at: AwareDatetime
+    updated_at: AwareDatetime
+    amount: Money | None = Field(description="D4: known once the claim is approved")
+    review_deadline: date | None = Field(description="R9: the last business day of the review")
+    verdict: VerdictRead | None = Field(description="R8: the automatic verdict, once in")
+    escalated: bool = Field(description="R9: the deadline passed without a conclusive verdict")
+    decided_by: str | None = Field(description="who approved or rejected the claim")
+    final_confirmation_on: date | None = Field(description="R14: the 45 days start here")
+    respond_by: AwareDatetime | None = Field(description="R10, R16: bank details due by")
+    payout_date: date | None = Field(description="R14, R15: the payout is scheduled on")
+    payout_due: date | None = Field(description="R14: 45 days after the final confirmation")
+    payout_overdue: bool = Field(description="R14: the payout is or will be late")
+    paid_on: date | None
+    bank_reference: str | None = Field(description="the bank's reference of the payout")
+    bank_return_code: str | None = Field(description="R16: the bank's ISO 20022 return code")
+    outcome_reasons: list[str] = Field(description="why it was rejected or cancelled")
 
     @classmethod
-    def of(cls, verdict: ClaimVerdict) -> VerdictRead:
-        return cls(
-            verdict=verdict.eligibility.verdict,
-            eligible_licences=verdict.eligibility.eligible_licences,
-            reasons=list(verdict.eligibility.reasons),
-            sale_date=verdict.sale_date,
-            customer_country=verdict.customer_country,
+    def facts_of(cls, listed: ListedClaim) -> dict[str, Any]:
+        claim = listed.claim
+        amount = (
+            Money(minor_units=claim.amount_minor_units, currency=claim.currency)
+            if claim.amount_minor_units is not None and claim.currency is not None
+            else None
+        )
+        verdict = (
+            VerdictRead(
+                verdict=claim.verdict,
+                eligible_licences=claim.eligible_licences or 0,
+                reasons=[Reason.model_validate(reason) for reason in claim.verdict_reasons],
+            )
+            if claim.verdict is not None
+            else None
+        )
+        return {
+            "claim_id": claim.id,
+            "workflow_id": claim.workflow_id,
+            "status": claim.status,
+            "reseller_id": claim.reseller_id,
+            "reseller_name": listed.reseller_name,
+            "reseller_country": listed.reseller_country,
+            "offer_id": claim.offer_id,
+            "agreement_number": claim.agreement_number,
+            "customer_name": claim.customer_name,
+            "reseller_name_on_agreement": claim.reseller_name_on_agreement,
+            "received_at": claim.created_at,
+            "updated_at": claim.updated_at,
+            "amount": amount,
+            "review_deadline": claim.review_deadline,
+            "verdict": verdict,
+            "escalated": claim.escalated,
+            "decided_by": claim.decided_by,
+            "final_confirmation_on": claim.final_confirmation_on,
+            "respond_by": claim.respond_by,
+            "payout_date": claim.payout_date,
+            "payout_due": claim.payout_due,
+            "payout_overdue": claim.payout_overdue,
+            "paid_on": claim.paid_on,
+            "bank_reference": claim.bank_reference,
+            "bank_return_code": claim.bank_return_code,
+            "outcome_reasons": list(claim.outcome_reasons),
+        }
+
+
+class ClaimItem(ClaimFacts):
+    @classmethod
+    def of(cls, listed: ListedClaim) -> ClaimItem:
+        return cls(**cls.facts_of(listed))
+
+
+class ClaimList(BaseModel):
+    claims: list[ClaimItem]
+    total: int = Field(description="claims of the selection in all")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: last")
+
+
+class _Filters:
+    """The filters of the operators' lists, from the query string."""
+
+    def __init__(
+        self,
+        offer_id: Annotated[str | None, Query(max_length=64)] = None,
+        reseller_id: Annotated[str | None, Query(max_length=64)] = None,
+        country: Annotated[
+            str | None, Query(pattern=r"^[A-Za-z]{2}$", description="the reseller's country")
+        ] = None,
+        verdict: Annotated[Verdict | None, Query(description="R8: the automatic verdict")] = None,
+        escalated: Annotated[bool | None, Query(description="R9: escalated or not")] = None,
+        deadline_before: Annotated[
+            date | None, Query(description="R9: review deadline before this day")
+        ] = None,
+    ) -> None:
+        self.selection = ClaimFilter(
+            offer_id=offer_id,
+            reseller_id=reseller_id,
+            country=country,
+            verdict=verdict,
+            escalated=escalated,
+            deadline_before=deadline_before,
         )
 
 
-class ReviewItem(ClaimFacts):
-    review_deadline: date | None = Field(description="R9: the last business day of the review")
-    verdict: VerdictRead | None
-    escalated: bool = Field(description="R9: the deadline passed without a conclusive verdict")
-    waiting_for: str
-    state_unavailable: str | None = Field(
-        description="why the workflow's state is unknown (it could not be queried)"
+Filters = Annotated[_Filters, Depends()]
+_Limit = Annotated[int, Query(ge=1, le=200, description="claims per page")]
+_Cursor = Annotated[
+    str | None, Query(max_length=200, description="`next_cursor` of the page before")
+]
+
+
+def _cursor(*parts: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+def _parts(cursor: str) -> list[str]:
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not (
+            isinstance(parts, list) and len(parts) == 2 and all(isinstance(p, str) for p in parts)
+        ):
+            raise ValueError(cursor)
+    except (ValueError, TypeError, binascii.Error):
+        raise ApiError(
+            422, "invalid_cursor", "cursor: pass the `next_cursor` of a page unchanged"
+        ) from None
+    return parts
+
+
+def _review_page(
+    database: Database, selection: ClaimFilter, limit: int, cursor: str | None
+) -> ClaimList:
+    after = None
+    if cursor is not None:
+        day, claim_id = _parts(cursor)
+        try:
+            after = (date.fromisoformat(day), claim_id)
+        except ValueError:
+            raise ApiError(422, "invalid_cursor", "cursor: pass `next_cursor` unchanged") from None
+    with database.reading() as session:
+        lists = ClaimLists(session)
+        page = lists.by_deadline(selection, limit + 1, after)
+        total = lists.count(selection)
+    more, page = len(page) > limit, page[:limit]
+    last = page[-1].claim if page else None
+    return ClaimList(
+        claims=[ClaimItem.of(listed) for listed in page],
+        total=total,
+        next_cursor=_cursor((last.review_deadline or NO_DEADLINE).isoformat(), last.id)
+        if more and last
+        else None,
     )
-
-
-class ReviewQueue(BaseModel):
-    claims: list[ReviewItem]
-    total: int = Field(description="claims under review in all")
-    next_offset: int | None = Field(description="pass as `offset` for the next page; null: last")
-
-
-def _review_item(on_file: ClaimOnFile, answer: WorkflowAnswer) -> ReviewItem:
-    state = answer.state
-    facts = ClaimFacts.facts_of(on_file)
-    if state is not None and state.amount is not None:
-        facts["amount"] = state.amount
-    return ReviewItem(
-        **facts,
-        review_deadline=state.review_deadline if state else None,
-        verdict=VerdictRead.of(state.verdict) if state and state.verdict else None,
-        escalated=state.escalated if state else False,
-        waiting_for=state.waiting_for if state else "",
-        state_unavailable=answer.problem,
-    )
-
-
-def _deadline_order(item: ReviewItem) -> tuple[bool, date, datetime]:
-    """Oldest deadline first; claims whose deadline is unknown last, oldest received first."""
-    return (item.review_deadline is None, item.review_deadline or date.max, item.received_at)
 
 
 _OF_FIRST = {"claim_id": "$response.body#/claims/0/claim_id"}
 _OF_THIS = {"claim_id": "$response.body#/claim_id"}
 _OF_PATH = {"claim_id": "$request.path.claim_id"}
+_TO_FIRST = links(
+    GetFirstClaim=("get", "/operator/claims/{claim_id}", _OF_FIRST),
+    GetFirstInvoice=("get", "/operator/claims/{claim_id}/invoice", _OF_FIRST),
+    DecideFirst=("post", "/operator/claims/{claim_id}/decision", _OF_FIRST),
+    EnterFirstPaymentResult=("post", "/operator/claims/{claim_id}/payment-result", _OF_FIRST),
+)
 
 
 @router.get(
     "/operator/review-queue",
-    response_model=ReviewQueue,
+    response_model=ClaimList,
+    responses={200: _TO_FIRST, **error_responses(401, 403, 422)},
+)
+def review_queue(
+    user: OperatorUser,
+    services: ServicesDep,
+    filters: Filters,
+    limit: _Limit = 50,
+    cursor: _Cursor = None,
+) -> ClaimList:
+    """R8, R9: the claims under review, the earliest review deadline first, each with the
+    automatic verdict and its reasons and whether it was escalated; filtered by offer,
+    reseller, country, verdict, escalation or a deadline before a day. Read from the
+    database: a page costs the same whatever the queue's length, and no workflow is asked."""
+    selection = replace(filters.selection, status=ClaimStatus.UNDER_REVIEW)
+    return _review_page(services.database, selection, limit, cursor)
+
+
+@router.get(
+    "/operator/claims",
+    response_model=ClaimList,
+    responses={200: _TO_FIRST, **error_responses(401, 403, 422)},
+)
+def list_claims(
+    user: OperatorUser,
+    services: ServicesDep,
+    filters: Filters,
+    status: Annotated[ClaimStatus | None, Query(description="any status if not given")] = None,
+    limit: _Limit = 50,
+    cursor: _Cursor = None,
+) -> ClaimList:
+    """Every claim, newest first, with the review queue's filters and a status; the export of
+    the same selection is `GET /operator/claims.csv`."""
+    selection = replace(filters.selection, status=status)
+    after = None
+    if cursor is not None:
+        at, claim_id = _parts(cursor)
+        try:
+            after = (datetime.fromisoformat(at), claim_id)
+        except ValueError:
+            raise ApiError(422, "invalid_cursor", "cursor: pass `next_cursor` unchanged") from None
+    with services.database.reading() as session:
+        lists = ClaimLists(session)
+        page = lists.newest_first(selection, limit + 1, after)
+        total = lists.count(selection)
+    more, page = len(page) > limit, page[:limit]
+    last = page[-1].claim if page else None
+    return ClaimList(
+        claims=[ClaimItem.of(listed) for listed in page],
+        total=total,
+        next_cursor=_cursor(last.created_at.isoformat(), last.id) if more and last else None,
+    )
+
+
+CSV_EXPORT_COLUMNS = (
+    "claim_id", "status", "received_at", "reseller_id", "reseller_name", "reseller_country",
+    "offer_id", "agreement_number", "customer_name", "review_deadline", "verdict", "escalated",
+    "decided_by", "amount_minor_units", "currency", "final_confirmation_on", "payout_date",
+    "payout_due", "payout_overdue", "paid_on", "bank_reference", "bank_return_code",
+)  # fmt: skip
+
+
+def _csv_rows(database: Database, selection: ClaimFilter) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_EXPORT_COLUMNS)
+    with database.reading() as session:
+        for listed in ClaimLists(session).every(selection):
+            claim = listed.claim
+            writer.writerow(
+                [
+                    claim.id, claim.status.value, claim.created_at.isoformat(), claim.reseller_id,
+                    _cell(listed.reseller_name), listed.reseller_country, claim.offer_id,
+                    _cell(claim.agreement_number), _cell(claim.customer_name),
+                    claim.review_deadline or "", claim.verdict or "", claim.escalated,
+                    claim.decided_by or "", claim.amount_minor_units or "", claim.currency or "",
+                    claim.final_confirmation_on or "", claim.payout_date or "",
+                    claim.payout_due or "", claim.payout_overdue, claim.paid_on or "",
+                    claim.bank_reference or "", claim.bank_return_code or "",
+                ]
+            )  # fmt: skip
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@router.get(
+    "/operator/claims.csv",
+    response_class=StreamingResponse,
     responses={
-        200: links(
-            GetFirstClaim=("get", "/operator/claims/{claim_id}", _OF_FIRST),
-            GetFirstInvoice=("get", "/operator/claims/{claim_id}/invoice", _OF_FIRST),
-            DecideFirst=("post", "/operator/claims/{claim_id}/decision", _OF_FIRST),
-            EnterFirstPaymentResult=(
-                "post",
-                "/operator/claims/{claim_id}/payment-result",
-                _OF_FIRST,
-            ),
-        ),
+        200: {"content": {"text/csv": {}}, "description": "the selection as CSV"},
         **error_responses(401, 403, 422),
     },
 )
-async def review_queue(
+def export_claims(
     user: OperatorUser,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=200, description="claims per page")] = 50,
-    offset: Annotated[
-        int, Query(ge=0, le=1_000_000_000, description="`next_offset` of the page before")
-    ] = 0,
-) -> ReviewQueue:
-    """R8, R9: the claims under review, each with the automatic verdict and its reasons,
-    whether it was escalated and what its workflow waits for. Pages hold the oldest received
-    claims first (the review deadline follows from the day a claim was received, R9); within a
-    page, the oldest review deadline comes first. Each claim on the page is asked for its
-    state, so a page costs `limit` workflow queries, whatever the length of the queue."""
-    on_file, total = await run_in_threadpool(_claims_under_review, services.database, limit, offset)
-    slots = asyncio.Semaphore(PARALLEL_QUERIES)
-
-    async def ask(workflow_id: str) -> WorkflowAnswer:
-        async with slots:
-            return await _query_state(services.temporal, workflow_id)
-
-    answers = await asyncio.gather(*(ask(entry.claim.workflow_id) for entry in on_file))
-    items = [
-        _review_item(entry, answer)
-        for entry, answer in zip(on_file, answers, strict=True)
-        # The database follows the workflow: a claim decided a moment ago is no longer listed.
-        if answer.state is None or answer.state.status is ClaimStatus.UNDER_REVIEW
-    ]
-    following = offset + len(on_file)
-    return ReviewQueue(
-        claims=sorted(items, key=_deadline_order),
-        total=total,
-        next_offset=following if following < total else None,
+    filters: Filters,
+    status: Annotated[ClaimStatus | None, Query(description="any status if not given")] = None,
+) -> StreamingResponse:
+    """The claims of `GET /operator/claims`'s selection as CSV (UTF-8), newest first."""
+    selection = replace(filters.selection, status=status)
+    return StreamingResponse(
+        _csv_rows(services.database, selection),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="claims.csv"'},
     )
 
 
@@ -279,15 +387,14 @@ class OperatorClaimRead(ClaimFacts):
     terms_accepted_at: AwareDatetime
     invoice_sha256: str
     timeline: list[TimelineEntry] = Field(description="D3: every status change and event")
-    state: ClaimState | None = Field(description="the workflow's `state` query")
-    state_unavailable: str | None = Field(
-        description="why the workflow's state is unknown (it could not be queried)"
-    )
 
 
 def _timeline(database: Database, claim_id: str) -> list[TimelineEntry]:
     with database.reading() as session:
-        return TimelineRepository(session).of(claim_id)
+        return [
+            entry.model_copy(update={"projection": None})
+            for entry in TimelineRepository(session).of(claim_id)
+        ]
 
 
 @router.get(
@@ -302,18 +409,14 @@ def _timeline(database: Database, claim_id: str) -> list[TimelineEntry]:
         **error_responses(401, 403, 404),
     },
 )
-async def operator_claim(claim: OperatorClaim, services: ServicesDep) -> OperatorClaimRead:
-    """Any claim, with its timeline (D3) and its workflow's current state."""
-    timeline = await run_in_threadpool(_timeline, services.database, claim.claim.id)
-    answer = await _query_state(services.temporal, claim.claim.workflow_id)
+def operator_claim(claim: OperatorClaim, services: ServicesDep) -> OperatorClaimRead:
+    """Any claim, with its read model and timeline (D3), from the database."""
     return OperatorClaimRead(
         **ClaimFacts.facts_of(claim),
         terms_accepted_version=claim.claim.terms_accepted_version,
         terms_accepted_at=claim.claim.terms_accepted_at,
         invoice_sha256=claim.claim.invoice_sha256,
-        timeline=timeline,
-        state=answer.state,
-        state_unavailable=answer.problem,
+        timeline=_timeline(services.database, claim.claim.id),
     )
 
 

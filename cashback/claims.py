@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from activities.eligibility import ClaimVerdict
 from activities.invoices import InvoiceRef
+from activities.records import ClaimProjection
 from cashback.domain.eligibility import ClaimedAgreement
 from cashback.domain.money import Money
 from cashback.domain.offers import LicenceLimits, OfferCriteria
@@ -119,6 +120,29 @@ class ClaimState(BaseModel):
     payment_reference: str | None = None
     bank_return_code: str | None = None
     outcome_reasons: list[str] = Field(default_factory=list)
+
+    def projection(self) -> ClaimProjection:
+        """What people read of this state (the read model on the claim's row)."""
+        verdict = self.verdict.eligibility if self.verdict else None
+        return ClaimProjection(
+            status=self.status,
+            review_deadline=self.review_deadline,
+            verdict=verdict.verdict if verdict else None,
+            verdict_reasons=verdict.reasons if verdict else (),
+            eligible_licences=verdict.eligible_licences if verdict else None,
+            escalated=self.escalated,
+            decided_by=self.decision.operator if self.decision else None,
+            amount=self.amount,
+            final_confirmation_on=self.final_confirmation_on,
+            respond_by=self.respond_by,
+            payout_date=self.payout_date,
+            payout_due=self.payout_due,
+            payout_overdue=self.payout_overdue,
+            paid_on=self.paid_on,
+            bank_reference=self.payment_reference,
+            bank_return_code=self.bank_return_code,
+            outcome_reasons=tuple(self.outcome_reasons),
+        )
 
 
 class ClaimOutcome(BaseModel):

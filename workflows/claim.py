@@ -226,6 +226,7 @@ class ClaimWorkflow:
 
     async def _apply(self, decision: Decision) -> bool:
         """Carry out the decision: final confirmation (R9, R14 starts) or rejection."""
+        self._state.decision = decision
         actor = decision.operator
         if decision.kind is DecisionKind.REJECT:
             await self._reject(actor, decision.reasons or ("rejected at review",))
@@ -530,6 +531,8 @@ class ClaimWorkflow:
                 to_status=to_status,
                 reason=reason,
                 amount=amount,
+                # The read model: an argument, not a command, so running claims need no patch.
+                projection=self._state.projection(),
             ),
             start_to_close_timeout=records.TIMEOUT,
             retry_policy=records.RETRY,

@@ -8,6 +8,8 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from activities.mail import NoticeRequest
+from activities.records import ClaimProjection
 from cashback.db.session import Database
 from cashback.db.tables import Claim
 from cashback.domain.agreements import agreement_key
@@ -100,6 +102,47 @@ class ClaimRepository:
             claim.amount_minor_units = amount.minor_units
             claim.currency = amount.currency
         claim.updated_at = datetime.now(UTC)
+
+    def project(self, claim_id: str, sequence: int, projection: ClaimProjection) -> None:
+        """The read model: what people read of the claim, as its workflow knew it at timeline
+        entry `sequence`; an older entry (a late retry) never overwrites a newer one."""
+        claim = self._session.get(Claim, claim_id)
+        if claim is None:
+            raise LookupError(f"no claim {claim_id}")
+        if claim.projected_sequence >= sequence:
+            return
+        claim.projected_sequence = sequence
+        claim.status = projection.status
+        if projection.amount is not None:
+            claim.amount_minor_units = projection.amount.minor_units
+            claim.currency = projection.amount.currency
+        claim.review_deadline = projection.review_deadline or claim.review_deadline
+        claim.verdict = projection.verdict
+        claim.verdict_reasons = [reason.model_dump() for reason in projection.verdict_reasons]
+        claim.eligible_licences = projection.eligible_licences
+        claim.escalated = projection.escalated
+        claim.decided_by = projection.decided_by
+        claim.final_confirmation_on = projection.final_confirmation_on
+        claim.respond_by = projection.respond_by
+        claim.payout_date = projection.payout_date
+        claim.payout_due = projection.payout_due
+        claim.payout_overdue = projection.payout_overdue
+        claim.paid_on = projection.paid_on
+        claim.bank_reference = projection.bank_reference
+        claim.bank_return_code = projection.bank_return_code
+        claim.outcome_reasons = list(projection.outcome_reasons)
+        claim.updated_at = datetime.now(UTC)
+
+    def project_notice(self, notice: NoticeRequest) -> None:
+        """The read model: the review deadline a notice names (R9) and the instant it asks
+        bank details by (R10, R16)."""
+        claim = self._session.get(Claim, notice.claim_id)
+        if claim is None:
+            return
+        if notice.facts.review_deadline is not None:
+            claim.review_deadline = notice.facts.review_deadline
+        if notice.kind.asks_for_bank_details:
+            claim.respond_by = notice.respond_by
 
     def of_reseller(self, reseller_id: str) -> list[Claim]:
         return list(

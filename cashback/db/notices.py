@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from activities.mail import NoticeReceipt, NoticeRequest
+from cashback.db.claims import ClaimRepository
 from cashback.db.session import Database
 from cashback.db.statements import insert_unless_present
 from cashback.db.tables import NoticeSent
@@ -73,7 +74,12 @@ class SqlNoticeLog:
             return NoticeRepository(session).receipt_for(idempotency_key)
 
     def record(self, notice: NoticeRequest, receipt: NoticeReceipt) -> None:
-        self._database.write(
-            lambda session: NoticeRepository(session).record(notice, receipt),
-            within=self._record_within,
-        )
+        """Remember the notice and, in the same transaction, project what it tells onto the
+        claim (the read model): the review deadline it names, the instant it asks bank details
+        by (R9, R10)."""
+
+        def record(session: Session) -> None:
+            if NoticeRepository(session).record(notice, receipt):
+                ClaimRepository(session).project_notice(notice)
+
+        self._database.write(record, within=self._record_within)

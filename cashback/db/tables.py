@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
@@ -31,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from activities.records import TimelineEvent
 from cashback.db.types import StrEnumText, UtcDateTime
 from cashback.domain.agreements import agreement_key
+from cashback.domain.eligibility import Verdict
 from cashback.domain.money import Money
 from cashback.domain.offers import ClaimPeriod, LicenceLimits, OfferCriteria
 from cashback.domain.reseller import Language
@@ -76,6 +79,7 @@ class Base(DeclarativeBase):
     type_annotation_map: dict[Any, Any] = {  # noqa: RUF012  (SQLAlchemy's class attribute)
         datetime: UtcDateTime(),
         date: Date(),
+        bool: Boolean(),
         str: String(255),
         int: Integer(),
     }
@@ -275,6 +279,10 @@ class Claim(Base):
             sqlite_where=text(CLAIM_BLOCKS_AGREEMENT),
             postgresql_where=text(CLAIM_BLOCKS_AGREEMENT),
         ),
+        # The operators' lists: by status and deadline (the review queue), by offer, by reseller.
+        Index("ix_claims_status_review_deadline", "status", "review_deadline", "id"),
+        Index("ix_claims_offer_status", "offer_id", "status"),
+        Index("ix_claims_created_at", "created_at", "id"),
         CheckConstraint("amount_minor_units >= 0", name="amount_not_negative"),
     )
 
@@ -297,6 +305,26 @@ class Claim(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The read model: what people read of the claim, projected by its workflow's activities
+    # (activities.records.ClaimProjection, the notice log); pages never ask the workflow.
+    projected_sequence: Mapped[int] = mapped_column(default=0, server_default="0")
+    review_deadline: Mapped[date | None] = mapped_column(default=None)
+    verdict: Mapped[Verdict | None] = mapped_column(StrEnumText(Verdict, 16), default=None)
+    verdict_reasons: Mapped[list[dict[str, str]]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
+    eligible_licences: Mapped[int | None] = mapped_column(default=None)
+    escalated: Mapped[bool] = mapped_column(default=False, server_default=false())
+    decided_by: Mapped[str | None] = mapped_column(String(320), default=None)
+    final_confirmation_on: Mapped[date | None] = mapped_column(default=None)
+    respond_by: Mapped[datetime | None] = mapped_column(default=None)
+    payout_date: Mapped[date | None] = mapped_column(default=None)
+    payout_due: Mapped[date | None] = mapped_column(default=None)
+    payout_overdue: Mapped[bool] = mapped_column(default=False, server_default=false())
+    paid_on: Mapped[date | None] = mapped_column(default=None)
+    bank_reference: Mapped[str | None] = mapped_column(String(128), default=None)
+    bank_return_code: Mapped[str | None] = mapped_column(String(8), default=None)
+    outcome_reasons: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class TimelineRow(Base):

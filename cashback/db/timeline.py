@@ -79,13 +79,18 @@ class SqlTimeline:
         self._database = database
 
     def append(self, entry: TimelineEntry) -> None:
-        """Store the entry; a status change is projected onto the claim in the same
-        transaction, so lists of claims read the database, not the workflows."""
+        """Store the entry and, in the same transaction, project the claim as it stands onto
+        its row (the read model), so every page and list reads the database, not the
+        workflows. An entry without a projection (a claim that started before the read model)
+        still projects its status change."""
         with self._database.transaction() as session:
             timeline = TimelineRepository(session)
             stored = timeline.append(entry)
-            if stored and entry.to_status is not None and timeline.is_latest_change(entry):
-                ClaimRepository(session).set_status(entry.claim_id, entry.to_status, entry.amount)
+            claims = ClaimRepository(session)
+            if entry.projection is not None:
+                claims.project(entry.claim_id, entry.sequence, entry.projection)
+            elif stored and entry.to_status is not None and timeline.is_latest_change(entry):
+                claims.set_status(entry.claim_id, entry.to_status, entry.amount)
 
     def of(self, claim_id: str) -> list[TimelineEntry]:
         """D3: the claim's timeline, in order."""

@@ -109,3 +109,15 @@ async def under_review(claim: StartedClaim) -> ClaimState:
         if loop.time() > deadline:
             raise AssertionError(f"claim stuck in {state.status}: {state.waiting_for!r}")
         await asyncio.sleep(0.05)
+
+
+async def projected(api: Api, claim_id: str, status: ClaimStatus, seconds: float = 10) -> Claim:
+    """The claim's row once its read model shows `status` (the workflow's record activity
+    writes it just after the workflow's state changed)."""
+    async with asyncio.timeout(seconds):
+        while True:
+            with api.services.database.reading() as session:
+                row = session.get_one(Claim, claim_id)
+            if row.status is status:
+                return row
+            await asyncio.sleep(0.05)

@@ -146,7 +146,8 @@ async def test_r5_the_invoice_type_is_told_by_its_bytes_not_its_declared_type(ap
 
 async def test_d3_a_decided_claim_shows_its_outcome_after_its_workflow_ended(api: Api) -> None:
     """D3: once an operator rejected the claim (R8) and its workflow completed, the claim shows
-    REJECTED, the reason in its timeline and next step, and the rejection notice."""
+    REJECTED, the reason in its timeline, its reasons and next step, and the rejection
+    notice."""
     reseller = await api.register()
     offer = await api.create_offer()
     claim_id = await submitted(api, reseller, offer["offer_id"], new_agreement())
@@ -162,12 +163,14 @@ async def test_d3_a_decided_claim_shows_its_outcome_after_its_workflow_ended(api
     assert claim["next_step"]["action_required"] is False
     assert "sale window" in claim["next_step"]["detail"]
     assert [n["kind"] for n in claim["notices"]] == ["preliminary_confirmation", "rejection"]
-    assert claim["deadlines"] == {
-        "review_deadline": None,
-        "respond_by": None,
-        "payout_date": None,
-        "payout_due": None,
-    }
+    assert claim["reasons"] == ["R2: the agreement was sold before the offer's sale window"]
+    deadlines = claim["deadlines"]
+    assert deadlines["review_deadline"] is not None  # the claim's facts stay on its page
+    assert (deadlines["respond_by"], deadlines["payout_date"], deadlines["payout_due"]) == (
+        None,
+        None,
+        None,
+    )
 
 
 async def test_d1_a_second_claim_for_the_agreement_however_written_is_refused(

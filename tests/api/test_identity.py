@@ -72,9 +72,7 @@ async def test_r1_r8_d1_another_company_under_the_same_name_never_gets_the_cash_
     assert approved.status_code == 204
     stolen = await submitted(api, impostor, offer["offer_id"], agreement)
     await wait_for_status(api, impostor, stolen, ClaimStatus.UNDER_REVIEW)
-    state = (await operator_view(api, stolen))["state"]
-    verdict = state["verdict"]["eligibility"]
-    assert state["verdict"]["sale_date"] is None  # nothing of A's agreement reaches B's claim
+    verdict = (await operator_view(api, stolen))["verdict"]
     assert verdict["verdict"] == "ineligible"
     assert [reason["code"] for reason in verdict["reasons"]] == ["sold_by_another_reseller"]
     for secret in (owner.vat_id, owner.reseller_id, owner.email, "Fabrikam"):
@@ -93,8 +91,7 @@ async def test_r1_r8_d1_another_company_under_the_same_name_never_gets_the_cash_
 
     rightful = await submitted(api, owner, offer["offer_id"], agreement.lower())
     await wait_for_status(api, owner, rightful, ClaimStatus.UNDER_REVIEW)
-    rightful_view = await operator_view(api, rightful)
-    assert rightful_view["state"]["verdict"]["eligibility"]["verdict"] == "eligible"
+    assert (await operator_view(api, rightful))["verdict"]["verdict"] == "eligible"
     decided = await api.http.post(
         f"/operator/claims/{rightful}/decision", json={"kind": "approve"}, headers=api.operator
     )

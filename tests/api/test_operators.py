@@ -5,6 +5,8 @@ endpoints refuse resellers (403) and anonymous callers (401)."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,17 @@ from urllib.request import url2pathname
 
 import pytest
 
+from cashback.db.tables import Claim
+from cashback.domain.eligibility import Verdict
 from cashback.domain.status import ClaimStatus
 from tests.api.harness import Api
-from tests.api.operator_helpers import StartedClaim, add_claim_row, start_claim, under_review
+from tests.api.operator_helpers import (
+    StartedClaim,
+    add_claim_row,
+    projected,
+    start_claim,
+    under_review,
+)
 from workflows.claim import ClaimWorkflow
 
 
@@ -32,8 +42,8 @@ async def _claim(api: Api, agreement_number: str, **kwargs: Any) -> StartedClaim
 
 async def test_r8_r9_review_queue_orders_by_deadline_and_shows_the_verdicts(api: Api) -> None:
     """R8: each claim under review shows its automatic verdict and reasons; R9: the oldest
-    review deadline comes first. A claim whose workflow cannot be queried is still listed,
-    last, saying why its state is unknown."""
+    review deadline comes first. All of it is read from the database (the read model): a claim
+    whose workflow does not exist is listed too, last, with what its row knows."""
     offer = await api.create_offer()
     reseller = await api.register()
     api.add_licensing_record("OL-ELIGIBLE")
@@ -50,6 +60,8 @@ async def test_r8_r9_review_queue_orders_by_deadline_and_shows_the_verdicts(api:
     )
     await under_review(eligible)
     await under_review(unknown)
+    await projected(api, eligible.claim_id, ClaimStatus.UNDER_REVIEW)
+    await projected(api, unknown.claim_id, ClaimStatus.UNDER_REVIEW)
 
     response = await api.http.get("/operator/review-queue", headers=api.operator)
 
@@ -63,7 +75,6 @@ async def test_r8_r9_review_queue_orders_by_deadline_and_shows_the_verdicts(api:
     assert first["verdict"]["verdict"] == "inconclusive"
     assert [reason["code"] for reason in first["verdict"]["reasons"]] == ["agreement_unknown"]
     assert "OL-UNKNOWN is not in the licensing records" in first["verdict"]["reasons"][0]["detail"]
-    assert first["waiting_for"].startswith("R9: operator decision until")
     assert first["escalated"] is False
     assert second["verdict"]["verdict"] == "eligible"
     assert second["verdict"]["eligible_licences"] == 20
@@ -73,36 +84,98 @@ async def test_r8_r9_review_queue_orders_by_deadline_and_shows_the_verdicts(api:
     assert second["amount"] is None
     assert third["verdict"] is None
     assert third["review_deadline"] is None
-    assert orphan.workflow_id in third["state_unavailable"]
+    assert third["workflow_id"] == orphan.workflow_id
 
 
-async def test_r8_r9_the_review_queue_comes_in_pages(api: Api) -> None:
-    """R8, R9: the queue is read a page at a time (each claim on a page is one workflow query),
-    oldest received first, with the total and the offset of the next page."""
+async def test_r8_r9_the_review_queue_comes_in_pages_filtered_and_by_deadline(api: Api) -> None:
+    """R8, R9: the queue is read from the database a page at a time (keyset pagination),
+    the earliest review deadline first, with the total; filters narrow it (offer, reseller,
+    country, verdict, escalated, deadline before a day)."""
     offer = await api.create_offer()
+    other_offer = await api.create_offer()
     reseller = await api.register()
-    now = datetime.now(UTC)
+    today = datetime.now(UTC).date()
     claims = []
-    for days_ago in (3, 2, 1):
+    for days, verdict, offer_id in ((9, "eligible", offer), (3, "inconclusive", offer),
+                                     (6, "ineligible", other_offer)):  # fmt: skip
         row, _, _ = add_claim_row(
-            api,
-            reseller.reseller_id,
-            offer["offer_id"],
-            f"OL-PAGE-{days_ago}",
+            api, reseller.reseller_id, offer_id["offer_id"], f"OL-PAGE-{days}",
             status=ClaimStatus.UNDER_REVIEW,
-            received_at=now - timedelta(days=days_ago),
-        )
+        )  # fmt: skip
+        with api.services.database.transaction() as session:
+            stored = session.get_one(Claim, row.id)
+            stored.review_deadline = today + timedelta(days=days)
+            stored.verdict = Verdict(verdict)
+            stored.escalated = verdict == "inconclusive"
         claims.append(row.id)
+    by_deadline = [claims[1], claims[2], claims[0]]
 
     first = await api.http.get("/operator/review-queue?limit=2", headers=api.operator)
     assert first.status_code == 200, first.text
-    assert [item["claim_id"] for item in first.json()["claims"]] == claims[:2]
-    assert (first.json()["total"], first.json()["next_offset"]) == (3, 2)
-    last = await api.http.get("/operator/review-queue?limit=2&offset=2", headers=api.operator)
-    assert [item["claim_id"] for item in last.json()["claims"]] == claims[2:]
-    assert (last.json()["total"], last.json()["next_offset"]) == (3, None)
+    assert [item["claim_id"] for item in first.json()["claims"]] == by_deadline[:2]
+    assert first.json()["total"] == 3
+    cursor = first.json()["next_cursor"]
+    last = await api.http.get(
+        f"/operator/review-queue?limit=2&cursor={cursor}", headers=api.operator
+    )
+    assert [item["claim_id"] for item in last.json()["claims"]] == by_deadline[2:]
+    assert last.json()["next_cursor"] is None
+
+    async def selected(query: str) -> list[str]:
+        response = await api.http.get(f"/operator/review-queue?{query}", headers=api.operator)
+        assert response.status_code == 200, response.text
+        return [item["claim_id"] for item in response.json()["claims"]]
+
+    assert await selected(f"offer_id={offer['offer_id']}") == [claims[1], claims[0]]
+    assert await selected(f"reseller_id={reseller.reseller_id}") == by_deadline
+    assert await selected("country=de") == by_deadline
+    assert await selected("country=AT") == []
+    assert await selected("verdict=ineligible") == [claims[2]]
+    assert await selected("escalated=true") == [claims[1]]
+    before = (today + timedelta(days=7)).isoformat()
+    assert await selected(f"deadline_before={before}") == [claims[1], claims[2]]
     too_many = await api.http.get("/operator/review-queue?limit=1000", headers=api.operator)
     assert too_many.status_code == 422
+    bad = await api.http.get("/operator/review-queue?cursor=nonsense", headers=api.operator)
+    assert bad.status_code == 422
+
+
+async def test_every_claim_is_listed_and_exported_from_the_database(api: Api) -> None:
+    """The operators' list of all claims, any status, newest first, with the queue's filters
+    and a status filter; the CSV export gives the same selection, formula-safe."""
+    offer = await api.create_offer()
+    reseller = await api.register()
+    now = datetime.now(UTC)
+    statuses = (ClaimStatus.PAID, ClaimStatus.REJECTED, ClaimStatus.UNDER_REVIEW)
+    rows = []
+    for age, status in enumerate(statuses):
+        row, _, _ = add_claim_row(
+            api, reseller.reseller_id, offer["offer_id"], f"OL-LIST-{age}",
+            status=status, received_at=now - timedelta(hours=age),
+            customer_name="=HYPERLINK(1)" if age == 0 else "Fabrikam AG",
+        )  # fmt: skip
+        rows.append(row.id)
+
+    listed = await api.http.get("/operator/claims?limit=2", headers=api.operator)
+    assert listed.status_code == 200, listed.text
+    assert [item["claim_id"] for item in listed.json()["claims"]] == rows[:2]
+    cursor = listed.json()["next_cursor"]
+    rest = await api.http.get(f"/operator/claims?limit=2&cursor={cursor}", headers=api.operator)
+    assert [item["claim_id"] for item in rest.json()["claims"]] == rows[2:]
+    paid = await api.http.get("/operator/claims?status=PAID", headers=api.operator)
+    assert [item["claim_id"] for item in paid.json()["claims"]] == [rows[0]]
+
+    exported = await api.http.get(
+        f"/operator/claims.csv?offer_id={offer['offer_id']}", headers=api.operator
+    )
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [line["claim_id"] for line in table] == rows
+    assert [line["status"] for line in table] == [status.value for status in statuses]
+    assert table[0]["customer_name"] == "'=HYPERLINK(1)"
+    refused = await api.http.get("/operator/claims.csv", headers=reseller.headers)
+    assert refused.status_code == 403
 
 
 async def test_r8_an_approval_through_the_api_asks_for_bank_details(api: Api) -> None:

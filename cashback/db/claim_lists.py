@@ -1,0 +1,118 @@
+"""The operators' lists of claims, read from the read model on the claims' rows (never from
+the workflows): the review queue (R8, R9) and the list of all claims, with the same filters,
+keyset pagination and an export. The indexes on `claims` fit these queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Row, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from cashback.db.tables import Claim, Reseller
+from cashback.domain.eligibility import Verdict
+from cashback.domain.status import ClaimStatus
+
+# Claims whose review deadline is not projected yet sort last in the review queue.
+NO_DEADLINE = date(9999, 12, 31)
+
+
+@dataclass(frozen=True)
+class ClaimFilter:
+    """Which claims an operator looks at; None: any."""
+
+    offer_id: str | None = None
+    reseller_id: str | None = None
+    country: str | None = None  # the reseller's (R9 calendar)
+    verdict: Verdict | None = None
+    escalated: bool | None = None
+    deadline_before: date | None = None  # R9: review deadline before this day
+    status: ClaimStatus | None = None
+
+
+@dataclass(frozen=True)
+class ListedClaim:
+    """A claim row (detached from its session) with its reseller's name and country."""
+
+    claim: Claim
+    reseller_name: str
+    reseller_country: str
+
+
+def _selection(claims: ClaimFilter) -> Select[Claim, str, str]:
+    query = select(Claim, Reseller.company_name, Reseller.country).join(
+        Reseller, Reseller.id == Claim.reseller_id
+    )
+    conditions = []
+    if claims.status is not None:
+        conditions.append(Claim.status == claims.status)
+    if claims.offer_id is not None:
+        conditions.append(Claim.offer_id == claims.offer_id)
+    if claims.reseller_id is not None:
+        conditions.append(Claim.reseller_id == claims.reseller_id)
+    if claims.country is not None:
+        conditions.append(Reseller.country == claims.country.upper())
+    if claims.verdict is not None:
+        conditions.append(Claim.verdict == claims.verdict)
+    if claims.escalated is not None:
+        conditions.append(Claim.escalated.is_(claims.escalated))
+    if claims.deadline_before is not None:
+        conditions.append(Claim.review_deadline < claims.deadline_before)
+    return query.where(*conditions)
+
+
+def _listed(rows: Iterable[Row[Claim, str, str]]) -> list[ListedClaim]:
+    return [ListedClaim(claim, name, country) for claim, name, country in rows]
+
+
+class ClaimLists:
+    """Pages of claims within the caller's session (reads only)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def count(self, claims: ClaimFilter) -> int:
+        inner = _selection(claims).with_only_columns(Claim.id).subquery()
+        return int(self._session.scalar(select(func.count()).select_from(inner)) or 0)
+
+    def by_deadline(
+        self, claims: ClaimFilter, limit: int, after: tuple[date, str] | None = None
+    ) -> list[ListedClaim]:
+        """The review queue's order: the earliest review deadline first (R9), then claim id;
+        `after` is the (deadline, id) of the last claim of the page before."""
+        deadline = func.coalesce(Claim.review_deadline, NO_DEADLINE)
+        query = _selection(claims)
+        if after is not None:
+            day, claim_id = after
+            query = query.where(or_(deadline > day, and_(deadline == day, Claim.id > claim_id)))
+        rows = self._session.execute(query.order_by(deadline, Claim.id).limit(limit))
+        return _listed(rows)
+
+    def newest_first(
+        self, claims: ClaimFilter, limit: int, after: tuple[datetime, str] | None = None
+    ) -> list[ListedClaim]:
+        """All claims, newest first; `after` is the (received, id) of the last of the page
+        before."""
+        query = _selection(claims)
+        if after is not None:
+            at, claim_id = after
+            query = query.where(
+                or_(Claim.created_at < at, and_(Claim.created_at == at, Claim.id < claim_id))
+            )
+        rows = self._session.execute(
+            query.order_by(Claim.created_at.desc(), Claim.id.desc()).limit(limit)
+        )
+        return _listed(rows)
+
+    def every(self, claims: ClaimFilter, batch: int = 1000) -> Iterator[ListedClaim]:
+        """Every claim of the selection, newest first, read in batches (an export)."""
+        after: tuple[datetime, str] | None = None
+        while True:
+            page = self.newest_first(claims, batch, after)
+            yield from page
+            if len(page) < batch:
+                return
+            last = page[-1].claim
+            after = (last.created_at, last.id)
