@@ -8,6 +8,7 @@ their accounts here, on the database the settings (`CASHBACK_*`) name. The passw
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import os
 import sys
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from temporalio.client import Client
 
 from api.accounts import create_operator
 from api.security import password_problem
@@ -28,7 +30,8 @@ from cashback.organisations import (
     OrganisationNotFound,
     Organisations,
 )
-from cashback.wiring import account_mailer, open_database
+from cashback.projections import project_running_claims
+from cashback.wiring import account_mailer, data_converter, open_database
 
 PASSWORD_VARIABLE = "CASHBACK_OPERATOR_PASSWORD"
 
@@ -124,6 +127,24 @@ def resellers_command(options: argparse.Namespace, settings: Settings) -> str:
         database.dispose()
 
 
+async def _project_claims(settings: Settings) -> int:
+    database = open_database(settings)
+    try:
+        temporal = await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=data_converter(settings),
+        )
+        done = await project_running_claims(database, temporal)
+    finally:
+        database.dispose()
+    print(f"project-claims: {len(done.projected)} claims projected")
+    if done.unanswered:
+        print(f"project-claims: no answer for {', '.join(done.unanswered)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m api.cli", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -151,7 +172,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     identifier.add_argument("--country", required=True, help="the organisation's country")
     identifier.add_argument("--vat-id")
     identifier.add_argument("--partner-id")
+    commands.add_parser(
+        "project-claims",
+        help="the read model of claims that were running before it existed: ask each such "
+        "claim's workflow once and project its state onto the claim's row",
+    )
     options = parser.parse_args(argv)
+    if options.command == "project-claims":
+        return asyncio.run(_project_claims(Settings()))
     if options.command != "create-operator":
         try:
             print(resellers_command(options, Settings()))

@@ -36,7 +36,9 @@ def store_claim(database: Database, row: Claim, *, within: float = STORE_WITHIN_
     the claim under its idempotency key (D2) and answers it, instead of the caller believing
     nothing was stored (and discarding the invoice of a stored claim)."""
     values = {
-        attribute.key: getattr(row, attribute.key) for attribute in inspect(Claim).column_attrs
+        attribute.key: getattr(row, attribute.key)
+        for attribute in inspect(Claim).column_attrs
+        if getattr(row, attribute.key) is not None  # unset: the column's default applies
     }
     return database.write(
         lambda session: ClaimRepository(session).add(Claim(**values)), within=within

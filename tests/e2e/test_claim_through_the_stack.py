@@ -50,6 +50,7 @@ async def test_r1_r14_d3_a_claim_from_registration_to_paid(stack: Stack) -> None
 
         # The worker dies mid-claim; a new one takes the claim on from where it stood.
         os.kill(int((stack.data_dir / "worker.pid").read_text()), signal.SIGKILL)
+        await read_without_a_worker(http, claim_id, reseller, operator)
         replacement = stack.start_worker()
         try:
             decided = await http.post(
@@ -64,6 +65,23 @@ async def test_r1_r14_d3_a_claim_from_registration_to_paid(stack: Stack) -> None
             replacement.wait(timeout=30)
     check_the_records(stack, claim_id)
     await check_visibility(stack, claim_id)
+
+
+async def read_without_a_worker(
+    http: httpx.AsyncClient, claim_id: str, reseller: dict[str, str], operator: dict[str, str]
+) -> None:
+    """The read model: with the worker dead, the claim page, the operator's view and the review
+    queue answer from the database, correctly and within a second each (a workflow query
+    would wait for a worker)."""
+    quick = httpx.Timeout(1.0)
+    page = await http.get(f"/claims/{claim_id}", headers=reseller, timeout=quick)
+    assert page.status_code == 200, page.text
+    assert page.json()["status"] == "UNDER_REVIEW"
+    assert page.json()["deadlines"]["review_deadline"] is not None
+    view = await http.get(f"/operator/claims/{claim_id}", headers=operator, timeout=quick)
+    assert view.json()["verdict"]["verdict"] == "eligible"
+    queue = await http.get("/operator/review-queue", headers=operator, timeout=quick)
+    assert [item["claim_id"] for item in queue.json()["claims"]] == [claim_id]
 
 
 async def finish_the_claim(
