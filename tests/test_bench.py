@@ -3,7 +3,7 @@ against the real processes it starts (Temporal dev server, worker, API, mail; py
 profile) and prints the machine and its markdown table. The figures are printed, never
 asserted: they are noise at this size (docs/performance.md has the real runs).
 
-The four scripts run at the same time (each on its own free ports and temporary folder), so
+The five scripts run at the same time (each on its own free ports and temporary folder), so
 the whole module takes well under a minute even on the shared 2-core machine.
 """
 
@@ -31,6 +31,8 @@ TINY = {
     "open_claims": ["--sizes", "4", "8", "--repeat", "1", "--approve", "0.5",
                     "--bank-details", "0.5", "--resellers", "2"],
     "profile": ["--seconds", "2", "--concurrency", "2", "--modes", "cpu", "--top", "6"],
+    "read_model": ["--claims", "300", "--under-review", "50", "--requests", "3",
+                   "--databases", "sqlite"],
 }  # fmt: skip
 RULE = re.compile(r"\|( *:?-+:? *\|)+")  # | ---: | --- |
 TIMEOUT = 240  # seconds per script; they take about 20 s each on a quiet machine
