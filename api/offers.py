@@ -69,16 +69,6 @@ class OfferList(BaseModel):
         return self
 
 
-def is_open_to(offer: Offer, country: str, at: datetime) -> bool:
-    """R2, R4: the offer covers the reseller's region, its claim period is running, and it has
-    not been closed by an operator."""
-    return (
-        offer.closed_at is None
-        and offer.claim_period().is_open(at)
-        and country.upper() in offer.criteria().countries
-    )
-
-
 @router.get(
     "/offers",
     response_model=OfferList,
@@ -100,7 +90,7 @@ def list_offers(user: ResellerUser, services: ServicesDep) -> OfferList:
         reseller = session.get_one(Reseller, user.reseller_id)
         offers = session.scalars(select(Offer)).all()
         return OfferList(
-            offers=[OfferRead.of(o) for o in offers if is_open_to(o, reseller.country, now)]
+            offers=[OfferRead.of(o) for o in offers if o.is_open_to(reseller.country, now)]
         )
 
 

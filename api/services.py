@@ -14,6 +14,7 @@ from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.invoices import InvoiceStorage
 from cashback.mail import SmtpOutbox
 from cashback.organisations import Organisations
+from cashback.submissions import Submissions
 from cashback.wiring import (
     account_mailer,
     bank_accounts,
@@ -33,6 +34,7 @@ class Services:
     invitations: BankDetailsInvitations
     standing: StandingConfirmations
     organisations: Organisations
+    submissions: Submissions
     outbox: SmtpOutbox  # R10, R13: the mails about changed bank details
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     passwords: Passwords = PASSWORDS  # one dummy hash per process
@@ -43,14 +45,22 @@ class Services:
     ) -> Services:
         database = database or open_database(settings)
         accounts = bank_accounts(settings, database)
+        invoices = invoice_storage(settings)
         return cls(
             settings=settings,
             database=database,
             temporal=temporal,
-            invoices=invoice_storage(settings),
+            invoices=invoices,
             bank_accounts=accounts,
             invitations=BankDetailsInvitations(database),
             standing=StandingConfirmations(database, accounts),
+            submissions=Submissions(
+                database,
+                invoices,
+                temporal,
+                settings.task_queue,
+                settings.policy,
+            ),
             organisations=Organisations(
                 database, account_mailer(settings), settings.public_base_url
             ),

@@ -208,6 +208,15 @@ class Offer(Base):
         """R4: when claims may be submitted."""
         return ClaimPeriod(opens_at=self.claim_opens_at, closes_at=self.claim_closes_at)
 
+    def is_open_to(self, country: str, at: datetime) -> bool:
+        """R2, R4: the offer covers the reseller's country, its claim period is running, and
+        an operator has not closed it."""
+        return (
+            self.closed_at is None
+            and self.claim_period().is_open(at)
+            and country.upper() in self.criteria().countries
+        )
+
     def rate_per_licence(self) -> Money:
         """D4: the rate in integer minor units of the offer's currency."""
         return Money(minor_units=self.rate_minor_units, currency=self.currency)

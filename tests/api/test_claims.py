@@ -12,10 +12,10 @@ import uuid
 import pytest
 
 from activities.records import TimelineEvent
-from api import claims
-from api.services import Services
+from cashback import submissions
 from cashback.claims import ClaimInput, Decision, DecisionKind, claim_workflow_id
 from cashback.domain.status import ClaimStatus
+from cashback.submissions import Submissions
 from tests.api.claims_helpers import (
     OPERATOR,
     PNG_1X1,
@@ -294,11 +294,11 @@ async def test_d2_a_retry_starts_the_workflow_a_failed_request_did_not(
     offer = await api.create_offer()
     agreement = new_agreement()
 
-    async def died_before_starting(services: Services, claim: ClaimInput) -> None:
+    async def died_before_starting(services: Submissions, claim: ClaimInput) -> None:
         return None
 
     with monkeypatch.context() as patch:
-        patch.setattr(claims, "_start_workflow", died_before_starting)
+        patch.setattr(submissions, "_start_workflow", died_before_starting)
         first = await submit(api, reseller, offer["offer_id"], agreement, idempotency_key="k-9")
     assert first.status_code == 201, first.text
     claim_id = first.json()["claim_id"]
