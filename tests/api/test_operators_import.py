@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from api.operators import CSV_COLUMNS, MAX_CSV_BYTES
+from api.operators import MAX_CSV_BYTES
 from cashback.db import LicensingRepository
 from cashback.domain.eligibility import LicenceLine
+from cashback.licensing_import import CSV_COLUMNS
 from tests.api.harness import Api
 
 IMPORT = "/operator/licensing-records/import"

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from api.operators import CSV_COLUMNS
 from cashback.db import LicensingRepository
 from cashback.db.tables import Offer
+from cashback.licensing_import import CSV_COLUMNS
 from tests.api.claims_helpers import (
     claim_fields,
     claim_rows,
