@@ -58,22 +58,31 @@ async def matches_the_workflow(
     *,
     escalated: bool = False,
     asked: bool = False,
+    overdue: bool = False,
 ) -> ClaimState:
-    """Once the claim rests in `status` (escalated, or having asked for bank details, if
-    told), its row's read model equals the workflow's state (the record activity follows the
-    state change within moments)."""
+    """Once the claim rests in `status` (escalated, having asked for bank details, or having
+    flagged its payout overdue, if told), its row's read model equals the workflow's state
+    (the record activity follows the state change within moments)."""
     handle = api.services.temporal.get_workflow_handle(claim_workflow_id(claim_id))
+    state: ClaimState | None = None
     row_says: ClaimProjection | None = None
-    async with asyncio.timeout(15):
-        while True:
-            state = await handle.query(ClaimWorkflow.state)
-            with api.services.database.reading() as session:
-                row_says = projection_of(session.get_one(Claim, claim_id))
-            rests = state.status is status and state.escalated is escalated
-            rests = rests and (state.respond_by is not None or not asked)
-            if rests and row_says == state.projection():
-                return state
-            await asyncio.sleep(0.05)
+    try:
+        async with asyncio.timeout(15):
+            while True:
+                state = await handle.query(ClaimWorkflow.state)
+                with api.services.database.reading() as session:
+                    row_says = projection_of(session.get_one(Claim, claim_id))
+                rests = state.status is status and state.escalated is escalated
+                rests = rests and (state.respond_by is not None or not asked)
+                rests = rests and (state.payout_overdue or not overdue)
+                if rests and row_says == state.projection():
+                    return state
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(
+            f"claim {claim_id} did not rest in {status} with its row equal to its state:\n"
+            f"state {state.projection() if state else None}\nrow   {row_says}"
+        ) from None
 
 
 async def claim_under_review(
@@ -118,7 +127,9 @@ async def test_d3_r14_paid_and_overdue_the_row_follows_every_step(api: Api) -> N
     page = await bank_details_page(api, claim_id, "bank_details_request/1")
     given = await api.http.post(page, data=company_form(holder_name=reseller.company_name))
     assert given.status_code == 200, given.text
-    state = await matches_the_workflow(api, claim_id, ClaimStatus.SCHEDULED_FOR_PAYMENT)
+    state = await matches_the_workflow(
+        api, claim_id, ClaimStatus.SCHEDULED_FOR_PAYMENT, overdue=True
+    )
     assert state.payout_overdue
     handle = api.services.temporal.get_workflow_handle(claim_workflow_id(claim_id))
     await api.env.fast_forward(handle, timedelta(days=51))
@@ -182,3 +193,45 @@ async def test_claims_running_before_the_read_model_get_it_once(api: Api) -> Non
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+CLOSED_IBAN = "DE75512108001245126199"  # the simulated bank answers AC04 (account closed)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"simulated_bank_behaviours": {CLOSED_IBAN: "AC04"}}
+
+
+async def test_r10_no_bank_details_after_three_notices_cancels_and_the_row_follows(
+    api: Api,
+) -> None:
+    """R10: three requests, five days each, no answer: cancelled and forfeited; the row follows
+    each request's respond-by and the cancellation."""
+    _, claim_id = await claim_under_review(api)
+    await approve(api, claim_id)
+    handle = api.services.temporal.get_workflow_handle(claim_workflow_id(claim_id))
+    for notice in (1, 2, 3):
+        await bank_details_page(api, claim_id, f"bank_details_request/{notice}")
+        state = await matches_the_workflow(
+            api, claim_id, ClaimStatus.AWAITING_BANK_DETAILS, asked=True
+        )
+        assert state.respond_by is not None
+        await api.env.fast_forward(handle, timedelta(days=5, hours=1))
+    state = await matches_the_workflow(api, claim_id, ClaimStatus.CANCELLED)
+    assert any("R10" in reason for reason in state.outcome_reasons)
+
+
+async def test_r16_a_payment_the_bank_returns_asks_again_and_the_row_follows(api: Api) -> None:
+    """R16: the bank returns the payment (AC04): PAYMENT_FAILED with the return code and a new
+    request; new details: paid. The row says what the workflow says at every rest."""
+    reseller, claim_id = await claim_under_review(api)
+    await approve(api, claim_id)
+    page = await bank_details_page(api, claim_id, "bank_details_request/1")
+    closed = company_form(iban=CLOSED_IBAN, holder_name=reseller.company_name)
+    assert (await api.http.post(page, data=closed)).status_code == 200
+    page = await bank_details_page(api, claim_id, "payment_failure/1")
+    state = await matches_the_workflow(api, claim_id, ClaimStatus.PAYMENT_FAILED, asked=True)
+    assert state.bank_return_code == "AC04"
+    fixed = company_form(holder_name=reseller.company_name)
+    assert (await api.http.post(page, data=fixed)).status_code == 200
+    await matches_the_workflow(api, claim_id, ClaimStatus.PAID)
