@@ -10,6 +10,7 @@ import base64
 import binascii
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import replace
@@ -30,7 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.payments import PaymentOutcome, PaymentResult
 from activities.records import TimelineEntry
 from api.deps import OperatorUser, ServicesDep, links
-from api.errors import ApiError, error_responses, not_found
+from api.errors import ApiError, error_responses, not_found, nul_in_text
 from api.limits import MULTIPART_ALLOWANCE, BodyCap
 from cashback.bank.simulated import BANK_DETAIL_ERRORS
 from cashback.claims import ClaimState, Decision, DecisionKind
@@ -194,6 +195,8 @@ class _Filters:
             date | None, Query(description="R9: review deadline before this day")
         ] = None,
     ) -> None:
+        if "\x00" in (offer_id or "") + (reseller_id or ""):
+            raise nul_in_text()  # refused before any query: PostgreSQL cannot compare it
         self.selection = ClaimFilter(
             offer_id=offer_id,
             reseller_id=reseller_id,
@@ -263,6 +266,11 @@ _TO_FIRST = links(
     DecideFirst=("post", "/operator/claims/{claim_id}/decision", _OF_FIRST),
     EnterFirstPaymentResult=("post", "/operator/claims/{claim_id}/payment-result", _OF_FIRST),
 )
+# The list's links have names of their own (a state machine names its steps by them).
+_TO_FIRST_LISTED = links(
+    GetFirstListedClaim=("get", "/operator/claims/{claim_id}", _OF_FIRST),
+    GetFirstListedInvoice=("get", "/operator/claims/{claim_id}/invoice", _OF_FIRST),
+)
 
 
 @router.get(
@@ -288,7 +296,7 @@ def review_queue(
 @router.get(
     "/operator/claims",
     response_model=ClaimList,
-    responses={200: _TO_FIRST, **error_responses(401, 403, 422)},
+    responses={200: _TO_FIRST_LISTED, **error_responses(401, 403, 422)},
 )
 def list_claims(
     user: OperatorUser,
@@ -376,8 +384,10 @@ def export_claims(
 ) -> StreamingResponse:
     """The claims of `GET /operator/claims`'s selection as CSV (UTF-8), newest first."""
     selection = replace(filters.selection, status=status)
+    rows = _csv_rows(services.database, selection)
+    first = next(rows)  # the first rows are read before the answer starts: errors answer 5xx
     return StreamingResponse(
-        _csv_rows(services.database, selection),
+        itertools.chain([first], rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="claims.csv"'},
     )

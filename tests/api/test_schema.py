@@ -257,8 +257,12 @@ def fuzz(base_url: str, callers: Callers) -> Tally:
 
 
 def run_stateful(base_url: str, callers: Callers) -> Tally:
-    """Sequences of calls along the app's OpenAPI links (schemathesis' state machine)."""
-    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    """Sequences of calls along the app's OpenAPI links (schemathesis' state machine). The
+    organisations' review (no links lead there; fuzzed by the generated-requests test) is left
+    out, so the steps go to the claims' sequences."""
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json").exclude(
+        path_regex="^/operator/resellers"
+    )
     tally = Tally()
 
     class Links(schema.as_state_machine()):  # type: ignore[misc]
