@@ -40,6 +40,7 @@ class Stack:
         }
         self.api = f"http://127.0.0.1:{self.api_port}"
         self.run_log = data_dir.parent / "run.log"
+        self.process: subprocess.Popen[bytes] | None = None  # the run command, once started
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -68,6 +69,7 @@ def running_stack(tmp_path: Path, **settings: str) -> Iterator[Stack]:
              "--ui-port", str(stack.ui_port), "--api-port", str(stack.api_port)],
             cwd=ROOT, env=stack.env, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
+    stack.process = process
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and process.poll() is None:
