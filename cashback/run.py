@@ -33,6 +33,7 @@ from cashback.config import Environment, Settings
 from cashback.db import upgrade_to_head
 from cashback.demo import DEMO_BANK_BEHAVIOURS, DEMO_POLICY, DemoDriver
 from cashback.local_mail import start_local_mail
+from cashback.logs import configure_logging
 from cashback.search_attributes import CLAIM_SEARCH_ATTRIBUTES
 from cashback.supervision import WorkerKeepsDying, WorkerSupervisor
 from cashback.wiring import data_converter, open_database
@@ -258,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     if options.demo:
         settings = demo_settings(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_format)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: one line per connection
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo driver's requests
     try:

@@ -202,3 +202,19 @@ async def submit_claim(
     claim_id: str = submitted.json()["claim_id"]
     await poll(http, f"/claims/{claim_id}", reseller, "UNDER_REVIEW")
     return claim_id
+
+
+async def give_bank_details(stack: Stack, http: httpx.AsyncClient, iban: str) -> None:
+    """R10, R13: the company's bank details on the page linked from the claim's e-mail."""
+    for _ in range(100):
+        requests = [m for m in stack.mails() if "/bank-details/" in _text(m)]
+        if requests:
+            break
+        await asyncio.sleep(0.1)
+    link = re.search(r"http://127\.0\.0\.1:\d+/bank-details/[\w-]+", _text(requests[0]))
+    assert link is not None
+    given = await http.post(link.group(0), data={
+        "holder_name": "Contoso Software GmbH", "holder_type": "company",
+        "iban": iban, "bic": "COBADEFFXXX",
+    })  # fmt: skip
+    assert given.status_code == 200, given.text
