@@ -112,6 +112,7 @@ async def run(
     temporal = start_temporal(settings, host, port, ui_port, api_port)
     mail = None
     worker = None
+    database = None
     try:
         database = open_database(settings)
         upgrade_to_head(settings.resolved_database_url)
@@ -180,6 +181,8 @@ async def run(
     finally:
         if worker is not None:
             worker.stop()
+        if database is not None:
+            database.dispose()  # closed now, not at exit: SQLite folds its WAL into the file
         if mail is not None:
             mail.stop()
         _stop(temporal)
