@@ -5,7 +5,7 @@
 - A transient activity failure, which Temporal retries (the bank answering TECH, the mail
   server away), is one WARNING line: the claim, the activity, the attempt and the error code.
   A traceback is kept for the unexpected only.
-- `CASHBACK_LOG_FORMAT=json` writes JSON lines instead of text.
+- `CASHBACK_LOG_FORMAT=json` writes JSON lines instead of text (uvicorn's lines too).
 
 Only codes and class names of errors are written for transient failures, never their texts:
 those may quote what a server was sent.
@@ -32,6 +32,7 @@ TRANSIENT_ERRORS = frozenset(
 )
 _REASON_CODE = re.compile(r"^([A-Z0-9]{4}):")  # an ISO 20022 reason code leads the bank's text
 _CLAIM_PREFIX = claim_workflow_id("")
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 _TEXT = "%(asctime)s %(levelname)s %(name)s %(claim)s%(message)s"
 
 
@@ -135,4 +136,9 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    for name in UVICORN_LOGGERS:  # `uvicorn api.main:app` gave them handlers of their own
+        server = logging.getLogger(name)
+        for old in server.handlers[:]:
+            server.removeHandler(old)
+        server.propagate = True
     return handler

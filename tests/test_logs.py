@@ -16,7 +16,7 @@ import pytest
 
 from activities.payments import TransientBankError
 from cashback.config import LogFormat, Settings
-from cashback.logs import configure_logging
+from cashback.logs import UVICORN_LOGGERS, configure_logging
 
 ACTIVITY = {"activity_type": "payments.pay", "attempt": 3, "workflow_id": "claim-c_42"}
 FAILED = {"temporal_activity": ACTIVITY, "__temporal_error_identifier": "ActivityFailure"}
@@ -26,16 +26,21 @@ FAILED = {"temporal_activity": ACTIVITY, "__temporal_error_identifier": "Activit
 def _configured(log_format: LogFormat) -> Iterator[io.StringIO]:
     """What the root logger writes once configured; pytest's own handlers are put back."""
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    servers = [logging.getLogger(name) for name in UVICORN_LOGGERS]
+    kept = [(logger, logger.handlers[:], logger.propagate) for logger in servers]
+    level = root.level
+    kept.append((root, root.handlers[:], root.propagate))
     stream = io.StringIO()
     configure_logging(log_format, stream=stream)
     try:
         yield stream
     finally:
-        for handler in root.handlers[:]:
-            root.removeHandler(handler)
-        for handler in handlers:
-            root.addHandler(handler)
+        for logger, handlers, propagate in kept:
+            for handler in logger.handlers[:]:
+                logger.removeHandler(handler)
+            for handler in handlers:
+                logger.addHandler(handler)
+            logger.propagate = propagate
         root.setLevel(level)
 
 
@@ -112,3 +117,22 @@ def test_text_lines_name_the_claim() -> None:
         " WARNING temporalio.activity claim=c_42 activity payments.pay failed on attempt 3 "
         "with AB05; Temporal retries it"
     )
+
+
+def test_uvicorns_lines_take_the_same_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`uvicorn api.main:app` gives its loggers handlers of their own; the API's start-up
+    routes them through the configured one."""
+    server = logging.getLogger("uvicorn.error")
+    own = logging.StreamHandler(io.StringIO())
+    server.addHandler(own)
+    server.propagate = False
+    monkeypatch.setenv("CASHBACK_LOG_FORMAT", "json")
+    try:
+        with _configured(Settings().log_format) as stream:
+            server.warning("Application startup complete.")
+    finally:
+        server.removeHandler(own)
+        server.propagate = True
+    [line] = _lines(stream)
+    assert line["logger"] == "uvicorn.error"
+    assert line["message"] == "Application startup complete."
