@@ -111,7 +111,8 @@ async def run(
     _require_free(host, api_port, "The API")
     temporal = start_temporal(settings, host, port, ui_port, api_port)
     mail = None
-    worker = None
+    worker: WorkerSupervisor | None = None
+    supervising: asyncio.Task[None] | None = None
     database = None
     try:
         database = open_database(settings)
@@ -179,6 +180,8 @@ async def run(
         with contextlib.suppress(asyncio.CancelledError):
             await supervising  # raises WorkerKeepsDying if the worker kept dying
     finally:
+        if supervising is not None:
+            supervising.cancel()  # no restart of the worker stopped here
         if worker is not None:
             worker.stop()
         if database is not None:
