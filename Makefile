@@ -5,21 +5,29 @@ BIN    := $(VENV)/bin
 
 .PHONY: run demo bench test lint typecheck chromium clean
 
-$(BIN)/.installed: pyproject.toml
+# Two installs, each with its stamp: `make run` and `make demo` install the program's runtime
+# dependencies only; `make test`, `make bench`, lint and typecheck add the `dev` extra.
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(BIN)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(BIN)/.installed-dev: pyproject.toml $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-test: $(BIN)/.installed lint typecheck chromium
+test: $(BIN)/.installed-dev lint typecheck chromium
 	$(BIN)/pytest
 
 # Benchmarks print figures, never assert times (docs/performance.md). `make bench` runs the
 # Temporal baseline; `make bench BENCH=intake ARGS="--concurrency 1 4"` runs bench/intake.py
 # (also open_claims, profile; ARGS=--help lists a script's options).
 BENCH ?= baseline
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed-dev
 	$(BIN)/python -m bench.$(BENCH) $(ARGS)
 
 # The browser tests drive Debian's chromium (never a downloaded browser); as root it is installed.
@@ -28,11 +36,11 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		{ echo "The browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; }
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(BIN)/.installed
+typecheck: $(BIN)/.installed-dev
 	$(BIN)/mypy
 
 run: $(BIN)/.installed

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import py_compile
 import signal
 import sys
@@ -132,10 +131,11 @@ def claim_worker(
 async def main() -> None:
     """Run a worker against the configured Temporal server and services (CASHBACK_* settings)."""
     from cashback.config import Settings
+    from cashback.logs import configure_logging
     from cashback.wiring import build_activities, data_converter, open_database
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
+    configure_logging(settings.log_format)
     client = await connect(
         settings.temporal_address, settings.temporal_namespace, data_converter(settings)
     )

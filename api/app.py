@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import (
     accounts,
@@ -38,7 +39,8 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -> FastAPI:
     """The app on `services`; or, for a server process, on the services `lifespan` builds."""
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and Redoc from the installed package, never from a CDN.
+    app = FastAPIOffline(
         lifespan=lifespan,
         title="Cashback",
         version="0.1.0",

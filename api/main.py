@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.services import Services
 from cashback.config import Settings
+from cashback.logs import configure_logging
 from cashback.wiring import data_converter
 from worker import connect
 
@@ -18,6 +19,7 @@ from worker import connect
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = Settings()
+    configure_logging(settings.log_format)
     client = await connect(
         settings.temporal_address, settings.temporal_namespace, data_converter(settings)
     )

@@ -47,6 +47,11 @@ class PaymentGatewayKind(StrEnum):
     FILE_EXCHANGE = "file_exchange"  # orders as files; answers entered by operators
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"  # one line of text per record, `claim=<id>` on the lines about a claim
+    JSON = "json"  # one JSON object per line, for a log collector
+
+
 class InvoiceBackend(StrEnum):
     LOCAL = "local"
     S3 = "s3"
@@ -59,6 +64,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), description="embedded default's files")
     demo_data: bool = Field(
         default=True, description="make run: add demo accounts, offers and records (development)"
+    )
+
+    log_format: LogFormat = Field(
+        default=LogFormat.TEXT, description="the worker's, the API's and `make run`'s log lines"
     )
 
     temporal_address: str = "127.0.0.1:7233"

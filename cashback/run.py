@@ -33,7 +33,9 @@ from cashback.config import Environment, Settings
 from cashback.db import upgrade_to_head
 from cashback.demo import DEMO_BANK_BEHAVIOURS, DEMO_POLICY, DemoDriver
 from cashback.local_mail import start_local_mail
+from cashback.logs import configure_logging
 from cashback.search_attributes import CLAIM_SEARCH_ATTRIBUTES
+from cashback.supervision import WorkerKeepsDying, WorkerSupervisor
 from cashback.wiring import data_converter, open_database
 from worker import connect
 
@@ -109,7 +111,9 @@ async def run(
     _require_free(host, api_port, "The API")
     temporal = start_temporal(settings, host, port, ui_port, api_port)
     mail = None
-    worker = None
+    worker: WorkerSupervisor | None = None
+    supervising: asyncio.Task[None] | None = None
+    database = None
     try:
         database = open_database(settings)
         upgrade_to_head(settings.resolved_database_url)
@@ -119,7 +123,13 @@ async def run(
         mail_folder = settings.data_dir / "mail"
         mail = start_local_mail(mail_folder, settings.smtp_host, settings.smtp_port)
         client = await wait_for_temporal(settings)
-        worker = start_worker(settings)
+        worker = WorkerSupervisor(
+            lambda: start_worker(settings),
+            pid_file=settings.data_dir / "worker.pid",
+            log_file=settings.data_dir / "worker.log",
+        )
+        supervising = asyncio.create_task(worker.watch())
+        supervising.add_done_callback(lambda _: stop.set())  # the worker keeps dying
         api = _ApiServer(
             uvicorn.Config(
                 create_app(Services.build(settings, client, database)),
@@ -140,7 +150,8 @@ async def run(
             f"  Temporal Web UI   http://{host}:{ui_port}/namespaces/{settings.temporal_namespace}"
             "/workflows\n"
             f"  Temporal server   {settings.temporal_address} (task queue {settings.task_queue})\n"
-            f"  Worker            process {worker.pid} (log {settings.data_dir / 'worker.log'})\n"
+            f"  Worker            process {worker.process.pid} (log {worker.log_file}; "
+            "restarted if it stops)\n"
             f"  Database          {settings.resolved_database_url}\n"
             f"  Invoices          {settings.data_dir / 'invoices'}\n"
             f"  Mail (.eml files) {mail_folder.resolve()} (SMTP {settings.smtp_host}:"
@@ -161,13 +172,20 @@ async def run(
             demo_claims = asyncio.create_task(drive_demo(f"http://{host}:{api_port}", mail_folder))
         await stop.wait()
         print("Stopping ...", flush=True)
+        supervising.cancel()
         if demo:
             demo_claims.cancel()
         api.should_exit = True
         await serving
+        with contextlib.suppress(asyncio.CancelledError):
+            await supervising  # raises WorkerKeepsDying if the worker kept dying
     finally:
+        if supervising is not None:
+            supervising.cancel()  # no restart of the worker stopped here
         if worker is not None:
-            _stop(worker)
+            worker.stop()
+        if database is not None:
+            database.dispose()  # closed now, not at exit: SQLite folds its WAL into the file
         if mail is not None:
             mail.stop()
         _stop(temporal)
@@ -211,14 +229,12 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
         "CASHBACK_POLICY": settings.policy.model_dump_json(),
         "CASHBACK_SIMULATED_BANK_BEHAVIOURS": json.dumps(settings.simulated_bank_behaviours),
     }
-    worker = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, str(ROOT / "worker.py")],
         env=environment,
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
-    (settings.data_dir / "worker.pid").write_text(str(worker.pid))
-    return worker
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -249,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     if options.demo:
         settings = demo_settings(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_format)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: one line per connection
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo driver's requests
     try:
@@ -266,6 +282,9 @@ def main(argv: list[str] | None = None) -> None:
     except PortTaken as error:
         print(error, file=sys.stderr)
         sys.exit(2)
+    except WorkerKeepsDying as error:
+        print(error, file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,15 @@ reads and accepts."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from cashback.config import Settings
+from cashback.run import TEMPORAL_CLI
 from cashback.search_attributes import CLAIM_SEARCH_ATTRIBUTES
 
 COMPOSE = Path(__file__).parents[1] / "docker-compose.yml"
@@ -46,3 +49,34 @@ def test_compose_registers_every_claim_search_attribute() -> None:
     command = " ".join(compose()["services"]["temporal-search-attributes"]["command"])
     for key in CLAIM_SEARCH_ATTRIBUTES:
         assert f"{key.name}={key._metadata_type}" in command
+
+
+def _dev_server_versions() -> dict[str, str]:
+    """The Temporal server and Web UI versions of the dev server `make run` starts."""
+    answer = subprocess.run(
+        [str(TEMPORAL_CLI), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    found = re.search(r"Server (?P<server>[\d.]+), UI (?P<ui>[\d.]+)", answer)
+    assert found is not None, answer
+    return found.groupdict()
+
+
+def test_temporal_runs_on_current_images_at_the_dev_servers_versions() -> None:
+    """Issue 12: no deprecated auto-setup image; the server image starts once admin-tools has
+    set up its schema, and the server and Web UI are those of the dev server."""
+    services = compose()["services"]
+    versions = _dev_server_versions()
+    images = {name: service.get("image", "") for name, service in services.items()}
+    assert not [image for image in images.values() if "auto-setup" in image]
+    assert images["temporal"] == f"temporalio/server:{versions['server']}"
+    assert images["temporal-schema"] == f"temporalio/admin-tools:{versions['server']}"
+    assert images["temporal-search-attributes"] == images["temporal-schema"]
+    assert images["temporal-ui"] == f"temporalio/ui:{versions['ui']}"
+    assert services["temporal"]["depends_on"] == {
+        "temporal-schema": {"condition": "service_completed_successfully"}
+    }
+    schema = " ".join(services["temporal-schema"]["command"])
+    assert "temporal_visibility:visibility" in schema
+    assert "setup-schema" in schema
+    namespace = " ".join(services["temporal-search-attributes"]["command"])
+    assert "temporal operator namespace create --namespace default" in namespace

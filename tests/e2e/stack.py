@@ -40,6 +40,7 @@ class Stack:
         }
         self.api = f"http://127.0.0.1:{self.api_port}"
         self.run_log = data_dir.parent / "run.log"
+        self.process: subprocess.Popen[bytes] | None = None  # the run command, once started
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -68,6 +69,7 @@ def running_stack(tmp_path: Path, **settings: str) -> Iterator[Stack]:
              "--ui-port", str(stack.ui_port), "--api-port", str(stack.api_port)],
             cwd=ROOT, env=stack.env, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
+    stack.process = process
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and process.poll() is None:
@@ -200,3 +202,19 @@ async def submit_claim(
     claim_id: str = submitted.json()["claim_id"]
     await poll(http, f"/claims/{claim_id}", reseller, "UNDER_REVIEW")
     return claim_id
+
+
+async def give_bank_details(stack: Stack, http: httpx.AsyncClient, iban: str) -> None:
+    """R10, R13: the company's bank details on the page linked from the claim's e-mail."""
+    for _ in range(100):
+        requests = [m for m in stack.mails() if "/bank-details/" in _text(m)]
+        if requests:
+            break
+        await asyncio.sleep(0.1)
+    link = re.search(r"http://127\.0\.0\.1:\d+/bank-details/[\w-]+", _text(requests[0]))
+    assert link is not None
+    given = await http.post(link.group(0), data={
+        "holder_name": "Contoso Software GmbH", "holder_type": "company",
+        "iban": iban, "bic": "COBADEFFXXX",
+    })  # fmt: skip
+    assert given.status_code == 200, given.text
