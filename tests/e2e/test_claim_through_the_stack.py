@@ -67,9 +67,9 @@ async def test_r1_r14_d3_a_claim_from_registration_to_paid(stack: Stack) -> None
 async def read_without_a_worker(
     http: httpx.AsyncClient, claim_id: str, reseller: dict[str, str], operator: dict[str, str]
 ) -> None:
-    """The read model: with the worker dead (before the run command restarts it), the claim page, the operator's view and the review
-    queue answer from the database, correctly and within a second each (a workflow query
-    would wait for a worker)."""
+    """The read model: with the worker dead (before the run command restarts it), the claim
+    page, the operator's view and the review queue answer from the database, correctly and
+    within a second each (a workflow query would wait for a worker)."""
     quick = httpx.Timeout(1.0)
     page = await http.get(f"/claims/{claim_id}", headers=reseller, timeout=quick)
     assert page.status_code == 200, page.text
