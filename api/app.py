@@ -13,6 +13,7 @@ from api import (
     bank_details,
     claims,
     codec,
+    codec_sign_in,
     health,
     offers,
     operators,
@@ -66,6 +67,6 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         operators,
         organisations,
     )
-    for module in (*routers, codec):
+    for module in (*routers, codec, codec_sign_in):
         app.include_router(module.router)
     return app
