@@ -15,6 +15,7 @@ from api import (
     codec,
     codec_sign_in,
     health,
+    invoice_links,
     offers,
     operators,
     organisations,
@@ -65,6 +66,7 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         claims,
         bank_details,
         operators,
+        invoice_links,
         organisations,
     )
     for module in (*routers, codec, codec_sign_in):
