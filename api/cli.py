@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from api import temporal_cli
 from api.accounts import create_operator
 from api.security import password_problem
 from cashback.config import Settings
@@ -151,7 +152,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     identifier.add_argument("--country", required=True, help="the organisation's country")
     identifier.add_argument("--vat-id")
     identifier.add_argument("--partner-id")
+    temporal = commands.add_parser(
+        "temporal",
+        help="R13: the bundled temporal CLI, signed in: payloads decrypted by the codec",
+        description="Run the bundled temporal CLI with the API's codec endpoint and your "
+        f"token; the password from {PASSWORD_VARIABLE} or asked for (or a bearer token in "
+        f"{temporal_cli.TOKEN_VARIABLE}).",
+    )
+    temporal.add_argument("--operator", help="your operator e-mail address (sign-in)")
+    temporal.add_argument("args", nargs=argparse.REMAINDER, help="the temporal CLI's arguments")
     options = parser.parse_args(argv)
+    if options.command == "temporal":
+        try:
+            return temporal_cli.run(options.args, options.operator, Settings(), getpass.getpass)
+        except temporal_cli.CliError as error:
+            print(f"temporal: {error}", file=sys.stderr)
+            return 1
     if options.command != "create-operator":
         try:
             print(resellers_command(options, Settings()))
