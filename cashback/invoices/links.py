@@ -46,7 +46,7 @@ class InvoiceLinks:
         self._clock = clock
 
     def _signature(self, object_key: str, expires: int) -> str:
-        message = f"{expires}\n{object_key}".encode()
+        message = f"{expires}\n{object_key}".encode("utf-8", "surrogatepass")
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     def url(self, object_key: str, lifetime: timedelta) -> str:
@@ -59,7 +59,9 @@ class InvoiceLinks:
     def check(self, object_key: str, expires: int, signature: str) -> None:
         """Raises `InvalidInvoiceLink` for a link not signed so, `ExpiredInvoiceLink` after
         its expiry."""
-        if not hmac.compare_digest(self._signature(object_key, expires), signature):
+        expected = self._signature(object_key, expires).encode()
+        # Bytes, so that any text in the query is compared (str must be ASCII there).
+        if not hmac.compare_digest(expected, signature.encode("utf-8", "replace")):
             raise InvalidInvoiceLink("this invoice link is not valid: it was altered")
         if expires <= self._clock().timestamp():
             raise ExpiredInvoiceLink("this invoice link has expired: ask for a new one")
