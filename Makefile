@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run demo bench test lint typecheck chromium clean
+.PHONY: run demo bench test lint typecheck chromium clean temporal
 
 # Two installs, each with its stamp: `make run` and `make demo` install the program's runtime
 # dependencies only; `make test`, `make bench`, lint and typecheck add the `dev` extra.
@@ -49,6 +49,10 @@ run: $(BIN)/.installed
 # The program with a day lasting ten seconds and demo claims on their way (data in var/demo).
 demo: $(BIN)/.installed
 	$(BIN)/python -m cashback.run --demo $(ARGS)
+
+# The bundled temporal CLI, signed in with the codec (docs/operators.md): OPERATOR=you@... ARGS=...
+temporal: $(BIN)/.installed
+	$(BIN)/python -m api.cli temporal $(if $(OPERATOR),--operator $(OPERATOR)) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -14,7 +14,9 @@ from api import (
     bank_details,
     claims,
     codec,
+    codec_sign_in,
     health,
+    invoice_links,
     offers,
     operators,
     organisations,
@@ -66,8 +68,9 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         claims,
         bank_details,
         operators,
+        invoice_links,
         organisations,
     )
-    for module in (*routers, codec):
+    for module in (*routers, codec, codec_sign_in):
         app.include_router(module.router)
     return app

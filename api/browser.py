@@ -23,7 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 SESSION_COOKIE = "cashback_session"
 CODEC_PREFIX = "/codec"
-SIGN_IN_PATH = "/auth/session"  # signs in into the cookie: guarded against login CSRF
+# They sign in into the cookie: guarded against login CSRF.
+SIGN_IN_PATHS = frozenset({"/auth/session", CODEC_PREFIX + "/sign-in"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
@@ -75,7 +76,7 @@ class BrowserGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
             headers = Headers(scope=scope)
-            guarded = app_path(scope) == SIGN_IN_PATH or carries_session_cookie(headers)
+            guarded = app_path(scope) in SIGN_IN_PATHS or carries_session_cookie(headers)
             if guarded and not sent_by_this_site(headers, self.trusted_origins):
                 refused = JSONResponse(
                     {

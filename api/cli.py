@@ -18,6 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from temporalio.client import Client
 
+from api import temporal_cli
 from api.accounts import create_operator
 from api.security import password_problem
 from cashback.config import Settings
@@ -177,9 +178,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the read model of claims that were running before it existed: ask each such "
         "claim's workflow once and project its state onto the claim's row",
     )
+    temporal = commands.add_parser(
+        "temporal",
+        help="R13: the bundled temporal CLI, signed in: payloads decrypted by the codec",
+        description="Run the bundled temporal CLI with the API's codec endpoint and your "
+        f"token; the password from {PASSWORD_VARIABLE} or asked for (or a bearer token in "
+        f"{temporal_cli.TOKEN_VARIABLE}).",
+    )
+    temporal.add_argument("--operator", help="your operator e-mail address (sign-in)")
+    temporal.add_argument("args", nargs=argparse.REMAINDER, help="the temporal CLI's arguments")
     options = parser.parse_args(argv)
     if options.command == "project-claims":
         return asyncio.run(_project_claims(Settings()))
+    if options.command == "temporal":
+        try:
+            return temporal_cli.run(options.args, options.operator, Settings(), getpass.getpass)
+        except temporal_cli.CliError as error:
+            print(f"temporal: {error}", file=sys.stderr)
+            return 1
     if options.command != "create-operator":
         try:
             print(resellers_command(options, Settings()))

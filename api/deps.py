@@ -84,7 +84,13 @@ def _codec_user(
     """The user of the bearer token, or of the session cookie (which the Temporal Web UI sends
     to the codec endpoint when "include cross-origin credentials" is on; `BrowserGuard` has
     refused it already when it came from another site)."""
-    return _user_of(services, bearer or cookie_token)
+    try:
+        return _user_of(services, bearer or cookie_token)
+    except ApiError as refused:
+        # The Web UI's operator must learn where to sign in (the UI itself shows no reason).
+        page = services.settings.public_base_url.rstrip("/") + "/codec/sign-in"
+        refused.detail = f"sign in at {page} (or send an operator's bearer token)"
+        raise
 
 
 CurrentUser = Annotated[SignedIn, Depends(_signed_in)]

@@ -32,7 +32,13 @@ from cashback.db.invitations import BankDetailsInvitations
 from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.status import NoticeKind
-from cashback.invoices import InvoiceStorage, LocalInvoiceStorage, S3InvoiceStorage
+from cashback.invoices import (
+    InvoiceLinks,
+    InvoiceStorage,
+    LocalInvoiceStorage,
+    S3InvoiceStorage,
+    link_key,
+)
 from cashback.mail import MailRenderer, SmtpOutbox
 from cashback.mail.accounts import AccountMailer
 from cashback.mail.smtp import SmtpServer
@@ -65,7 +71,12 @@ def invoice_storage(settings: Settings) -> InvoiceStorage:
             access_key_id=settings.s3_access_key_id,
             secret_access_key=secret.get_secret_value() if secret else None,
         )
-    return LocalInvoiceStorage(settings.data_dir / "invoices")
+    return LocalInvoiceStorage(settings.data_dir / "invoices", invoice_links(settings))
+
+
+def invoice_links(settings: Settings) -> InvoiceLinks:
+    """Signed links to the local store's invoices, served by the API (R5)."""
+    return InvoiceLinks(settings.public_base_url, link_key(settings.payload_keys[0]))
 
 
 def bank_accounts(settings: Settings, database: Database) -> BankAccounts:

@@ -4,6 +4,12 @@
 follow `InvoiceStorage`, and both satisfy `activities.invoices.InvoiceStore`.
 """
 
+from cashback.invoices.links import (
+    ExpiredInvoiceLink,
+    InvalidInvoiceLink,
+    InvoiceLinks,
+    link_key,
+)
 from cashback.invoices.local import LocalInvoiceStorage
 from cashback.invoices.s3 import S3InvoiceStorage
 from cashback.invoices.storage import (
@@ -16,12 +22,16 @@ from cashback.invoices.storage import (
 )
 
 __all__ = [
+    "ExpiredInvoiceLink",
+    "InvalidInvoiceLink",
     "InvalidObjectKeyError",
+    "InvoiceLinks",
     "InvoiceNotFoundError",
     "InvoiceStorage",
     "InvoiceStorageError",
     "LocalInvoiceStorage",
     "S3InvoiceStorage",
     "StoredInvoice",
+    "link_key",
     "sha256_hex",
 ]

@@ -17,6 +17,7 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+from cashback.invoices.links import InvoiceLinks
 from cashback.invoices.storage import (
     InvalidObjectKeyError,
     InvoiceNotFoundError,
@@ -37,8 +38,9 @@ class LocalInvoiceStorage:
     whole or not at all. A put removes the old sidecar first and writes the new one last, so a
     sidecar always describes the bytes beside it; an invoice without a sidecar is not stored."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, links: InvoiceLinks | None = None) -> None:
         self._root = root.resolve()
+        self._links = links
         self._objects = self._root / "objects"
         self._metadata = self._root / "metadata"
         self._tmp = self._root / "tmp"
@@ -96,14 +98,27 @@ class LocalInvoiceStorage:
         sidecar_path.unlink(missing_ok=True)  # first: the invoice counts as gone from here on
         object_path.unlink(missing_ok=True)
 
+    @property
+    def links(self) -> InvoiceLinks | None:
+        return self._links
+
     def download_url(self, object_key: str, expires: timedelta) -> str:
-        """A `file://` URL of the invoice; `expires` is checked but a file URL cannot expire
-        (the API serves the file to operators and applies its own access rules)."""
+        """A signed link through the API that expires with `expires` (`InvoiceLinks`); without
+        links (the store used on its own, as in its tests) a `file://` URL."""
         check_url_lifetime(expires)
         if self._describe(object_key) is None:
             raise InvoiceNotFoundError(f"no invoice is stored under {object_key!r}")
+        if self._links is not None:
+            return self._links.url(object_key, expires)
         object_path, _ = self._paths(object_key)
         return object_path.as_uri()
+
+    def content_type(self, object_key: str) -> str:
+        """The content type recorded with the invoice. Raises `InvoiceNotFoundError`."""
+        stored = self._describe(object_key)
+        if stored is None:
+            raise InvoiceNotFoundError(f"no invoice is stored under {object_key!r}")
+        return stored.content_type
 
     def _describe(self, object_key: str) -> StoredInvoice | None:
         object_path, sidecar_path = self._paths(object_key)

@@ -106,7 +106,7 @@ def test_r5_symlink_planted_in_the_store_cannot_lead_outside(tmp_path: Path) -> 
 
 
 def test_r5_download_url_is_a_file_url_inside_root(tmp_path: Path, object_key: str) -> None:
-    """R5: the local store's operator link is a file:// URL the API will serve."""
+    """R5: without signed links (the store on its own) the link is a file:// URL in the store."""
     store = LocalInvoiceStorage(tmp_path)
     store.put(object_key, INVOICE, PDF)
 

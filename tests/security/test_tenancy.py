@@ -87,6 +87,8 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", "/operator/resellers/{reseller_id}/approve"): Entry("reseller", _close, 403),
     ("POST", "/operator/resellers/{reseller_id}/refuse"): Entry("reseller", _refuse, 403),
     ("GET", "/bank-details/{token}"): Entry("claim", _get, 404),
+    # R5: the signed link is the credential: a path without its signature opens nothing.
+    ("GET", "/invoices/{object_key:path}"): Entry("claim", _get, 403),
     ("POST", "/bank-details/{token}"): Entry("claim", _bank_details, 404),
 }
 

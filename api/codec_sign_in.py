@@ -1,0 +1,175 @@
+"""The operators' sign-in page for the codec (R13): the Temporal Web UI shows decrypted payloads
+only to a browser whose session cookie (path `/codec`) belongs to an operator, so the page lives
+under that path, where the cookie reaches it.
+
+GET /codec/sign-in says whether this browser is signed in, as whom and until when, and which
+codec settings the Web UI needs; POST /codec/sign-in signs in with the same code as
+`POST /auth/session` (Argon2id, the throttle; `BrowserGuard` refuses a sign-in from another
+site), POST /codec/sign-out ends the session. German and English, like the bank-details pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Cookie, Form, Header, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import delete, select
+
+from api.accounts import TOKEN_LIFETIME, SignInForm
+from api.accounts import _authenticate as authenticate
+from api.bank_details import SECURITY_HEADERS, _language, render
+from api.browser import CODEC_PREFIX, SESSION_COOKIE, cookie_path
+from api.deps import ServicesDep
+from api.errors import ApiError
+from api.security import token_digest
+from api.services import Services
+from cashback.db.tables import ApiToken, User, UserRole
+from cashback.domain.reseller import Language
+
+router = APIRouter(prefix=CODEC_PREFIX, tags=["codec"], include_in_schema=False)
+
+SIGN_IN_PAGE = f"{CODEC_PREFIX}/sign-in"
+
+SessionCookie = Annotated[str | None, Cookie(alias=SESSION_COOKIE)]
+Lang = Annotated[str | None, Query(max_length=2)]
+AcceptLanguage = Annotated[str | None, Header()]
+
+
+@dataclass(frozen=True)
+class Session:
+    """Who the browser's session cookie signs in, and until when."""
+
+    email: str
+    operator: bool
+    expires_at: datetime
+
+
+def _session(services: Services, token: str | None) -> Session | None:
+    """The live session of the cookie, or None (no cookie, signed out or expired)."""
+    if not token:
+        return None
+    with services.database.reading() as session:
+        found = session.execute(
+            select(User.email, User.role, ApiToken.expires_at)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_sha256 == token_digest(token))
+        ).first()
+    if found is None or found.expires_at <= datetime.now(UTC):
+        return None
+    return Session(found.email, found.role is UserRole.OPERATOR, found.expires_at)
+
+
+def codec_endpoint(public_base_url: str) -> str:
+    """The codec endpoint the Web UI's settings name: the API's public address + `/codec`."""
+    return public_base_url.rstrip("/") + CODEC_PREFIX
+
+
+def sign_in_page_url(public_base_url: str) -> str:
+    return public_base_url.rstrip("/") + SIGN_IN_PAGE
+
+
+def _page(
+    services: Services,
+    language: Language,
+    session: Session | None,
+    *,
+    status_code: int = 200,
+    problem: str | None = None,
+    username: str = "",
+) -> HTMLResponse:
+    settings = services.settings
+    return render(
+        "codec_sign_in.html",
+        status_code,
+        language,
+        session=session,
+        problem=problem,
+        username=username,
+        endpoint=codec_endpoint(settings.public_base_url),
+        origins=settings.codec_cors_origins,
+        support_address=settings.support_address,
+    )
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(
+    services: ServicesDep,
+    cookie: SessionCookie = None,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> HTMLResponse:
+    """Whether this browser is signed in for the codec, and the Web UI's codec settings."""
+    language = _language(lang, accept_language, None)
+    return _page(services, language, _session(services, cookie))
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+def sign_in(
+    request: Request,
+    services: ServicesDep,
+    username: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """Sign in (as `POST /auth/session` does) and come back to the page; a refusal is shown on
+    the page with the status the API would answer (401, 429)."""
+    language = _language(lang, accept_language, None)
+    if not username.strip() or not password:
+        return _page(
+            services, language, None, status_code=422, problem="missing", username=username
+        )
+    form = SignInForm(username, password, request=request)
+    try:
+        token = authenticate(services, form)
+    except ApiError as refused:
+        problem = "throttled" if refused.status_code == 429 else "wrong"
+        page = _page(
+            services,
+            language,
+            None,
+            status_code=refused.status_code,
+            problem=problem,
+            username=username,
+        )
+        page.headers.update(refused.headers or {})
+        return page
+    back = RedirectResponse(f"sign-in?lang={language.value}", status_code=303)
+    back.headers.update(SECURITY_HEADERS)
+    back.set_cookie(
+        SESSION_COOKIE,
+        token.access_token,
+        max_age=int(TOKEN_LIFETIME.total_seconds()),
+        path=cookie_path(services.settings.public_base_url),
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.public_base_url.startswith("https://"),
+    )
+    return back
+
+
+@router.post("/sign-out", response_class=HTMLResponse)
+def sign_out(
+    services: ServicesDep,
+    cookie: SessionCookie = None,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """End this browser's session at once (as `DELETE /codec/session`) and come back."""
+    language = _language(lang, accept_language, None)
+    if cookie:
+        with services.database.transaction() as session:
+            session.execute(delete(ApiToken).where(ApiToken.token_sha256 == token_digest(cookie)))
+    back = RedirectResponse(f"sign-in?lang={language.value}", status_code=303)
+    back.headers.update(SECURITY_HEADERS)
+    back.delete_cookie(
+        SESSION_COOKIE,
+        path=cookie_path(services.settings.public_base_url),
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.public_base_url.startswith("https://"),
+    )
+    return back
