@@ -60,6 +60,7 @@ RESELLER = "reseller"
 # Workflow changes that alter the commands of running claims are patched (docs/workflow-changes.md).
 STANDING_CONFIRMATION = "standing-confirmation-of-bank-details"
 APPROVED_LICENCES_HELD = "approved-licences-held"
+SEARCH_ATTRIBUTES_ON_THE_DAY = "search-attributes-on-the-day"
 
 
 def _start_of(day: date) -> datetime:
@@ -156,9 +157,8 @@ class ClaimWorkflow:
             summary="R9: review deadline in business days",
         )
         self._state.review_deadline = deadline
-        workflow.upsert_search_attributes(
-            [attrs.REVIEW_DEADLINE.value_set(self._scaled(_end_of(deadline)))]
-        )
+        shown = self._day(deadline, before=self._scaled(_end_of(deadline)))
+        workflow.upsert_search_attributes([attrs.REVIEW_DEADLINE.value_set(shown)])
         await self._notify(NoticeKind.PRELIMINARY_CONFIRMATION)
         return True
 
@@ -372,9 +372,8 @@ class ClaimWorkflow:
             assert self._sale_date is not None
             pay_on = payout_date(today, self._sale_date, self._return_window_days())
             self._state.payout_date = pay_on
-            workflow.upsert_search_attributes(
-                [attrs.PAYOUT_DATE.value_set(self._scaled(_start_of(pay_on)))]
-            )
+            shown = self._day(pay_on, before=self._scaled(_start_of(pay_on)))
+            workflow.upsert_search_attributes([attrs.PAYOUT_DATE.value_set(shown)])
             await self._set_status(
                 ClaimStatus.SCHEDULED_FOR_PAYMENT, SYSTEM, f"R14, R15: payout on {pay_on}"
             )
@@ -628,6 +627,13 @@ class ClaimWorkflow:
                 f"{self._claim.claimed.agreement_number}, claim {self._claim.claim_id}"
             ),
         )
+
+    def _day(self, day: date, *, before: datetime) -> datetime:
+        """A day as a search attribute: its start (UTC), so the Web UI shows the day the API,
+        the e-mails and the timers' summaries give. Claims that set theirs earlier keep what
+        they showed then, `before` (the timer's instant: the review deadline's next midnight,
+        a demo's scaled instant)."""
+        return _start_of(day) if workflow.patched(SEARCH_ATTRIBUTES_ON_THE_DAY) else before
 
     def _scaled(self, instant: datetime) -> datetime:
         """When the program waits until `instant`: the same instant, or for a demo whose policy

@@ -30,8 +30,9 @@ async def test_d3_r9_search_attributes_follow_the_status(program: Program) -> No
     assert found.get(attrs.RESELLER_ID) == "reseller-7"
     assert found.get(attrs.OFFER_ID) == "offer-office-2026"
     assert found.get(attrs.AGREEMENT_NUMBER) == "OL-2002"
-    end_of_deadline = datetime.combine(state.review_deadline, time.min, tzinfo=UTC)
-    assert found.get(attrs.REVIEW_DEADLINE) == end_of_deadline + timedelta(days=1)
+    # The day itself, as the API and the e-mails give it (not the timer's next midnight).
+    day = datetime.combine(state.review_deadline, time.min, tzinfo=UTC)
+    assert found.get(attrs.REVIEW_DEADLINE) == day
 
     await program.decide(handle, APPROVE)
     await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS)
@@ -43,6 +44,26 @@ async def test_d3_r9_search_attributes_follow_the_status(program: Program) -> No
             break
         await asyncio.sleep(0.1)
     assert ids == [handle.id]
+    await handle.terminate("test done")
+
+
+@pytest.mark.parametrize("weekday", range(5))
+async def test_r9_the_review_deadline_attribute_is_the_deadline_day(
+    program: Program, weekday: int
+) -> None:
+    """R9: for a claim received on each weekday (Monday to Friday), ReviewDeadline shows the
+    day the claim's state, API and e-mails give, at its start (UTC)."""
+    program.add_record(licensing_record())
+    today = datetime.now(UTC)
+    received = today - timedelta(days=(today.weekday() - weekday) % 7)
+    claim = claim_input().model_copy(update={"received_at": received})
+    handle = await program.submit(claim)
+    state = await program.wait_for(handle, ClaimStatus.UNDER_REVIEW)
+    assert state.review_deadline is not None
+    assert state.review_deadline.weekday() < 5
+    found = (await handle.describe()).typed_search_attributes
+    day = datetime.combine(state.review_deadline, time.min, tzinfo=UTC)
+    assert found.get(attrs.REVIEW_DEADLINE) == day
     await handle.terminate("test done")
 
 
