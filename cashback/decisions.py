@@ -31,6 +31,12 @@ HOW_TO_DECIDE = (
     "Web UI or with the temporal CLI (--codec-endpoint, --codec-auth) through the program's "
     "codec, signed in as an operator: the program then signs the decision for you"
 )
+
+
+def _how(claim_id: str) -> str:
+    return HOW_TO_DECIDE.format(claim_id=claim_id)
+
+
 _PURPOSE = b"cashback-decision-v1\n"  # a proof of this kind is never valid for anything else
 _JSON = b"json/plain"
 
@@ -90,24 +96,24 @@ class DecisionKey:
         if decision.proof is None or decision.issued_at is None or decision.claim_id is None:
             raise DecisionRefused(
                 "the decision is not signed by the program, so it cannot say which operator "
-                f"made it (an update typed without the codec, for instance): {HOW_TO_DECIDE}"
+                f"made it (an update typed without the codec, for instance): {_how(claim_id)}"
             )
         if not hmac.compare_digest(decision.proof, self._proof(decision)):
             raise DecisionRefused(
                 "the decision's proof does not match it: it was changed after it was signed "
                 "(operator, kind, reasons, licences, sale date, claim or time), or not signed "
-                f"by this program: {HOW_TO_DECIDE}"
+                f"by this program: {_how(claim_id)}"
             )
         if decision.claim_id != claim_id:
             raise DecisionRefused(
                 f"the decision was signed for claim {decision.claim_id}, not for this claim "
-                f"({claim_id}): {HOW_TO_DECIDE}"
+                f"({claim_id}): {_how(claim_id)}"
             )
         if decision.issued_at < now - LIFETIME:
             raise DecisionRefused(
                 f"the decision was signed at {decision.issued_at.isoformat(timespec='seconds')}"
-                f", more than {LIFETIME.seconds // 60} minutes ago: sign it again. "
-                f"{HOW_TO_DECIDE[0].upper()}{HOW_TO_DECIDE[1:]}"
+                f", more than {LIFETIME.seconds // 60} minutes ago: send it again, to be signed "
+                f"anew; {_how(claim_id)}"
             )
         if decision.issued_at > now + CLOCK_SKEW:
             raise DecisionRefused(
