@@ -3,6 +3,7 @@ shows what comes back. Only signed-in operators get plaintext; anyone else gets 
 
 Protocol (Temporal's remote codec): POST /codec/decode and /codec/encode with
 `{"payloads": [{"metadata": {...base64...}, "data": "...base64..."}]}`, answered in kind.
+`encode` signs a decision (the `decide` update's input) for the signed-in operator (D3).
 
 These are the only endpoints the operator's browser session (the cookie `POST /auth/session`
 sets) opens; `DELETE /codec/session` ends that session.
