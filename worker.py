@@ -30,6 +30,7 @@ from activities.invoices import InvoiceActivities
 from activities.mail import MailActivities
 from activities.payments import PaymentActivities
 from activities.records import RecordsActivities
+from cashback.decisions import DecisionKey, trust_on
 from workflows.claim import ClaimWorkflow
 
 TASK_QUEUE = "claims"
@@ -108,13 +109,16 @@ def claim_worker(
     client: Client,
     activities: ClaimActivities,
     *,
+    decision_key: bytes,
     task_queue: str = TASK_QUEUE,
     max_activity_threads: int = 16,
     max_cached_workflows: int = 1000,
 ) -> Worker:
     """A worker for claims. Database, S3, SMTP and bank calls block, so the activities are
-    synchronous and run on a thread pool, never on the event loop."""
+    synchronous and run on a thread pool, never on the event loop. The `decide` validator
+    verifies operators' decisions with `decision_key` (CASHBACK_DECISION_KEY)."""
     cache_workflow_bytecode()
+    trust_on(task_queue, DecisionKey(decision_key))
     return Worker(
         client,
         task_queue=task_queue,
@@ -146,6 +150,7 @@ async def main() -> None:
     async with claim_worker(
         client,
         activities,
+        decision_key=settings.decision_key_bytes,
         task_queue=settings.task_queue,
         max_cached_workflows=settings.worker_max_cached_workflows,
     ):

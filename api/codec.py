@@ -3,6 +3,7 @@ shows what comes back. Only signed-in operators get plaintext; anyone else gets 
 
 Protocol (Temporal's remote codec): POST /codec/decode and /codec/encode with
 `{"payloads": [{"metadata": {...base64...}, "data": "...base64..."}]}`, answered in kind.
+`encode` signs a decision (the `decide` update's input) for the signed-in operator (D3).
 
 These are the only endpoints the operator's browser session (the cookie `POST /auth/session`
 sets) opens; `DELETE /codec/session` ends that session.
@@ -10,6 +11,7 @@ sets) opens; `DELETE /codec/session` ends that session.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from cryptography.exceptions import InvalidTag
@@ -24,6 +26,7 @@ from api.errors import ApiError, error_responses
 from api.limits import BodyCap
 from cashback.codec import UnknownPayloadKey
 from cashback.db.tables import ApiToken
+from cashback.decisions import DecisionKey, DecisionRefused
 from cashback.wiring import payload_codec
 
 router = APIRouter(prefix="/codec", tags=["codec"])
@@ -69,8 +72,17 @@ async def decode(user: CodecOperator, services: ServicesDep, body: PayloadsBody)
 
 @router.post("/encode", responses=error_responses(401, 403, 413, 422))
 async def encode(user: CodecOperator, services: ServicesDep, body: PayloadsBody) -> PayloadsJson:
-    """Operators: encrypt payloads (the UI uses it to send updates and signals)."""
-    encoded = await payload_codec(services.settings).encode(_parse(body).payloads)
+    """Operators: encrypt payloads (the UI uses it to send updates and signals). A decision
+    (JSON with `kind` approve or reject, and its `claim_id`) is first signed for the signed-in
+    operator, whatever operator it names (D3)."""
+    key = DecisionKey(services.settings.decision_key_bytes)
+    try:
+        payloads = key.sign_payloads(
+            _parse(body).payloads, operator=user.email, now=datetime.now(UTC)
+        )
+    except DecisionRefused as error:
+        raise ApiError(422, "invalid_decision", str(error)) from error
+    encoded = await payload_codec(services.settings).encode(payloads)
     return _dump(Payloads(payloads=encoded))
 
 

@@ -38,6 +38,7 @@ from cashback.claims import ClaimState, Decision, DecisionKind
 from cashback.db import Database, PaymentRepository, TimelineRepository
 from cashback.db.claim_lists import NO_DEADLINE, ClaimFilter, ClaimLists, ListedClaim
 from cashback.db.tables import Claim, PaymentStatus, Reseller
+from cashback.decisions import DecisionKey
 from cashback.domain.eligibility import Reason, Verdict
 from cashback.domain.money import Money
 from cashback.domain.status import ClaimStatus
@@ -503,20 +504,23 @@ async def decide(
     decision: DecisionCreate, claim: OperatorClaim, user: OperatorUser, services: ServicesDep
 ) -> ClaimState:
     """R8, R9: approve or reject a claim under review. The decision goes to the claim's workflow
-    as the `decide` update; a decision its validator refuses answers 409 with its reason."""
+    as the `decide` update, signed for the signed-in operator (D3); a decision its validator
+    refuses answers 409 with its reason."""
     handle = services.temporal.get_workflow_handle(claim.claim.workflow_id)
+    signed = DecisionKey(services.settings.decision_key_bytes).sign(
+        Decision(
+            kind=decision.kind,
+            operator=user.email,
+            reasons=tuple(decision.reasons),
+            licences=decision.licences,
+            sale_date=decision.sale_date,
+        ),
+        claim_id=claim.claim.id,
+        operator=user.email,
+        issued_at=datetime.now(UTC),
+    )
     try:
-        state: ClaimState = await handle.execute_update(
-            "decide",
-            Decision(
-                kind=decision.kind,
-                operator=user.email,
-                reasons=tuple(decision.reasons),
-                licences=decision.licences,
-                sale_date=decision.sale_date,
-            ),
-            result_type=ClaimState,
-        )
+        state: ClaimState = await handle.execute_update("decide", signed, result_type=ClaimState)
     except WorkflowUpdateFailedError as error:
         raise ApiError(409, "decision_refused", _refusal(error)) from error
     except RPCError as error:

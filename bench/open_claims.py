@@ -31,7 +31,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -51,6 +51,7 @@ from bench.seed import (
 from bench.stack import Stack, machine, run, running_stack
 from cashback.claims import BankDetailsSubmission, ClaimInput, Decision, DecisionKind
 from cashback.db import BankDetails
+from cashback.decisions import DecisionKey
 from cashback.domain.payout import HolderType
 from cashback.domain.status import ClaimStatus
 from cashback.wiring import bank_accounts, invoice_storage
@@ -159,10 +160,14 @@ class OpenClaims:
 
     async def _approve(self, client: Client, claim: ClaimInput) -> None:
         handle = client.get_workflow_handle_for(ClaimWorkflow.run, f"claim-{claim.claim_id}")
-        await handle.execute_update(
-            ClaimWorkflow.decide,
+        approve = DecisionKey(self.stack.settings.decision_key_bytes).sign(
             Decision(kind=DecisionKind.APPROVE, operator="operator@bench.example"),
-            rpc_timeout=timedelta(seconds=60),
+            claim_id=claim.claim_id,
+            operator="operator@bench.example",
+            issued_at=datetime.now(UTC),
+        )  # D3: signed as the API signs it
+        await handle.execute_update(
+            ClaimWorkflow.decide, approve, rpc_timeout=timedelta(seconds=60)
         )
 
     async def _give_bank_details(self, client: Client, claim: ClaimInput) -> None:

@@ -67,7 +67,9 @@ class Decision(BaseModel):
     """An operator's decision on a claim under review (R8, R9), sent as an update.
 
     `licences` and `sale_date` let the operator complete what the licensing records could not
-    tell (an agreement unknown to the records)."""
+    tell (an agreement unknown to the records). `claim_id`, `issued_at` and `proof` are the
+    program's signature for the signed-in operator (cashback/decisions.py); decisions recorded
+    before they existed decode without them."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -76,6 +78,9 @@ class Decision(BaseModel):
     reasons: tuple[str, ...] = ()
     licences: int | None = Field(default=None, ge=1)
     sale_date: date | None = None
+    claim_id: str | None = None
+    issued_at: AwareDatetime | None = None
+    proof: str | None = None
 
 
 class BankDetailsSubmission(BaseModel):

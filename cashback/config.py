@@ -20,9 +20,11 @@ from cashback.domain.policy import ProgramPolicy
 # production, where CASHBACK_BANK_DETAILS_KEY must be set (32 random bytes, base64).
 DEVELOPMENT_BANK_DETAILS_KEY = base64.b64encode(b"cashback-development-key-32bytes").decode()
 DEVELOPMENT_PAYLOAD_KEY = base64.b64encode(b"cashback-dev-payload-key-32bytes").decode()
+DEVELOPMENT_DECISION_KEY = base64.b64encode(b"cashback-dev-decision-key-32byte").decode()
 # Refused in production wherever a key goes (current, retired or for another purpose).
 _DEVELOPMENT_KEYS = frozenset(
-    base64.b64decode(key) for key in (DEVELOPMENT_BANK_DETAILS_KEY, DEVELOPMENT_PAYLOAD_KEY)
+    base64.b64decode(key)
+    for key in (DEVELOPMENT_BANK_DETAILS_KEY, DEVELOPMENT_PAYLOAD_KEY, DEVELOPMENT_DECISION_KEY)
 )
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -111,6 +113,10 @@ class Settings(BaseSettings):
     payload_retired_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="key id -> older payload keys, still opened"
     )
+    decision_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_DECISION_KEY),
+        description="HMAC-SHA256 key (base64) signing operators' decisions; API and worker",
+    )
     codec_cors_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"],
         description="Temporal Web UI origins allowed to call the codec endpoint",
@@ -126,6 +132,7 @@ class Settings(BaseSettings):
     def _production_needs_real_secrets(self) -> Self:
         self.bank_details_key_bytes  # noqa: B018 (validates the keys now, not at first use)
         self.payload_keys  # noqa: B018
+        self.decision_key_bytes  # noqa: B018
         if self.environment is Environment.PRODUCTION:
             if self.bank_details_key_bytes in _DEVELOPMENT_KEYS:
                 raise ValueError("set CASHBACK_BANK_DETAILS_KEY: the development key is refused")
@@ -138,6 +145,11 @@ class Settings(BaseSettings):
                         f"remove the development key from CASHBACK_PAYLOAD_RETIRED_KEYS "
                         f"({key_id}): what it sealed is readable by anyone with the source"
                     )
+            if self.decision_key_bytes in _DEVELOPMENT_KEYS:
+                raise ValueError(
+                    "set CASHBACK_DECISION_KEY: the development key is refused (anyone with "
+                    "the source could sign decisions in any operator's name)"
+                )
             shared = self._secrets_shared_between_purposes()
             if shared:
                 raise ValueError(
@@ -167,6 +179,7 @@ class Settings(BaseSettings):
         add("payloads", "CASHBACK_PAYLOAD_KEY", self.payload_key)
         for key_id, key in self.payload_retired_keys.items():
             add("payloads", f"CASHBACK_PAYLOAD_RETIRED_KEYS[{key_id}]", key)
+        add("decisions", "CASHBACK_DECISION_KEY", self.decision_key)
         add("S3", "CASHBACK_S3_SECRET_ACCESS_KEY", self.s3_secret_access_key)
         add("SMTP", "CASHBACK_SMTP_PASSWORD", self.smtp_password)
         for index, (purpose, setting, forms) in enumerate(held):
@@ -206,6 +219,10 @@ class Settings(BaseSettings):
             for key_id, key in self.payload_retired_keys.items()
         }
         return _key_bytes("CASHBACK_PAYLOAD_KEY", self.payload_key), retired
+
+    @property
+    def decision_key_bytes(self) -> bytes:
+        return _key_bytes("CASHBACK_DECISION_KEY", self.decision_key)
 
     @property
     def resolved_database_url(self) -> str:

@@ -40,6 +40,7 @@ def test_every_cashback_variable_is_a_setting() -> None:
     assert set(environment) <= fields
     environment["CASHBACK_BANK_DETAILS_KEY"] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
     environment["CASHBACK_PAYLOAD_KEY"] = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="
+    environment["CASHBACK_DECISION_KEY"] = "c2lnbmluZy1kZWNpc2lvbnMtZm9yLW9wZXJhdG9ycyE="
     settings = Settings(**{k.removeprefix("CASHBACK_").lower(): v for k, v in environment.items()})
     assert settings.environment.value == "production"
     assert settings.resolved_database_url.startswith("postgresql+psycopg://")

@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cashback.config import DEVELOPMENT_BANK_DETAILS_KEY, DEVELOPMENT_PAYLOAD_KEY, Settings
+from cashback.config import (
+    DEVELOPMENT_BANK_DETAILS_KEY,
+    DEVELOPMENT_DECISION_KEY,
+    DEVELOPMENT_PAYLOAD_KEY,
+    Settings,
+)
 
 TABLE = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
 
@@ -31,11 +36,13 @@ def test_a_key_of_the_wrong_length_is_named() -> None:
 
 KEY_A = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # 32 bytes, base64
 KEY_B = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="
+KEY_C = "c2lnbmluZy1kZWNpc2lvbnMtZm9yLW9wZXJhdG9ycyE="
 PRODUCTION: dict[str, Any] = {
     "environment": "production",
     "database_url": "postgresql+psycopg://db/cashback",
     "bank_details_key": KEY_A,
     "payload_key": KEY_B,
+    "decision_key": KEY_C,
     "public_base_url": "https://cashback.example",
 }
 
@@ -60,6 +67,14 @@ def test_a_production_configuration_with_real_secrets_starts() -> None:
             {"bank_details_key": DEVELOPMENT_PAYLOAD_KEY},
             "CASHBACK_BANK_DETAILS_KEY: the development key",
         ),
+        (
+            {"decision_key": DEVELOPMENT_DECISION_KEY},
+            "CASHBACK_DECISION_KEY: the development key",
+        ),
+        (
+            {"decision_key": DEVELOPMENT_BANK_DETAILS_KEY},
+            "CASHBACK_DECISION_KEY: the development key",
+        ),
     ],
 )
 def test_production_refuses_a_development_key_wherever_it_is(
@@ -81,6 +96,8 @@ def test_production_refuses_a_development_key_wherever_it_is(
             r"CASHBACK_PAYLOAD_RETIRED_KEYS\[p0\]",
         ),
         ({"smtp_password": KEY_B}, "CASHBACK_PAYLOAD_KEY", "CASHBACK_SMTP_PASSWORD"),
+        ({"decision_key": KEY_B}, "CASHBACK_PAYLOAD_KEY", "CASHBACK_DECISION_KEY"),
+        ({"decision_key": KEY_A}, "CASHBACK_BANK_DETAILS_KEY", "CASHBACK_DECISION_KEY"),
         (
             {"s3_secret_access_key": "same-secret", "smtp_password": "same-secret"},
             "CASHBACK_S3_SECRET_ACCESS_KEY",

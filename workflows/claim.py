@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         payout_idempotency_key,
     )
     from activities.records import RecordsActivities, TimelineEntry, TimelineEvent
+    from cashback import decisions
     from cashback import search_attributes as attrs
     from cashback.claims import (
         BankDetailsSubmission,
@@ -443,6 +444,13 @@ class ClaimWorkflow:
 
     @decide.validator
     def _validate_decision(self, decision: Decision) -> None:
+        # D3: only a decision the program signed for a signed-in operator, for this claim, now.
+        decisions.verify_on(
+            workflow.info().task_queue,
+            decision,
+            claim_id=self._claim.claim_id,
+            now=workflow.now(),
+        )
         status = self._state.status
         if status is not ClaimStatus.UNDER_REVIEW or self._decision is not None:
             raise ValueError(f"the claim is not under review (status {status.value})")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from cashback.claims import Decision, DecisionKind, claim_workflow_id
 from cashback.db.tables import Claim
+from cashback.decisions import DecisionKey
 from cashback.domain.status import ClaimStatus
 from tests.api.harness import Api, Reseller
 from workflows.claim import ClaimWorkflow
@@ -120,11 +122,16 @@ async def wait_for_status(
 
 
 async def decide(api: Api, claim_id: str, decision: Decision) -> None:
-    """An operator's decision, sent to the workflow as the operators' endpoint would."""
+    """An operator's decision, signed and sent to the workflow as the operators' endpoint
+    would (D3)."""
     handle = api.services.temporal.get_workflow_handle_for(
         ClaimWorkflow.run, claim_workflow_id(claim_id)
     )
-    await handle.execute_update(ClaimWorkflow.decide, decision)
+    key = DecisionKey(api.services.settings.decision_key_bytes)
+    stamped = key.sign(
+        decision, claim_id=claim_id, operator=decision.operator, issued_at=datetime.now(UTC)
+    )
+    await handle.execute_update(ClaimWorkflow.decide, stamped)
 
 
 async def reject(api: Api, claim_id: str, reason: str) -> None:

@@ -71,7 +71,12 @@ async def api(
     app = create_app(services)
     activities = build_activities(settings, database)
     async with (
-        claim_worker(env.client, activities, task_queue=settings.task_queue),
+        claim_worker(
+            env.client,
+            activities,
+            decision_key=settings.decision_key_bytes,
+            task_queue=settings.task_queue,
+        ),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
         ) as http,

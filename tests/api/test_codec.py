@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import json
+from datetime import UTC, datetime, timedelta
 
 from temporalio.api.common.v1 import Payload
 
 from api.accounts import create_operator
+from cashback.claims import Decision
+from cashback.decisions import DecisionKey
 from cashback.wiring import payload_codec
 from tests.api.harness import PASSWORD, Api
 
@@ -99,3 +103,51 @@ async def test_r13_a_tampered_payload_is_a_clear_422_not_a_server_error(api: Api
         assert answer.status_code == 422, (name, answer.text)
         assert answer.json()["error"] == "payload_not_authentic", name
         assert "Contoso" not in answer.text
+
+
+def decision_payload(content: dict[str, object]) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(content).encode())
+
+
+async def test_d3_the_codec_signs_a_decision_for_the_signed_in_operator(api: Api) -> None:
+    """D3: a decision encoded for an operator's browser session is stamped with that operator,
+    whatever operator its JSON named, dated now and signed for its claim; the worker's key
+    verifies it. Other payloads are only encrypted."""
+    create_operator(api.services.database, "ops-decides@program.example", PASSWORD)
+    opened = await api.http.post(
+        "/auth/session", data={"username": "ops-decides@program.example", "password": PASSWORD}
+    )
+    assert opened.status_code == 204
+    typed = {"kind": "reject", "claim_id": "c-42", "operator": "olga@program.example"}
+    other = Payload(metadata={"encoding": b"json/plain"}, data=b'{"kind":"company"}')
+    body = {"payloads": [as_json(decision_payload({**typed, "reasons": ["x"]})), as_json(other)]}
+    encoded = await api.http.post("/codec/encode", json=body)
+    assert encoded.status_code == 200, encoded.text
+    assert b"olga" not in base64.b64decode(encoded.json()["payloads"][0]["data"])
+
+    decoded = await api.http.post("/codec/decode", json=encoded.json())
+    decision_json, other_json = decoded.json()["payloads"]
+    assert other_json == as_json(other)
+    decision = Decision.model_validate_json(base64.b64decode(decision_json["data"]))
+    assert decision.operator == "ops-decides@program.example"
+    assert decision.claim_id == "c-42"
+    assert decision.issued_at is not None
+    assert abs(decision.issued_at - datetime.now(UTC)) < timedelta(minutes=1)
+    key = DecisionKey(api.services.settings.decision_key_bytes)
+    key.verify(decision, claim_id="c-42", now=datetime.now(UTC))  # raises unless signed
+
+
+async def test_d3_the_codec_refuses_to_sign_for_anyone_but_an_operator(api: Api) -> None:
+    """D3: without a session the codec signs nothing (401), for a reseller neither (403); a
+    decision without its claim is refused with what to add (422)."""
+    body = {"payloads": [as_json(decision_payload({"kind": "approve", "claim_id": "c-42"}))]}
+    assert (await api.http.post("/codec/encode", json=body)).status_code == 401
+    reseller = await api.register()
+    refused = await api.http.post("/codec/encode", json=body, headers=reseller.headers)
+    assert refused.status_code == 403
+
+    unbound = {"payloads": [as_json(decision_payload({"kind": "approve"}))]}
+    answer = await api.http.post("/codec/encode", json=unbound, headers=api.operator)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == "invalid_decision"
+    assert '"claim_id"' in answer.json()["detail"]

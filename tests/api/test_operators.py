@@ -176,14 +176,19 @@ async def test_every_claim_is_listed_and_exported_from_the_database(api: Api) ->
 
 async def test_r8_an_approval_through_the_api_asks_for_bank_details(api: Api) -> None:
     """R8, R9: an operator approves; the workflow sends the final confirmation and moves to
-    AWAITING_BANK_DETAILS; the timeline names the operator (D3); the claim leaves the queue.
+    AWAITING_BANK_DETAILS; the timeline names the signed-in operator, not one the JSON names
+    (D3); the claim leaves the queue.
     A second decision is refused by the workflow's validator: 409 with its message."""
     api.add_licensing_record("OL-APPROVE")
     claim = await _claim(api, "OL-APPROVE")
 
     approved = await api.http.post(
         f"/operator/claims/{claim.claim_id}/decision",
-        json={"kind": "approve", "reasons": ["checked against the invoice"]},
+        json={
+            "kind": "approve",
+            "reasons": ["checked against the invoice"],
+            "operator": "olga@program.example",
+        },
         headers=api.operator,
     )
 
@@ -207,6 +212,7 @@ async def test_r8_an_approval_through_the_api_asks_for_bank_details(api: Api) ->
     me = (await api.http.get("/me", headers=api.operator)).json()
     changes = [(e["to_status"], e["actor"]) for e in detail["timeline"] if e["to_status"]]
     assert (ClaimStatus.AWAITING_BANK_DETAILS, me["email"]) in changes
+    assert "olga@program.example" not in [actor for _, actor in changes]
     assert changes[0] == (ClaimStatus.SUBMITTED, "reseller")
     queue = (await api.http.get("/operator/review-queue", headers=api.operator)).json()
     assert claim.claim_id not in [item["claim_id"] for item in queue["claims"]]

@@ -74,6 +74,7 @@ RULE_REFUSALS = frozenset(
         "invalid_csv",
         "invalid_payloads",
         "unknown_payload_key",
+        "invalid_decision",  # D3: a decision sent through the codec without its claim
         "company_email_required",  # R1
         "organisation_registered",  # R1: a VAT id or partner id registered already
         "identifier_missing",  # R1: approving an organisation without an identifier

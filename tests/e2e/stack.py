@@ -4,6 +4,7 @@ processes on free ports with a fresh data directory, and the HTTP steps its user
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -37,8 +38,8 @@ class Stack:
             "CASHBACK_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.api_port}",
             "CASHBACK_POLICY__RETURN_WINDOW_DAYS": "0",  # R15 shortened: pay at once
             "CASHBACK_DEMO_DATA": "false",
-            # The Web UI on its free port calls the codec from its own origin.
-            "CASHBACK_CODEC_CORS_ORIGINS": f'["http://127.0.0.1:{self.ui_port}"]',
+            # The Web UI on its free port calls the codec with the operator's session cookie.
+            "CASHBACK_CODEC_CORS_ORIGINS": json.dumps([f"http://127.0.0.1:{self.ui_port}"]),
         }
         self.api = f"http://127.0.0.1:{self.api_port}"
         self.run_log = data_dir.parent / "run.log"

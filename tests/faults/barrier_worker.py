@@ -80,6 +80,7 @@ async def main() -> None:
     worker = claim_worker(
         client,
         activities,
+        decision_key=settings.decision_key_bytes,
         task_queue=settings.task_queue,
         max_activity_threads=threads,
         max_cached_workflows=settings.worker_max_cached_workflows,

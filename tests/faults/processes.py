@@ -61,6 +61,7 @@ from cashback.mail.smtp import NOTICE_HEADER
 from cashback.run import start_temporal, wait_for_temporal
 from cashback.wiring import bank_accounts, open_database
 from tests.db.seed import add_offer, add_reseller, new_claim
+from tests.decisions import signed
 from tests.integration.program import invoice_ref, licensing_record_of
 from tests.mail.mailbox import free_port
 from workflows.claim import ClaimWorkflow
@@ -125,6 +126,7 @@ def worker_environment(settings: Settings, extra: dict[str, str] | None = None) 
         "CASHBACK_PUBLIC_BASE_URL": settings.public_base_url,
         "CASHBACK_DEMO_DATA": "false",
         "CASHBACK_POLICY": settings.policy.model_dump_json(),
+        "CASHBACK_DECISION_KEY": settings.decision_key.get_secret_value(),  # D3: as the tests sign
         **(extra or {}),
     }
 
@@ -356,16 +358,15 @@ class FaultProgram:
 
     async def approve(self, claim_id: str) -> None:
         """The operator approves the claim once it is under review (R8, R9)."""
-        await self._update(
-            claim_id, ClaimWorkflow.decide, Decision(kind=DecisionKind.APPROVE, operator=OPERATOR)
-        )
+        approve = Decision(kind=DecisionKind.APPROVE, operator=OPERATOR)
+        await self._update(claim_id, ClaimWorkflow.decide, signed(approve, claim_id))
 
     async def reject(self, claim_id: str, *, escalated: bool = False) -> None:
         """The operator rejects the claim under review (R8), or once it was escalated (R9)."""
         if escalated:
             await self.wait_for(claim_id, ClaimStatus.UNDER_REVIEW, escalated=True)
         decision = Decision(kind=DecisionKind.REJECT, operator=OPERATOR, reasons=("not eligible",))
-        await self._update(claim_id, ClaimWorkflow.decide, decision)
+        await self._update(claim_id, ClaimWorkflow.decide, signed(decision, claim_id))
 
     async def give_bank_details(
         self, claim_id: str, holder_type: HolderType = HolderType.COMPANY

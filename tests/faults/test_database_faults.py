@@ -93,6 +93,7 @@ from cashback.wiring import (
 from tests.api.claims_helpers import stored_invoices, submit, terminate_all
 from tests.api.harness import Api
 from tests.db.conftest import BACKENDS, schema_of_its_own
+from tests.decisions import signed
 from tests.faults.database_faults import (
     DatabaseProxy,
     Fault,
@@ -668,7 +669,12 @@ async def test_d3_d5_r7_r14_claim_is_paid_once_with_random_database_faults(
     program = RealProgram(env, rig.settings, rig.clean, task_queue=f"claims-{uuid.uuid4()}")
     store = _local_invoices(rig.settings)
     started = time.monotonic()
-    async with claim_worker(env.client, rig.activities, task_queue=program.task_queue):
+    async with claim_worker(
+        env.client,
+        rig.activities,
+        decision_key=rig.settings.decision_key_bytes,
+        task_queue=program.task_queue,
+    ):
         for round_ in range(claims):
             claim = seed_claim(rig.clean, store)
             rig.injector.at_random(rate, seed + round_)
@@ -676,9 +682,8 @@ async def test_d3_d5_r7_r14_claim_is_paid_once_with_random_database_faults(
             writes_before = rig.injector.write_transactions
             handle = await program.submit(claim)
             await _wait_for(handle, ClaimStatus.UNDER_REVIEW, notices=1)
-            await handle.execute_update(
-                ClaimWorkflow.decide, Decision(kind=DecisionKind.APPROVE, operator=OPERATOR)
-            )
+            approve = Decision(kind=DecisionKind.APPROVE, operator=OPERATOR)
+            await handle.execute_update(ClaimWorkflow.decide, signed(approve, claim.claim_id))
             await _wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS, notices=3)
             mails = notices_of(mailbox, claim.claim_id)
             token = secure_token(mails[-1][1])
@@ -788,7 +793,12 @@ async def served(
                 await asyncio.sleep(0.05)
         activities = build_activities(settings, worker_database)
         async with (
-            claim_worker(env.client, activities, task_queue=settings.task_queue),
+            claim_worker(
+                env.client,
+                activities,
+                decision_key=settings.decision_key_bytes,
+                task_queue=settings.task_queue,
+            ),
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http,
         ):
             api = Api(app=app, http=http, services=services, env=env, mailbox=mailbox)

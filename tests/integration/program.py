@@ -42,6 +42,7 @@ from cashback.invoices import InvoiceStorage, StoredInvoice
 from cashback.mail.smtp import NOTICE_HEADER
 from cashback.wiring import bank_accounts, build_activities, payment_gateway
 from tests.db.seed import add_offer, add_reseller, new_claim
+from tests.decisions import signed
 from tests.mail.mailbox import Delivery, Mailbox
 from worker import claim_worker
 from workflows.claim import ClaimWorkflow
@@ -176,8 +177,9 @@ class RealProgram:
     async def approve(self, handle: WorkflowHandle[Any, Any]) -> ClaimState:
         """The operator approves the claim under review (R8, R9)."""
         await self.wait_for(handle, ClaimStatus.UNDER_REVIEW, notices=1)
+        approve = Decision(kind=DecisionKind.APPROVE, operator=OPERATOR)
         state: ClaimState = await handle.execute_update(
-            ClaimWorkflow.decide, Decision(kind=DecisionKind.APPROVE, operator=OPERATOR)
+            ClaimWorkflow.decide, signed(approve, handle.id.removeprefix("claim-"))
         )
         return state
 
@@ -218,7 +220,12 @@ async def running_program(
     """A claim worker with the activities `cashback.wiring` builds from `settings`."""
     program = RealProgram(env, settings, database, task_queue=f"claims-{uuid.uuid4()}")
     activities = build_activities(settings, database)
-    async with claim_worker(env.client, activities, task_queue=program.task_queue):
+    async with claim_worker(
+        env.client,
+        activities,
+        decision_key=settings.decision_key_bytes,
+        task_queue=program.task_queue,
+    ):
         yield program
 
 

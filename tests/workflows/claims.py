@@ -39,6 +39,7 @@ from cashback.domain.payout import BankDetailsJudgement, HolderType
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.reseller import Language, ResellerSnapshot
 from cashback.domain.status import ClaimStatus, NoticeKind
+from tests.decisions import decision_key, signed
 from tests.fakes import (
     InMemoryInvoiceStore,
     InMemoryLicensingRecords,
@@ -149,6 +150,7 @@ class Program:
     bank: ScriptedBank = field(default_factory=ScriptedBank)
     standing: InMemoryStandingConfirmations = field(default_factory=InMemoryStandingConfirmations)
     handles: list[WorkflowHandle[Any, ClaimOutcome]] = field(default_factory=list)
+    skipped: dict[str, timedelta] = field(default_factory=dict)  # workflow id -> fast-forwarded
 
     def activities(self) -> ClaimActivities:
         return ClaimActivities(
@@ -217,10 +219,17 @@ class Program:
 
     async def fast_forward(self, handle: WorkflowHandle[Any, Any], duration: timedelta) -> bool:
         """Move this workflow's clock on by `duration`; False when it completed on the way."""
+        self.skipped[handle.id] = self.skipped.get(handle.id, timedelta(0)) + duration
         return await self.env.fast_forward(handle, duration)
 
+    def signed(self, handle: WorkflowHandle[Any, Any], decision: Decision) -> Decision:
+        """`decision` signed for the claim of `handle`, dated by the claim's clock (D3)."""
+        claim_id = handle.id.removeprefix("claim-")
+        return signed(decision, claim_id, skipped=self.skipped.get(handle.id, timedelta(0)))
+
     async def decide(self, handle: WorkflowHandle[Any, Any], decision: Decision) -> ClaimState:
-        return await handle.execute_update(ClaimWorkflow.decide, decision)
+        """An operator's decision, signed as the API signs it (D3)."""
+        return await handle.execute_update(ClaimWorkflow.decide, self.signed(handle, decision))
 
     async def give_bank_details(
         self, handle: WorkflowHandle[Any, Any], details: BankDetailsSubmission = COMPANY_DETAILS
@@ -248,6 +257,11 @@ async def running_program(
     env: WorkflowEnvironment, save_as: str | None = None
 ) -> AsyncIterator[Program]:
     program = Program(env=env, task_queue=f"claims-{uuid.uuid4()}")
-    async with claim_worker(env.client, program.activities(), task_queue=program.task_queue):
+    async with claim_worker(
+        env.client,
+        program.activities(),
+        decision_key=decision_key(),
+        task_queue=program.task_queue,
+    ):
         yield program
     await program.replay_histories(save_as)

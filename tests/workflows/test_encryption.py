@@ -13,6 +13,7 @@ from cashback.config import Settings
 from cashback.domain.payout import HolderType
 from cashback.domain.status import ClaimStatus
 from cashback.wiring import data_converter
+from tests.decisions import decision_key, signed
 from tests.workflows.claims import APPROVE, RESELLER_NAME, Program, claim_input, licensing_record
 from worker import claim_worker
 from workflows.claim import ClaimWorkflow
@@ -31,7 +32,9 @@ async def test_r13_claim_history_is_ciphertext_without_the_key(env: WorkflowEnvi
     record = licensing_record().model_copy(update={"customer_name": CANARY_CUSTOMER})
     program.add_record(record)
     claim = claim_input(customer_name=CANARY_CUSTOMER)
-    async with claim_worker(client, program.activities(), task_queue=program.task_queue):
+    async with claim_worker(
+        client, program.activities(), decision_key=decision_key(), task_queue=program.task_queue
+    ):
         handle = await client.start_workflow(
             ClaimWorkflow.run,
             claim,
@@ -39,7 +42,7 @@ async def test_r13_claim_history_is_ciphertext_without_the_key(env: WorkflowEnvi
             task_queue=program.task_queue,
         )
         await program.wait_for(handle, ClaimStatus.UNDER_REVIEW)
-        await handle.execute_update(ClaimWorkflow.decide, APPROVE)
+        await handle.execute_update(ClaimWorkflow.decide, signed(APPROVE, claim.claim_id))
         await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS)
         details = BankDetailsSubmission(
             reference="bank-details-1", holder_type=HolderType.COMPANY, holder_name=CANARY_HOLDER
