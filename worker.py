@@ -1,5 +1,5 @@
-"""The claim worker: connects with the pydantic data converter and runs the claim workflow and
-its activities on one task queue.
+"""The claim worker's entry point: connects with the encrypting data converter and runs the
+claim workflow and its activities on one task queue (`cashback/temporal.py` builds them).
 
     python worker.py     # a worker on the configured services (production, docker-compose)
 """
@@ -7,137 +7,33 @@ its activities on one task queue.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import py_compile
 import signal
-import sys
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
 
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
-from temporalio.worker import Replayer, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from cashback.config import Settings
+from cashback.logs import configure_logging
+from cashback.temporal import (  # re-exported: scripts and tests start workers from here
+    TASK_QUEUE,
+    ClaimActivities,
+    claim_worker,
+    connect,
+    replayer,
+    workflow_runner,
+)
+from cashback.wiring import build_activities, data_converter, open_database
 
-import workflows.claim
-from activities.bank_details import BankDetailsActivities
-from activities.calendar import CalendarActivities
-from activities.eligibility import EligibilityActivities
-from activities.invoices import InvoiceActivities
-from activities.mail import MailActivities
-from activities.payments import PaymentActivities
-from activities.records import RecordsActivities
-from cashback.decisions import DecisionKey, trust_on
-from workflows.claim import ClaimWorkflow
-
-TASK_QUEUE = "claims"
-
-# Modules the workflow's models load lazily (e-mail validation); they are deterministic.
-_PASSTHROUGH = ("email_validator", "idna")
-
-
-@dataclass(frozen=True)
-class ClaimActivities:
-    """Every activity the claim workflow calls, each class with its dependencies injected."""
-
-    records: RecordsActivities
-    mail: MailActivities
-    invoices: InvoiceActivities
-    eligibility: EligibilityActivities
-    payments: PaymentActivities
-    bank_details: BankDetailsActivities
-    calendar: CalendarActivities = field(default_factory=CalendarActivities)
-
-    def functions(self) -> Sequence[Callable[..., Any]]:
-        return [
-            self.calendar.review_deadline,
-            self.records.append_timeline,
-            self.mail.send_notice,
-            self.invoices.check_invoice,
-            self.eligibility.check_claim,
-            self.eligibility.release_licences,
-            self.eligibility.hold_approved_licences,
-            self.payments.pay,
-            self.bank_details.standing_confirmation,
-        ]
-
-
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox the claim workflow runs in, here and in replay tests."""
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*_PASSTHROUGH)
-    )
-
-
-def replayer() -> Replayer:
-    """Replays claim histories against the current workflow code (determinism checks)."""
-    return Replayer(
-        workflows=[ClaimWorkflow],
-        data_converter=pydantic_data_converter,
-        workflow_runner=workflow_runner(),
-    )
-
-
-async def connect(
-    target: str,
-    namespace: str = "default",
-    data_converter: DataConverter = pydantic_data_converter,
-) -> Client:
-    """A client that speaks the pydantic models of the claim workflow (encrypted in every
-    process of the program: `cashback.wiring.data_converter`)."""
-    return await Client.connect(target, namespace=namespace, data_converter=data_converter)
-
-
-def cache_workflow_bytecode() -> None:
-    """Write the bytecode of the modules the sandbox imports afresh for every workflow it loads
-    (a new claim, or one evicted from the cache and woken by a timer, an update or a query).
-    With PYTHONDONTWRITEBYTECODE=1, common in container images, nothing else writes it, and
-    each of those imports compiles the source again: 3 to 10 ms of CPU each instead of 0.1 ms
-    (docs/performance.md). A tree that cannot be written keeps the slower path."""
-    if not sys.dont_write_bytecode:
-        return  # the first import wrote it
-    for module in (workflows, workflows.claim):
-        if module.__file__:
-            with contextlib.suppress(OSError, py_compile.PyCompileError):
-                py_compile.compile(module.__file__, doraise=True)
-
-
-def claim_worker(
-    client: Client,
-    activities: ClaimActivities,
-    *,
-    decision_key: bytes,
-    task_queue: str = TASK_QUEUE,
-    max_activity_threads: int = 16,
-    max_cached_workflows: int = 1000,
-) -> Worker:
-    """A worker for claims. Database, S3, SMTP and bank calls block, so the activities are
-    synchronous and run on a thread pool, never on the event loop. The `decide` validator
-    verifies operators' decisions with `decision_key` (CASHBACK_DECISION_KEY)."""
-    cache_workflow_bytecode()
-    trust_on(task_queue, DecisionKey(decision_key))
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[ClaimWorkflow],
-        workflow_runner=workflow_runner(),
-        activities=activities.functions(),
-        activity_executor=ThreadPoolExecutor(max_workers=max_activity_threads),
-        # Workflows kept in memory between their tasks; an evicted one is replayed from its
-        # history when it wakes up. Bounds the worker's memory (docs/performance.md).
-        max_cached_workflows=max_cached_workflows,
-    )
+__all__ = [
+    "TASK_QUEUE",
+    "ClaimActivities",
+    "claim_worker",
+    "connect",
+    "main",
+    "replayer",
+    "workflow_runner",
+]
 
 
 async def main() -> None:
     """Run a worker against the configured Temporal server and services (CASHBACK_* settings)."""
-    from cashback.config import Settings
-    from cashback.logs import configure_logging
-    from cashback.wiring import build_activities, data_converter, open_database
-
     settings = Settings()
     configure_logging(settings.log_format)
     client = await connect(

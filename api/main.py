@@ -12,8 +12,8 @@ from api.app import create_app
 from api.services import Services
 from cashback.config import Settings
 from cashback.logs import configure_logging
+from cashback.temporal import connect
 from cashback.wiring import data_converter
-from worker import connect
 
 
 @asynccontextmanager

@@ -57,8 +57,8 @@ from temporalio.client import Client
 from cashback.config import Settings
 from cashback.db import Database, upgrade_to_head
 from cashback.run import start_temporal
+from cashback.temporal import connect
 from cashback.wiring import data_converter
-from worker import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

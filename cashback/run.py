@@ -36,8 +36,8 @@ from cashback.local_mail import start_local_mail
 from cashback.logs import configure_logging
 from cashback.search_attributes import CLAIM_SEARCH_ATTRIBUTES
 from cashback.supervision import WorkerKeepsDying, WorkerSupervisor
+from cashback.temporal import connect
 from cashback.wiring import data_converter, open_database
-from worker import connect
 
 log = logging.getLogger("cashback.run")
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"

@@ -42,7 +42,7 @@ from cashback.invoices import (
 from cashback.mail import MailRenderer, SmtpOutbox
 from cashback.mail.accounts import AccountMailer
 from cashback.mail.smtp import SmtpServer
-from worker import ClaimActivities
+from cashback.temporal import ClaimActivities
 
 
 def payload_codec(settings: Settings) -> EncryptionCodec:
