@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Row, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from cashback.db.tables import Claim, Reseller
@@ -45,7 +45,13 @@ def _selection(claims: ClaimFilter) -> Select[Claim, str, str]:
     query = select(Claim, Reseller.company_name, Reseller.country).join(
         Reseller, Reseller.id == Claim.reseller_id
     )
-    conditions = []
+    return query.where(*_conditions(claims, join=True))
+
+
+def _conditions(claims: ClaimFilter, *, join: bool) -> list[ColumnElement[bool]]:
+    """The filter's conditions; the country is the reseller's, compared on the joined row
+    (`join`) or through the reseller ids of the country."""
+    conditions: list[ColumnElement[bool]] = []
     if claims.status is not None:
         conditions.append(Claim.status == claims.status)
     if claims.offer_id is not None:
@@ -53,14 +59,19 @@ def _selection(claims: ClaimFilter) -> Select[Claim, str, str]:
     if claims.reseller_id is not None:
         conditions.append(Claim.reseller_id == claims.reseller_id)
     if claims.country is not None:
-        conditions.append(Reseller.country == claims.country.upper())
+        country = claims.country.upper()
+        conditions.append(
+            Reseller.country == country
+            if join
+            else Claim.reseller_id.in_(select(Reseller.id).where(Reseller.country == country))
+        )
     if claims.verdict is not None:
         conditions.append(Claim.verdict == claims.verdict)
     if claims.escalated is not None:
         conditions.append(Claim.escalated.is_(claims.escalated))
     if claims.deadline_before is not None:
         conditions.append(Claim.review_deadline < claims.deadline_before)
-    return query.where(*conditions)
+    return conditions
 
 
 def _listed(rows: Iterable[Row[Claim, str, str]]) -> list[ListedClaim]:
@@ -74,21 +85,36 @@ class ClaimLists:
         self._session = session
 
     def count(self, claims: ClaimFilter) -> int:
-        inner = _selection(claims).with_only_columns(Claim.id).subquery()
-        return int(self._session.scalar(select(func.count()).select_from(inner)) or 0)
+        """How many claims the selection holds (read from the indexes where it can)."""
+        query = select(func.count()).select_from(Claim).where(*_conditions(claims, join=False))
+        return int(self._session.scalar(query) or 0)
 
     def by_deadline(
         self, claims: ClaimFilter, limit: int, after: tuple[date, str] | None = None
     ) -> list[ListedClaim]:
-        """The review queue's order: the earliest review deadline first (R9), then claim id;
-        `after` is the (deadline, id) of the last claim of the page before."""
-        deadline = func.coalesce(Claim.review_deadline, NO_DEADLINE)
-        query = _selection(claims)
-        if after is not None:
-            day, claim_id = after
-            query = query.where(or_(deadline > day, and_(deadline == day, Claim.id > claim_id)))
-        rows = self._session.execute(query.order_by(deadline, Claim.id).limit(limit))
-        return _listed(rows)
+        """The review queue's order: the earliest review deadline first (R9), then claim id,
+        claims without a deadline yet last; `after` is the (deadline, id) of the last claim of
+        the page before (`NO_DEADLINE` for one without). Two index range scans, no sort."""
+        rows: list[ListedClaim] = []
+        if after is None or after[0] != NO_DEADLINE:
+            dated = _selection(claims).where(Claim.review_deadline.is_not(None))
+            if after is not None:
+                day, claim_id = after
+                dated = dated.where(
+                    or_(
+                        Claim.review_deadline > day,
+                        and_(Claim.review_deadline == day, Claim.id > claim_id),
+                    )
+                )
+            dated = dated.order_by(Claim.review_deadline, Claim.id).limit(limit)
+            rows = _listed(self._session.execute(dated))
+        if len(rows) < limit:
+            undated = _selection(claims).where(Claim.review_deadline.is_(None))
+            if after is not None and after[0] == NO_DEADLINE:
+                undated = undated.where(Claim.id > after[1])
+            undated = undated.order_by(Claim.id).limit(limit - len(rows))
+            rows += _listed(self._session.execute(undated))
+        return rows
 
     def newest_first(
         self, claims: ClaimFilter, limit: int, after: tuple[datetime, str] | None = None

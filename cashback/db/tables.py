@@ -290,8 +290,9 @@ class Claim(Base):
         ),
         # The operators' lists: by status and deadline (the review queue), by offer, by reseller.
         Index("ix_claims_status_review_deadline", "status", "review_deadline", "id"),
-        Index("ix_claims_offer_status", "offer_id", "status"),
+        Index("ix_claims_offer_status", "offer_id", "status", "reseller_id"),
         Index("ix_claims_created_at", "created_at", "id"),
+        Index("ix_claims_status_created_at", "status", "created_at", "id"),
         CheckConstraint("amount_minor_units >= 0", name="amount_not_negative"),
     )
 

@@ -49,7 +49,12 @@ def upgrade() -> None:
             sa.Column("outcome_reasons", sa.JSON(), server_default="[]", nullable=False)
         )
         batch_op.create_index("ix_claims_created_at", ["created_at", "id"], unique=False)
-        batch_op.create_index("ix_claims_offer_status", ["offer_id", "status"], unique=False)
+        batch_op.create_index(
+            "ix_claims_offer_status", ["offer_id", "status", "reseller_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_claims_status_created_at", ["status", "created_at", "id"], unique=False
+        )
         batch_op.create_index(
             "ix_claims_status_review_deadline", ["status", "review_deadline", "id"], unique=False
         )
@@ -58,6 +63,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("claims", schema=None) as batch_op:
         batch_op.drop_index("ix_claims_status_review_deadline")
+        batch_op.drop_index("ix_claims_status_created_at")
         batch_op.drop_index("ix_claims_offer_status")
         batch_op.drop_index("ix_claims_created_at")
         batch_op.drop_column("outcome_reasons")
