@@ -6,30 +6,34 @@ Protocol (Temporal's remote codec): POST /codec/decode and /codec/encode with
 `encode` signs a decision (the `decide` update's input) for the signed-in operator (D3).
 
 These are the only endpoints the operator's browser session (the cookie `POST /auth/session`
-sets) opens; `DELETE /codec/session` ends that session.
+sets) opens, with the invoice link of the Web UI's claim details (`/codec/claims/{id}/invoice`);
+`DELETE /codec/session` ends that session.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Body, Response
+from fastapi.responses import RedirectResponse
 from google.protobuf import json_format
 from sqlalchemy import delete
 from temporalio.api.common.v1 import Payloads
 
 from api.browser import SESSION_COOKIE, cookie_path
 from api.deps import CodecOperator, CodecSession, ServicesDep
-from api.errors import ApiError, error_responses
+from api.errors import ApiError, error_responses, not_found
 from api.limits import BodyCap
 from cashback.codec import UnknownPayloadKey
-from cashback.db.tables import ApiToken
+from cashback.db.tables import ApiToken, Claim
 from cashback.decisions import DecisionKey, DecisionRefused
+from cashback.invoices import InvoiceNotFoundError, InvoiceStorageError
 from cashback.wiring import payload_codec
 
 router = APIRouter(prefix="/codec", tags=["codec"])
+INVOICE_LINK_LIFETIME = timedelta(minutes=10)
 
 # The Web UI sends whole payloads: Temporal takes up to 2 MB each, base64 adds a third.
 PAYLOADS_CAP = BodyCap(
@@ -100,3 +104,28 @@ def sign_out_session(user: CodecSession, services: ServicesDep) -> Response:
         secure=services.settings.public_base_url.startswith("https://"),
     )
     return response
+
+
+@router.get(
+    "/claims/{claim_id}/invoice",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={
+        303: {"description": "to a short-lived link to the invoice"},
+        **error_responses(401, 403, 404, 503),
+    },
+)
+def open_invoice(claim_id: str, user: CodecOperator, services: ServicesDep) -> RedirectResponse:
+    """R5: the claim's customer invoice for an operator signed in in this browser (the Temporal
+    Web UI's claim details link here): a redirect to a link that expires in minutes."""
+    with services.database.reading() as session:
+        claim = session.get(Claim, claim_id)
+    if claim is None:
+        raise not_found(f"claim {claim_id}")
+    try:
+        url = services.invoices.download_url(claim.invoice_object_key, INVOICE_LINK_LIFETIME)
+    except InvoiceNotFoundError:
+        raise not_found(f"the invoice of claim {claim_id}") from None
+    except InvoiceStorageError as error:
+        raise ApiError(503, "invoice_store_unavailable", str(error)) from None
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})

@@ -60,6 +60,7 @@ class Services:
                 temporal,
                 settings.task_queue,
                 settings.policy,
+                settings.public_base_url,
             ),
             organisations=Organisations(
                 database, account_mailer(settings), settings.public_base_url

@@ -69,6 +69,7 @@ class Submissions:
     temporal: Client
     task_queue: str
     policy: ProgramPolicy
+    public_base_url: str = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
@@ -425,6 +426,20 @@ def _claim_input(
     return claim_input_of(reseller, offer, claim, ref, services.policy)
 
 
+def _static_details(services: Submissions, claim: ClaimInput) -> str:
+    """The claim's page in the Temporal Web UI: who claims what, and links an operator opens
+    (the claim in the API; the invoice, for an operator signed in at /codec/sign-in)."""
+    base = services.public_base_url.rstrip("/")
+    return (
+        f"**{claim.reseller.company_name}** claims cash back for agreement "
+        f"{claim.claimed.agreement_number} under {claim.offer.name}.\n\n"
+        f"- Claim: [{base}/operator/claims/{claim.claim_id}]"
+        f"({base}/operator/claims/{claim.claim_id}) (operators' API)\n"
+        f"- Invoice: [open]({base}/codec/claims/{claim.claim_id}/invoice) "
+        "(signed in at /codec/sign-in; the link it opens expires in minutes)\n"
+    )
+
+
 class _WorkflowNotStarted(Exception):
     pass
 
@@ -439,6 +454,7 @@ async def _start_workflow(services: Submissions, claim: ClaimInput) -> None:
             id=claim_workflow_id(claim.claim_id),
             task_queue=services.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_details=_static_details(services, claim),
             static_summary=(
                 f"{claim.reseller.company_name} · {claim.offer.name} · agreement "
                 f"{claim.claimed.agreement_number} (claim {claim.claim_id})"

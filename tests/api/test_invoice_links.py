@@ -9,8 +9,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from api.accounts import create_operator
+from cashback.claims import claim_workflow_id
 from cashback.invoices import ExpiredInvoiceLink, InvoiceLinks, LocalInvoiceStorage, link_key
-from tests.api.harness import Api
+from tests.api.claims_helpers import new_agreement, submitted, terminate_all
+from tests.api.harness import PASSWORD, Api
 
 PDF = b"%PDF-1.7\n% the customer invoice\n"
 KEY = "invoices/c_0123456789abcdef/3f2a.pdf"
@@ -94,3 +97,34 @@ def test_r5_a_link_lives_until_its_expiry_and_not_a_second_longer() -> None:
     clock[0] = now + timedelta(minutes=10)
     with pytest.raises(ExpiredInvoiceLink):
         links.check(KEY, expires, signature)
+
+
+async def test_r5_the_web_uis_claim_details_open_the_invoice_for_a_signed_in_operator(
+    api: Api,
+) -> None:
+    """R5, R13: a claim's details in the Temporal Web UI link to the claim in the API and to
+    `/codec/claims/{id}/invoice`, which sends an operator signed in in this browser (the codec
+    session) on to a short-lived link of the invoice; without the session: 401."""
+    reseller = await api.register()
+    offer = await api.create_offer()
+    claim_id = await submitted(api, reseller, offer["offer_id"], new_agreement())
+    handle = api.services.temporal.get_workflow_handle(claim_workflow_id(claim_id))
+    details = await (await handle.describe()).static_details()
+    assert details is not None
+    assert f"http://testserver/operator/claims/{claim_id}" in details
+    assert f"http://testserver/codec/claims/{claim_id}/invoice" in details
+
+    refused = await api.http.get(f"/codec/claims/{claim_id}/invoice")
+    assert refused.status_code == 401
+    create_operator(api.services.database, "ops-invoice@program.example", PASSWORD)
+    opened = await api.http.post(
+        "/auth/session", data={"username": "ops-invoice@program.example", "password": PASSWORD}
+    )
+    assert opened.status_code == 204
+    sent_on = await api.http.get(f"/codec/claims/{claim_id}/invoice")
+    assert sent_on.status_code == 303
+    invoice = await api.http.get(path_of(sent_on.headers["location"]))
+    assert invoice.status_code == 200
+    assert invoice.content.startswith(b"%PDF-")
+    api.http.cookies.clear()
+    await terminate_all(api)

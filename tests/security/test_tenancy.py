@@ -89,6 +89,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/bank-details/{token}"): Entry("claim", _get, 404),
     # R5: the signed link is the credential: a path without its signature opens nothing.
     ("GET", "/invoices/{object_key:path}"): Entry("claim", _get, 403),
+    ("GET", "/codec/claims/{claim_id}/invoice"): Entry("claim", _get, 403),
     ("POST", "/bank-details/{token}"): Entry("claim", _bank_details, 404),
 }
 
