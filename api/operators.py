@@ -18,26 +18,21 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
 from sqlalchemy import select
-from temporalio.client import (
-    WorkflowUpdateFailedError,
-)
-from temporalio.exceptions import FailureError
-from temporalio.service import RPCError, RPCStatusCode
 
-from activities.payments import PaymentOutcome, PaymentResult
+from activities.payments import PaymentOutcome
 from activities.records import TimelineEntry
 from api.deps import OperatorUser, ServicesDep, links
 from api.errors import ApiError, error_responses, not_found, nul_in_text
 from api.limits import MULTIPART_ALLOWANCE, BodyCap
+from cashback import review
 from cashback.bank.simulated import BANK_DETAIL_ERRORS
-from cashback.claims import ClaimState, Decision, DecisionKind
-from cashback.db import Database, PaymentRepository, TimelineRepository
+from cashback.claims import ClaimState, DecisionKind
+from cashback.db import Database, TimelineRepository
 from cashback.db.claim_lists import NO_DEADLINE, ClaimFilter, ClaimLists, ListedClaim
-from cashback.db.tables import Claim, PaymentStatus, Reseller
+from cashback.db.tables import Claim, Reseller
 from cashback.decisions import DecisionKey
 from cashback.domain.eligibility import Reason, Verdict
 from cashback.domain.money import Money
@@ -50,6 +45,7 @@ from cashback.licensing_import import (
     InvalidCsv,
     import_licensing_csv,
 )
+from cashback.review import ACCEPTED_CODES, ActionRefused, DecisionMade
 
 router = APIRouter(tags=["operators"])
 
@@ -487,9 +483,11 @@ class DecisionCreate(BaseModel):
         return self
 
 
-def _refusal(error: WorkflowUpdateFailedError) -> str:
-    cause = error.cause
-    return cause.message if isinstance(cause, FailureError) else str(cause)
+def _not_taken(refused: ActionRefused) -> ApiError:
+    status = 503 if refused.unavailable else 409
+    if refused.code == "unknown_return_code":
+        status = 422
+    return ApiError(status, refused.code, refused.detail)
 
 
 @router.post(
@@ -506,42 +504,20 @@ async def decide(
     """R8, R9: approve or reject a claim under review. The decision goes to the claim's workflow
     as the `decide` update, signed for the signed-in operator (D3); a decision its validator
     refuses answers 409 with its reason."""
-    handle = services.temporal.get_workflow_handle(claim.claim.workflow_id)
-    signed = DecisionKey(services.settings.decision_key_bytes).sign(
-        Decision(
-            kind=decision.kind,
-            operator=user.email,
-            reasons=tuple(decision.reasons),
-            licences=decision.licences,
-            sale_date=decision.sale_date,
-        ),
-        claim_id=claim.claim.id,
-        operator=user.email,
-        issued_at=datetime.now(UTC),
+    made = DecisionMade(
+        kind=decision.kind,
+        reasons=tuple(decision.reasons),
+        licences=decision.licences,
+        sale_date=decision.sale_date,
     )
+    key = DecisionKey(services.settings.decision_key_bytes)
     try:
-        state: ClaimState = await handle.execute_update("decide", signed, result_type=ClaimState)
-    except WorkflowUpdateFailedError as error:
-        raise ApiError(409, "decision_refused", _refusal(error)) from error
-    except RPCError as error:
-        if error.status is not RPCStatusCode.NOT_FOUND:
-            raise ApiError(
-                503, "temporal_unavailable", "the workflow service did not answer; try again"
-            ) from error
-        # A finished workflow takes no updates, so its validator cannot answer for it.
-        status = claim.claim.status
-        detail = (
-            f"the claim's workflow {claim.claim.workflow_id} is not running"
-            if status is ClaimStatus.UNDER_REVIEW
-            else f"the claim is not under review (status {status.value})"
-        )
-        raise ApiError(409, "decision_refused", detail) from error
-    return state
+        return await review.decide(services.temporal, key, claim.claim, user.email, made)
+    except ActionRefused as refused:
+        raise _not_taken(refused) from None
 
 
 # ---- payment results from a file exchange ----------------------------------------------------
-
-ACCEPTED_CODES = frozenset({"ACCP", "ACSC", "ACSP"})  # ISO 20022: accepted / settled
 
 
 class PaymentResultEntry(BaseModel):
@@ -571,50 +547,18 @@ async def enter_payment_result(
 ) -> PaymentResultRead:
     """R14, R16: enter the bank's answer to the claim's pending payment (file exchange): paid,
     or rejected for bank-detail reasons, which starts the update loop of R16."""
-    code = entry.return_code
-    if code in ACCEPTED_CODES:
-        result = PaymentResult(
-            outcome=PaymentOutcome.PAID, bank_reference=entry.bank_reference or code
-        )
-    elif code in BANK_DETAIL_ERRORS:
-        result = PaymentResult(
-            outcome=PaymentOutcome.REJECTED, return_code=code, detail=BANK_DETAIL_ERRORS[code]
-        )
-    else:
-        known = ", ".join(sorted(ACCEPTED_CODES | set(BANK_DETAIL_ERRORS)))
-        raise ApiError(422, "unknown_return_code", f"{code} is not one of {known}")
-
-    def pending() -> tuple[str, bytes] | None:
-        with services.database.reading() as session:
-            waiting = [
-                (p.idempotency_key, p.task_token)
-                for p in PaymentRepository(session).of_claim(claim.claim.id)
-                if p.status is PaymentStatus.PENDING and p.task_token is not None
-            ]
-            return waiting[-1] if waiting else None
-
-    found = await run_in_threadpool(pending)
-    if found is None:
-        raise ApiError(409, "no_pending_payment", "no payment of this claim waits for an answer")
-    key, task_token = found
     try:
-        await services.temporal.get_async_activity_handle(task_token=task_token).complete(result)
-    except RPCError as error:
-        raise ApiError(
-            409, "payment_not_waiting", "the payment no longer waits for this answer"
-        ) from error
-
-    def record() -> None:
-        status = (
-            PaymentStatus.PAID if result.outcome is PaymentOutcome.PAID else PaymentStatus.REJECTED
+        result = review.bank_answer(entry.return_code, entry.bank_reference)
+        answered = await review.enter_payment_result(
+            services.database, services.temporal, claim.claim.id, result
         )
-        with services.database.transaction() as session:
-            PaymentRepository(session).record_answer(
-                key, status, bank_reference=result.bank_reference, return_code=result.return_code
-            )
-
-    await run_in_threadpool(record)
-    return PaymentResultRead(idempotency_key=key, outcome=result.outcome, return_code=code)
+    except ActionRefused as refused:
+        raise _not_taken(refused) from None
+    return PaymentResultRead(
+        idempotency_key=answered.idempotency_key,
+        outcome=answered.outcome,
+        return_code=entry.return_code,
+    )
 
 
 # ---- licensing records --------------------------------------------------------------------------

@@ -1,0 +1,146 @@
+"""Operators' actions on a claim as application services: a decision (R8, R9) sent to the
+claim's workflow signed for the operator who made it (D3), and the bank's answer to a payment
+sent by file exchange (R14, R16). The routes only read the request and shape the answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from anyio import to_thread
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import FailureError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.payments import PaymentOutcome, PaymentResult
+from cashback.bank.simulated import BANK_DETAIL_ERRORS
+from cashback.claims import ClaimState, Decision, DecisionKind
+from cashback.db import Database, PaymentRepository
+from cashback.db.tables import Claim, PaymentStatus
+from cashback.decisions import DecisionKey
+from cashback.domain.status import ClaimStatus
+
+ACCEPTED_CODES = frozenset({"ACCP", "ACSC", "ACSP"})  # ISO 20022: accepted / settled
+
+
+class ActionRefused(Exception):
+    """The action was not taken: a stable code and a sentence saying why; `unavailable` when
+    a service did not answer (try again)."""
+
+    def __init__(self, code: str, detail: str, *, unavailable: bool = False) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.unavailable = unavailable
+
+
+@dataclass(frozen=True)
+class DecisionMade:
+    kind: DecisionKind
+    reasons: tuple[str, ...] = ()
+    licences: int | None = None
+    sale_date: date | None = None
+
+
+async def decide(
+    temporal: Client, key: DecisionKey, claim: Claim, operator: str, decision: DecisionMade
+) -> ClaimState:
+    """R8, R9, D3: the decision goes to the claim's workflow as the `decide` update, signed for
+    `operator` (a verified account); the workflow's validator has the last word. Raises
+    `ActionRefused`."""
+    signed = key.sign(
+        Decision(
+            kind=decision.kind,
+            operator=operator,
+            reasons=decision.reasons,
+            licences=decision.licences,
+            sale_date=decision.sale_date,
+        ),
+        claim_id=claim.id,
+        operator=operator,
+        issued_at=datetime.now(UTC),
+    )
+    handle = temporal.get_workflow_handle(claim.workflow_id)
+    try:
+        state: ClaimState = await handle.execute_update("decide", signed, result_type=ClaimState)
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        why = cause.message if isinstance(cause, FailureError) else str(cause)
+        raise ActionRefused("decision_refused", why) from error
+    except RPCError as error:
+        if error.status is not RPCStatusCode.NOT_FOUND:
+            raise ActionRefused(
+                "temporal_unavailable",
+                "the workflow service did not answer; try again",
+                unavailable=True,
+            ) from error
+        # A finished workflow takes no updates, so its validator cannot answer for it.
+        detail = (
+            f"the claim's workflow {claim.workflow_id} is not running"
+            if claim.status is ClaimStatus.UNDER_REVIEW
+            else f"the claim is not under review (status {claim.status.value})"
+        )
+        raise ActionRefused("decision_refused", detail) from error
+    return state
+
+
+@dataclass(frozen=True)
+class PaymentAnswered:
+    idempotency_key: str
+    outcome: PaymentOutcome
+
+
+def bank_answer(return_code: str, bank_reference: str | None) -> PaymentResult:
+    """R14, R16: what an ISO 20022 code means for the payment: paid, or rejected for
+    bank-detail reasons. Raises `ActionRefused` for any other code."""
+    if return_code in ACCEPTED_CODES:
+        return PaymentResult(
+            outcome=PaymentOutcome.PAID, bank_reference=bank_reference or return_code
+        )
+    if return_code in BANK_DETAIL_ERRORS:
+        return PaymentResult(
+            outcome=PaymentOutcome.REJECTED,
+            return_code=return_code,
+            detail=BANK_DETAIL_ERRORS[return_code],
+        )
+    known = ", ".join(sorted(ACCEPTED_CODES | set(BANK_DETAIL_ERRORS)))
+    raise ActionRefused("unknown_return_code", f"{return_code} is not one of {known}")
+
+
+async def enter_payment_result(
+    database: Database, temporal: Client, claim_id: str, result: PaymentResult
+) -> PaymentAnswered:
+    """R14, R16: the bank's answer to the claim's pending payment (file exchange) completes
+    the payment activity waiting for it, and is recorded. Raises `ActionRefused`."""
+
+    def pending() -> tuple[str, bytes] | None:
+        with database.reading() as session:
+            waiting = [
+                (p.idempotency_key, p.task_token)
+                for p in PaymentRepository(session).of_claim(claim_id)
+                if p.status is PaymentStatus.PENDING and p.task_token is not None
+            ]
+            return waiting[-1] if waiting else None
+
+    found = await to_thread.run_sync(pending)
+    if found is None:
+        raise ActionRefused("no_pending_payment", "no payment of this claim waits for an answer")
+    key, task_token = found
+    try:
+        await temporal.get_async_activity_handle(task_token=task_token).complete(result)
+    except RPCError as error:
+        raise ActionRefused(
+            "payment_not_waiting", "the payment no longer waits for this answer"
+        ) from error
+
+    def record() -> None:
+        status = (
+            PaymentStatus.PAID if result.outcome is PaymentOutcome.PAID else PaymentStatus.REJECTED
+        )
+        with database.transaction() as session:
+            PaymentRepository(session).record_answer(
+                key, status, bank_reference=result.bank_reference, return_code=result.return_code
+            )
+
+    await to_thread.run_sync(record)
+    return PaymentAnswered(idempotency_key=key, outcome=result.outcome)
