@@ -57,6 +57,9 @@ class ClaimProjection(BaseModel):
     bank_reference: str | None = None
     bank_return_code: str | None = None
     outcome_reasons: tuple[str, ...] = ()
+    # The encrypted bank details on file (a reference, never the details): the secure page
+    # offers to confirm them.
+    bank_details_reference: str | None = None
 
 
 class TimelineEntry(BaseModel):

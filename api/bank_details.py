@@ -38,15 +38,16 @@ from schwifty.exceptions import (
     InvalidLength,
     SchwiftyException,
 )
-from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from api.bank_details_changes import tell_claim_change
 from api.deps import ServicesDep
 from api.services import Services
-from cashback.claims import BankDetailsSubmission, ClaimState, claim_workflow_id
+from cashback.bank_details_changes import tell_claim_change
+from cashback.claims import BankDetailsSubmission, claim_workflow_id
 from cashback.db import BankDetails, mask_iban
 from cashback.db.tables import BankDetailsInvitation, Claim, Offer, Reseller
+from cashback.domain.money import Money
 from cashback.domain.names import control_characters
 from cashback.domain.payout import BankDetailsJudgement, HolderType
 from cashback.domain.reseller import Language
@@ -102,8 +103,9 @@ class Invitation:
     company_name: str
     agreement_number: str
     offer_name: str
-    state: ClaimState
-    masked_on_file: str | None  # the details on file (after a payment failure), masked
+    amount: Money | None
+    bank_details_ref: str | None  # the details on file (after a payment failure)
+    masked_on_file: str | None  # the same, masked
 
 
 @dataclass
@@ -160,6 +162,9 @@ class _Link:
     company_name: str
     agreement_number: str
     offer_name: str
+    status: ClaimStatus
+    amount: Money | None
+    bank_details_ref: str | None
 
 
 def _find(services: Services, token: str) -> _Link:
@@ -181,11 +186,17 @@ def _find(services: Services, token: str) -> _Link:
             company_name=reseller.company_name,
             agreement_number=claim.agreement_number,
             offer_name=session.get_one(Offer, claim.offer_id).name,
+            status=claim.status,
+            amount=Money(minor_units=claim.amount_minor_units, currency=claim.currency)
+            if claim.amount_minor_units is not None and claim.currency is not None
+            else None,
+            bank_details_ref=claim.bank_details_ref,
         )
 
 
 async def _open(services: Services, token: str, lang: str | None, accept: str | None) -> Invitation:
-    """The invitation behind a link that may still take bank details; raises `_Refused`."""
+    """The invitation behind a link that may still take bank details, read from the database
+    (the claim's read model, never its workflow); raises `_Refused`."""
     try:
         link = await run_in_threadpool(_find, services, token)
     except LookupError:
@@ -195,19 +206,11 @@ async def _open(services: Services, token: str, lang: str | None, accept: str | 
         raise _Refused(Problem.USED, language)
     if link.expires_at <= datetime.now(UTC):
         raise _Refused(Problem.EXPIRED, language)
-    handle = services.temporal.get_workflow_handle(claim_workflow_id(link.claim_id))
-    try:
-        state = await handle.query("state", result_type=ClaimState)
-    except (RPCError, WorkflowQueryFailedError):
-        log.exception("the state of claim %s could not be read", link.claim_id)
-        raise _Refused(Problem.UNAVAILABLE, language) from None
-    if state.status not in _ACCEPTING:
+    if link.status not in _ACCEPTING:
         raise _Refused(Problem.CLOSED, language)
     masked = None
-    if state.bank_details_reference is not None:
-        masked = await run_in_threadpool(
-            services.bank_accounts.masked, state.bank_details_reference
-        )
+    if link.bank_details_ref is not None:
+        masked = await run_in_threadpool(services.bank_accounts.masked, link.bank_details_ref)
     return Invitation(
         claim_id=link.claim_id,
         reseller_id=link.reseller_id,
@@ -216,7 +219,8 @@ async def _open(services: Services, token: str, lang: str | None, accept: str | 
         company_name=link.company_name,
         agreement_number=link.agreement_number,
         offer_name=link.offer_name,
-        state=state,
+        amount=link.amount,
+        bank_details_ref=link.bank_details_ref,
         masked_on_file=masked,
     )
 
@@ -249,7 +253,7 @@ def _form_page(
         status_code,
         invitation.language,
         invitation=invitation,
-        amount=invitation.state.amount,
+        amount=invitation.amount,
         action=action,
         entered=entered,
         errors=errors or {},
@@ -347,7 +351,7 @@ async def submit_bank_details(
     except _Refused as refused:
         return _problem_page(refused, services)
 
-    reference = invitation.state.bank_details_reference
+    reference = invitation.bank_details_ref
     if confirm and reference is not None:
         details = await run_in_threadpool(services.bank_accounts.reveal, reference)
     else:

@@ -11,9 +11,14 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.bank_details import HOLDER_NAME_MAX, Entered, check
-from api.bank_details_changes import MailNotSent, judge_standing, set_standing, withdraw_standing
 from api.deps import ResellerUser, ServicesDep
 from api.errors import ApiError, error_responses, not_found
+from cashback.bank_details_changes import (
+    MailNotSent,
+    judge_standing,
+    set_standing,
+    withdraw_standing,
+)
 from cashback.db.standing_confirmations import StandingDetails
 from cashback.domain.payout import BankDetailsJudgement, HolderType
 

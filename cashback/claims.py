@@ -147,6 +147,7 @@ class ClaimState(BaseModel):
             bank_reference=self.payment_reference,
             bank_return_code=self.bank_return_code,
             outcome_reasons=tuple(self.outcome_reasons),
+            bank_details_reference=self.bank_details_reference,
         )
 
 

@@ -41,3 +41,20 @@ def test_the_core_imports_no_api_module() -> None:
         and any(module == "api" or module.startswith("api.") for module in imported_modules(path))
     ]
     assert offenders == []
+
+
+def test_no_route_asks_a_workflow_for_its_state() -> None:
+    """The workflow writes, people read the database: no module of the API calls a workflow
+    query (the `state` query is for debugging in the Temporal UI and for the one-off
+    `project-claims`)."""
+    offenders = []
+    for path in (ROOT / "api").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "query"
+                and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "session")
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

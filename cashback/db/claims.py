@@ -133,6 +133,7 @@ class ClaimRepository:
         claim.bank_reference = projection.bank_reference
         claim.bank_return_code = projection.bank_return_code
         claim.outcome_reasons = list(projection.outcome_reasons)
+        claim.bank_details_ref = projection.bank_details_reference
         claim.updated_at = datetime.now(UTC)
 
     def project_notice(self, notice: NoticeRequest) -> None:

@@ -335,6 +335,7 @@ class Claim(Base):
     bank_reference: Mapped[str | None] = mapped_column(String(128), default=None)
     bank_return_code: Mapped[str | None] = mapped_column(String(8), default=None)
     outcome_reasons: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    bank_details_ref: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class TimelineRow(Base):

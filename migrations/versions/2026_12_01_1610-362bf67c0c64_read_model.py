@@ -48,6 +48,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("outcome_reasons", sa.JSON(), server_default="[]", nullable=False)
         )
+        batch_op.add_column(sa.Column("bank_details_ref", sa.String(length=64), nullable=True))
         batch_op.create_index("ix_claims_created_at", ["created_at", "id"], unique=False)
         batch_op.create_index(
             "ix_claims_offer_status", ["offer_id", "status", "reseller_id"], unique=False
@@ -66,6 +67,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_claims_status_created_at")
         batch_op.drop_index("ix_claims_offer_status")
         batch_op.drop_index("ix_claims_created_at")
+        batch_op.drop_column("bank_details_ref")
         batch_op.drop_column("outcome_reasons")
         batch_op.drop_column("bank_return_code")
         batch_op.drop_column("bank_reference")

@@ -48,6 +48,7 @@ def projection_of(row: Claim) -> ClaimProjection:
         bank_reference=row.bank_reference,
         bank_return_code=row.bank_return_code,
         outcome_reasons=tuple(row.outcome_reasons),
+        bank_details_reference=row.bank_details_ref,
     )
 
 

@@ -1,15 +1,17 @@
 """Bank details stay with their owner (R10, R13): every change of a claim's or the standing bank
 details is mailed to the reseller's address, in its language (D6), with the IBAN masked, how
 to undo the change and the support address (R17); standing details are set or withdrawn only
-by a signed-in user of the reseller (routes in api/standing_confirmation.py)."""
+by a signed-in user of the reseller. Application services: the routes (the secure page in
+api/bank_details.py, api/standing_confirmation.py) call them with the API's services."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Protocol
 
-from api.services import Services
-from cashback.db import BankDetails, mask_iban
+from cashback.db import BankAccounts, BankDetails, Database, mask_iban
+from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.db.tables import Reseller
 from cashback.domain.payout import BankDetailsJudgement, judge_bank_details
 from cashback.domain.reseller import ResellerSnapshot
@@ -18,9 +20,19 @@ from cashback.mail import (
     BankDetailsChangeKind,
     InvalidNotice,
     MailServerUnavailable,
+    SmtpOutbox,
 )
 
 log = logging.getLogger(__name__)
+
+
+class Services(Protocol):
+    """What these services need (the API's `Services` has it)."""
+
+    database: Database
+    outbox: SmtpOutbox
+    bank_accounts: BankAccounts
+    standing: StandingConfirmations
 
 
 class MailNotSent(Exception):
