@@ -92,6 +92,7 @@ from cashback.wiring import (
 )
 from tests.api.claims_helpers import stored_invoices, submit, terminate_all
 from tests.api.harness import Api
+from tests.claim_waits import claim_outcome
 from tests.db.conftest import BACKENDS, schema_of_its_own
 from tests.faults.database_faults import (
     DatabaseProxy,
@@ -684,7 +685,7 @@ async def test_d3_d5_r7_r14_claim_is_paid_once_with_random_database_faults(
             token = secure_token(mails[-1][1])
             details = company_account(claim.reseller.company_name, IBAN)
             await program.enter_bank_details(handle, token, details)
-            outcome = await asyncio.wait_for(handle.result(), timeout=180)
+            outcome = await claim_outcome(handle, 180)
             rig.injector.clear()
             rig.injector.end_outage()
             injected = rig.injector.injected[injected_before:]
