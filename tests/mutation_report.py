@@ -41,10 +41,13 @@ def main(argv: list[str]) -> int:
     equivalent = equivalent_mutants()
     counts: dict[str, Counter[str]] = {}
     survivors: list[str] = []
+    killed_yet_listed: list[str] = []
     for name, code in results().items():
         module = name.split(".")[2]
         count = counts.setdefault(module, Counter())
-        if name in equivalent:
+        if name in equivalent and code in KILLED:
+            killed_yet_listed.append(name)  # a test tells it apart: not equivalent after all
+        if name in equivalent and code not in KILLED:
             count["equivalent"] += 1
         elif code is None:
             count["not run"] += 1
@@ -67,11 +70,14 @@ def main(argv: list[str]) -> int:
     if stale:
         print("\nlisted as equivalent but no longer a mutant (remove them):")
         print("\n".join(f"  {name}" for name in stale))
+    if killed_yet_listed:
+        print("\nlisted as equivalent but killed (a test tells them apart: remove them):")
+        print("\n".join(f"  {name}" for name in killed_yet_listed))
     if survivors:
         print("\nsurvivors (kill each with a test naming its rule, or list it as equivalent);")
         print("`mutmut show NAME` prints the change:")
         print("\n".join(f"  {name}" for name in survivors))
-    return 1 if survivors and "--strict" in argv else 0
+    return 1 if (survivors or killed_yet_listed) and "--strict" in argv else 0
 
 
 if __name__ == "__main__":
