@@ -92,7 +92,7 @@ from cashback.wiring import (
 )
 from tests.api.claims_helpers import stored_invoices, submit, terminate_all
 from tests.api.harness import Api
-from tests.claim_waits import claim_outcome
+from tests.claim_waits import claim_outcome, claim_state_until
 from tests.db.conftest import BACKENDS, schema_of_its_own
 from tests.faults.database_faults import (
     DatabaseProxy,
@@ -607,12 +607,14 @@ def _same(one: Any, other: Any) -> bool:
 async def _wait_for(
     handle: WorkflowHandle[Any, Any], status: ClaimStatus, *, notices: int, seconds: float = 120
 ) -> ClaimState:
-    async with asyncio.timeout(seconds):
-        while True:
-            state: ClaimState = await handle.query(ClaimWorkflow.state)
-            if state.status is status and state.waiting_for and len(state.notices) >= notices:
-                return state
-            await asyncio.sleep(0.1)
+    return await claim_state_until(
+        handle,
+        lambda state: (
+            state.status is status and bool(state.waiting_for) and len(state.notices) >= notices
+        ),
+        f"{status.value} and waiting, {notices} notices",
+        seconds,
+    )
 
 
 async def _retries(handle: WorkflowHandle[Any, Any]) -> dict[str, int]:
