@@ -43,6 +43,16 @@ lint: $(BIN)/.installed-dev
 typecheck: $(BIN)/.installed-dev
 	$(BIN)/mypy
 
+# Mutation testing of the pure rules (docs/testing.md): mutmut changes cashback/domain/ one
+# mutant at a time and runs the domain tests; prints each module's score and the survivors.
+# Nightly, not part of `make test`. One module: `make mutation MUTANTS='cashback.domain.money*'`.
+MUTANTS ?=
+.PHONY: mutation
+mutation: $(BIN)/.installed
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 $(MUTANTS) >/dev/null || true
+	$(BIN)/python -m tests.mutation_report
+
 run: $(BIN)/.installed
 	$(BIN)/python -m cashback.run $(ARGS)
 

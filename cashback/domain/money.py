@@ -8,10 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
-# ISO 4217 exponents that are not 2; every other currency has cents.
+# ISO 4217 exponents that are not 2 (the list of current currencies); every other currency has
+# cents. Codes without a minor unit (gold, SDR, XXX) are no currency a cash back is paid in.
 _MINOR_UNIT_EXPONENT: dict[str, int] = {
-    "JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "HUF": 2, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3,
-    "TND": 3,
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+    "CLF": 4, "UYW": 4,
 }  # fmt: skip
 
 

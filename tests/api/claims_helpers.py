@@ -18,6 +18,7 @@ from cashback.db.tables import Claim
 from cashback.decisions import DecisionKey
 from cashback.domain.status import ClaimStatus
 from tests.api.harness import Api, Reseller
+from tests.claim_waits import ClaimStuck, claim_outcome, where_the_claim_stands
 from workflows.claim import ClaimWorkflow
 
 TERMS_VERSION = "2026-01"  # the version of `harness.offer_body`
@@ -110,15 +111,25 @@ async def wait_for_status(
     until: Callable[[dict[str, Any]], bool] = lambda claim: True,
     seconds: float = 20,
 ) -> dict[str, Any]:
-    """GET /claims/{id} until the claim is in `status` (and `until` holds); the claim read."""
-    async with asyncio.timeout(seconds):
-        while True:
-            response = await api.http.get(f"/claims/{claim_id}", headers=reseller.headers)
-            assert response.status_code == 200, response.text
-            claim: dict[str, Any] = response.json()
-            if claim["status"] == status and until(claim):
-                return claim
-            await asyncio.sleep(0.1)
+    """GET /claims/{id} until the claim is in `status` (and `until` holds); the claim read.
+    ClaimStuck after `seconds`, naming the page's last answer and the workflow's state."""
+    claim: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                response = await api.http.get(f"/claims/{claim_id}", headers=reseller.headers)
+                assert response.status_code == 200, response.text
+                claim = response.json()
+                if claim["status"] == status and until(claim):
+                    return claim
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        handle = api.services.temporal.get_workflow_handle(claim_workflow_id(claim_id))
+        where = await where_the_claim_stands(handle)
+        raise ClaimStuck(
+            f"claim {claim_id} did not reach {status.value} within {seconds:g} s; the page "
+            f"last said status {claim.get('status')!r}; {where}"
+        ) from None
 
 
 async def decide(api: Api, claim_id: str, decision: Decision) -> None:
@@ -139,7 +150,7 @@ async def reject(api: Api, claim_id: str, reason: str) -> None:
     await decide(
         api, claim_id, Decision(kind=DecisionKind.REJECT, operator=OPERATOR, reasons=(reason,))
     )
-    await api.services.temporal.get_workflow_handle(claim_workflow_id(claim_id)).result()
+    await claim_outcome(api.services.temporal.get_workflow_handle(claim_workflow_id(claim_id)))
 
 
 def claim_rows(api: Api) -> list[Claim]:

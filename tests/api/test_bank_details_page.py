@@ -30,6 +30,7 @@ from cashback.domain.status import ClaimStatus
 from cashback.mail.smtp import CHANGE_HEADER
 from tests.api.harness import Api
 from tests.api.harness import Reseller as Registered
+from tests.claim_waits import claim_outcome
 from tests.integration.program import RealProgram, _claim_input, notices_of
 from tests.mail.mailbox import REFUSED, Delivery
 from workflows.claim import ClaimWorkflow
@@ -159,7 +160,7 @@ async def state_of(awaiting: AwaitingClaim) -> ClaimState:
 
 
 async def outcome_of(awaiting: AwaitingClaim) -> ClaimOutcome:
-    return await asyncio.wait_for(awaiting.handle.result(), timeout=30)
+    return await claim_outcome(awaiting.handle, 30)
 
 
 def assert_secure(response: httpx.Response) -> None:
@@ -446,7 +447,7 @@ async def test_r10_standing_details_are_set_by_the_signed_in_reseller_and_mailed
 
     offer = await api.create_offer()
     claim_id, handle, program = await approved_claim(api, reseller, offer)
-    assert (await asyncio.wait_for(handle.result(), timeout=30)).status is ClaimStatus.PAID
+    assert (await claim_outcome(handle, 30)).status is ClaimStatus.PAID
     mails = dict(notices_of(api.mailbox, claim_id))
     assert "bank_details_request/1" not in mails
     assert [

@@ -43,12 +43,19 @@ async def test_r13_operators_decode_what_the_program_encrypted(api: Api) -> None
 
 
 async def test_r13_the_codec_refuses_anyone_but_operators(api: Api) -> None:
-    """R13: without credentials 401, a reseller 403; nothing is decoded for them."""
-    body: dict[str, list[object]] = {"payloads": []}
-    assert (await api.http.post("/codec/decode", json=body)).status_code == 401
+    """R13: without credentials 401, a reseller 403; a payload the program sealed is not
+    decoded for them (its plaintext appears in no answer)."""
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"holder_name":"Contoso"}')
+    sealed = (await payload_codec(api.services.settings).encode([plain]))[0]
+    body = {"payloads": [as_json(sealed)]}
+    anonymous = await api.http.post("/codec/decode", json=body)
     reseller = await api.register()
     refused = await api.http.post("/codec/decode", json=body, headers=reseller.headers)
-    assert refused.status_code == 403
+    assert (anonymous.status_code, refused.status_code) == (401, 403)
+    for answer in (anonymous, refused):
+        assert set(answer.json()) == {"error", "detail"}
+        assert "Contoso" not in answer.text
+        assert base64.b64encode(plain.data).decode() not in answer.text
 
 
 async def test_the_temporal_ui_origin_may_call_the_codec(api: Api) -> None:

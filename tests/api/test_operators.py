@@ -22,6 +22,7 @@ from tests.api.operator_helpers import (
     start_claim,
     under_review,
 )
+from tests.claim_waits import claim_outcome
 from workflows.claim import ClaimWorkflow
 
 
@@ -248,7 +249,7 @@ async def test_r8_a_rejection_needs_reasons_and_the_validator_has_the_last_word(
     )
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["status"] == ClaimStatus.REJECTED
-    outcome = await claim.handle.result()
+    outcome = await claim_outcome(claim.handle)
     assert outcome.reasons == ["the agreement was sold before the offer"]
     late = await api.http.post(url, json={"kind": "approve", "licences": 5}, headers=api.operator)
     assert late.status_code == 409

@@ -5,7 +5,6 @@ works. The page offers no way to set the details of later claims (R10: only sign
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from tests.api.test_bank_details_page import (
     bank_accounts_stored,
     claim_awaiting_bank_details,
 )
+from tests.claim_waits import claim_outcome
 
 pytestmark = [pytest.mark.browser, pytest.mark.workflow, pytest.mark.smtp]
 
@@ -80,7 +80,7 @@ async def test_r10_r13_reseller_gives_bank_details_in_chromium(
         )
         await page.screenshot(path=SCREENSHOTS / "bank-details-done.png", full_page=True)
         assert bank_accounts_stored(api) == 1
-        paid = await asyncio.wait_for(awaiting.handle.result(), timeout=30)
+        paid = await claim_outcome(awaiting.handle, 30)
         assert paid.status is ClaimStatus.PAID
 
         spent = await page.goto(link)

@@ -36,6 +36,45 @@ def test_d4_minor_unit_exponents() -> None:
     assert minor_unit_exponent("XYZ") == 2
 
 
+# ISO 4217, the list of current currencies: every code whose minor unit is not hundredths.
+ISO_4217_EXPONENTS_NOT_2 = {
+    **dict.fromkeys(
+        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI"), 0
+    ),
+    **dict.fromkeys(("VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
+# A sample of the others, among them HUF (hundredths in ISO 4217, though cash rounds to forints)
+# and the currencies whose subunit is not a hundredth but whose ISO exponent is 2 (MGA, MRU).
+ISO_4217_EXPONENT_2 = ("EUR", "USD", "GBP", "CHF", "HUF", "SEK", "PLN", "CZK", "MGA", "MRU")
+
+
+@pytest.mark.parametrize(("currency", "exponent"), sorted(ISO_4217_EXPONENTS_NOT_2.items()))
+def test_d4_iso_4217_exponents_other_than_two(currency: str, exponent: int) -> None:
+    """D4: the minor unit of every ISO 4217 currency without cents (the whole table)."""
+    assert minor_unit_exponent(currency) == exponent
+
+
+@pytest.mark.parametrize("currency", ISO_4217_EXPONENT_2)
+def test_d4_iso_4217_currencies_with_hundredths(currency: str) -> None:
+    assert minor_unit_exponent(currency) == 2
+
+
+@pytest.mark.parametrize(
+    ("currency", "text"),
+    [
+        ("KRW", "1234 KRW"),
+        ("ISK", "1234 ISK"),
+        ("HUF", "12.34 HUF"),
+        ("OMR", "1.234 OMR"),
+        ("CLF", "0.1234 CLF"),
+    ],
+)
+def test_d4_format_follows_the_exponent(currency: str, text: str) -> None:
+    assert Money(minor_units=1234, currency=currency).format() == text
+
+
 def test_d4_format_examples() -> None:
     """D4: the amount is formatted exactly from the integer."""
     assert Money(minor_units=123450, currency="EUR").format() == "1234.50 EUR"

@@ -149,3 +149,22 @@ def test_plain_text_refuses_exactly_the_texts_with_control_characters(text: str)
         refused = True
     assert refused == bool(found)
     assert all(chr(int(name[2:], 16)) in text for name in found)
+
+
+@pytest.mark.parametrize(
+    ("marked", "bare"),
+    [
+        ("Bx\u0301 GmbH", "Bx GmbH"),  # no precomposed x-acute: NFC leaves the mark
+        ("Cafe\u0301 Software", "Cafe Software"),  # NFC composes it to é, still not e
+        ("Ja\u0328\u0301 AG", "Ja AG"),  # two marks, only one composes
+    ],
+)
+def test_r11_a_combining_mark_is_part_of_the_name(marked: str, bare: str) -> None:
+    """R11: a mark NFC cannot compose is kept, not dropped like punctuation: the names differ."""
+    assert not names_match(marked, bare)
+    assert not names_match(bare, marked)
+    assert names_match(marked, marked.upper())
+
+
+def test_r11_an_uncomposable_mark_stays_in_the_normal_form() -> None:
+    assert normalise_name("Bx\u0301 GmbH") == "bx\u0301 gmbh"

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from cashback.config import Settings
+from cashback.mail.smtp import NOTICE_HEADER
 from cashback.wiring import data_converter
 from tests.e2e.stack import (
     OPERATOR,
@@ -49,8 +50,9 @@ async def test_r1_r14_d3_a_claim_from_registration_to_paid(stack: Stack) -> None
         claim_id = await submit_claim(http, reseller, offer_id, "OL-E2E-1", "Contoso Software GmbH")
         claim_url = f"/claims/{claim_id}"
 
-        # The worker dies mid-claim; the one the run command starts again takes the claim on
-        # from where it stood.
+        # The worker dies mid-claim (waiting for the review); the one the run command starts
+        # again takes the claim on from where it stood.
+        await poll(http, claim_url, reseller, "UNDER_REVIEW")
         os.kill(int((stack.data_dir / "worker.pid").read_text()), signal.SIGKILL)
         await read_without_a_worker(http, claim_id, reseller, operator)
         decided = await http.post(
@@ -108,9 +110,29 @@ async def finish_the_claim(
 
 
 def check_the_records(stack: Stack, claim_id: str) -> None:
-    """D3: the mails sent and the database timeline."""
-    subjects = [str(m["Subject"]) for m in stack.mails()]
-    assert len(subjects) >= 4  # preliminary, final confirmation, bank details request, remittance
+    """D3: the mails sent and the database timeline. The claim's notices, each once, to the
+    reseller: preliminary (R7) and final confirmation (R9), the bank details request (R10),
+    the remittance advice (R14); none went to the operators."""
+    notices = {
+        str(mail[NOTICE_HEADER]): mail for mail in stack.mails() if mail[NOTICE_HEADER] is not None
+    }
+    assert sorted(notices) == sorted(
+        f"{claim_id}/{kind}/1"
+        for kind in (
+            "preliminary_confirmation",
+            "final_confirmation",
+            "bank_details_request",
+            "remittance_advice",
+        )
+    )
+    for key, mail in notices.items():
+        assert str(mail["To"]) == "claims@contoso.example", key
+        body = mail.get_body(preferencelist=("plain",))
+        assert body is not None, key
+        assert "OL-E2E-1" in body.get_content(), key
+    remittance = notices[f"{claim_id}/remittance_advice/1"].get_body(preferencelist=("plain",))
+    assert remittance is not None
+    assert "250,00 EUR" in remittance.get_content()  # D6: the reseller reads German
     database = sqlite3.connect(stack.data_dir / "cashback.sqlite3")
     statuses = [row[0] for row in database.execute(
         "SELECT to_status FROM claim_timeline WHERE claim_id = ? AND to_status IS NOT NULL"

@@ -92,6 +92,7 @@ from cashback.wiring import (
 )
 from tests.api.claims_helpers import stored_invoices, submit, terminate_all
 from tests.api.harness import Api
+from tests.claim_waits import claim_outcome, claim_state_until
 from tests.db.conftest import BACKENDS, schema_of_its_own
 from tests.decisions import signed
 from tests.faults.database_faults import (
@@ -607,12 +608,14 @@ def _same(one: Any, other: Any) -> bool:
 async def _wait_for(
     handle: WorkflowHandle[Any, Any], status: ClaimStatus, *, notices: int, seconds: float = 120
 ) -> ClaimState:
-    async with asyncio.timeout(seconds):
-        while True:
-            state: ClaimState = await handle.query(ClaimWorkflow.state)
-            if state.status is status and state.waiting_for and len(state.notices) >= notices:
-                return state
-            await asyncio.sleep(0.1)
+    return await claim_state_until(
+        handle,
+        lambda state: (
+            state.status is status and bool(state.waiting_for) and len(state.notices) >= notices
+        ),
+        f"{status.value} and waiting, {notices} notices",
+        seconds,
+    )
 
 
 async def _retries(handle: WorkflowHandle[Any, Any]) -> dict[str, int]:
@@ -689,7 +692,7 @@ async def test_d3_d5_r7_r14_claim_is_paid_once_with_random_database_faults(
             token = secure_token(mails[-1][1])
             details = company_account(claim.reseller.company_name, IBAN)
             await program.enter_bank_details(handle, token, details)
-            outcome = await asyncio.wait_for(handle.result(), timeout=180)
+            outcome = await claim_outcome(handle, 180)
             rig.injector.clear()
             rig.injector.end_outage()
             injected = rig.injector.injected[injected_before:]

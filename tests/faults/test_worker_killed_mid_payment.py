@@ -165,6 +165,7 @@ async def payment_attempts(program: FaultProgram, claim_id: str) -> int:
     return attempts[0]
 
 
+@pytest.mark.timeout(600)  # rounds of kills, each allowed 240 s to pay: above the default
 async def test_d5_worker_killed_after_the_bank_answered_pays_each_claim_once(
     program: FaultProgram,
 ) -> None:

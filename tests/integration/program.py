@@ -4,7 +4,6 @@ operator's and the reseller's messages, and reading back the database, the bank 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -41,6 +40,7 @@ from cashback.domain.status import ClaimStatus
 from cashback.invoices import InvoiceStorage, StoredInvoice
 from cashback.mail.smtp import NOTICE_HEADER
 from cashback.wiring import bank_accounts, build_activities, payment_gateway
+from tests.claim_waits import claim_state_until
 from tests.db.seed import add_offer, add_reseller, new_claim
 from tests.decisions import signed
 from tests.mail.mailbox import Delivery, Mailbox
@@ -163,16 +163,14 @@ class RealProgram:
         self, handle: WorkflowHandle[Any, Any], status: ClaimStatus, *, notices: int = 0
     ) -> ClaimState:
         """Poll the `state` query until the claim has `status`, waits on a timer or a message,
-        and has sent at least `notices` notices."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
-        while True:
-            state: ClaimState = await handle.query(ClaimWorkflow.state)
-            if state.status is status and state.waiting_for and len(state.notices) >= notices:
-                return state
-            if loop.time() > deadline:
-                raise AssertionError(f"claim stuck in {state.status}: {state.waiting_for!r}")
-            await asyncio.sleep(0.05)
+        and has sent at least `notices` notices; ClaimStuck after 30 s, naming its state."""
+        return await claim_state_until(
+            handle,
+            lambda state: (
+                state.status is status and bool(state.waiting_for) and len(state.notices) >= notices
+            ),
+            f"{status.value} and waiting",
+        )
 
     async def approve(self, handle: WorkflowHandle[Any, Any]) -> ClaimState:
         """The operator approves the claim under review (R8, R9)."""

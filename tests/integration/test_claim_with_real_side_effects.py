@@ -20,6 +20,7 @@ from cashback.domain.names import normalise_name
 from cashback.domain.payout import BankDetailsJudgement
 from cashback.domain.status import ClaimStatus, NoticeKind
 from cashback.invoices import S3InvoiceStorage
+from tests.claim_waits import claim_outcome
 from tests.integration.program import (
     LICENCES,
     OPERATOR,
@@ -66,7 +67,7 @@ async def test_r7_r10_r13_r14_r17_d3_d5_d6_claim_is_paid_with_real_side_effects(
         details = company_account(claim.reseller.company_name, IBAN)
         judgement = await program.enter_bank_details(handle, token, details)
         assert judgement is BankDetailsJudgement.VALID
-        outcome = await handle.result()
+        outcome = await claim_outcome(handle)
         await replayer().replay_workflow(await handle.fetch_history())
 
     assert outcome.status is ClaimStatus.PAID
@@ -170,7 +171,7 @@ async def test_r3_r10_d3_claim_without_bank_details_is_cancelled_after_three_req
         assert licensing.held(claim.offer.offer_id, customer_key) == LICENCES
 
         await env.fast_forward(handle, timedelta(days=16))
-        outcome = await handle.result()
+        outcome = await claim_outcome(handle)
 
     assert outcome.status is ClaimStatus.CANCELLED
     assert outcome.forfeited

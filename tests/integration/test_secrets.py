@@ -20,6 +20,7 @@ from cashback.domain.payout import BankDetailsJudgement
 from cashback.domain.reseller import Language
 from cashback.domain.status import ClaimStatus
 from cashback.invoices import S3InvoiceStorage
+from tests.claim_waits import claim_outcome
 from tests.integration.program import (
     company_account,
     notices_of,
@@ -98,7 +99,7 @@ async def test_r13_canary_bank_details_stay_out_of_logs_database_history_and_mai
         details = company_account(CANARY_HOLDER, CANARY_IBAN.formatted)
         judgement = await program.enter_bank_details(handle, secure_token(request), details)
         assert judgement is BankDetailsJudgement.VALID
-        outcome = await handle.result()
+        outcome = await claim_outcome(handle)
         history = await handle.fetch_history()
     assert outcome.status is ClaimStatus.PAID
     assert program.bank.transfers(claim.claim_id)  # the canary really was paid

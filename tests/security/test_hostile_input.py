@@ -319,19 +319,21 @@ async def test_a_malformed_multipart_body_is_a_clear_422(
     form, form_type = multipart(
         claim_fields(offer_id, new_agreement()), "invoice.pdf", invoice_pdf(), "application/pdf"
     )
+    # A form cut short before its file part is a well-formed form without the invoice (R5).
     bodies = {
-        "cut short": (form[: len(form) // 2], form_type),
-        "another boundary": (form, "multipart/form-data; boundary=not-the-one"),
-        "JSON as a form": (b'{"offer_id": "x"}', form_type),
-        "no boundary": (form, "multipart/form-data"),
+        "cut short": (form[: len(form) // 2], form_type, "invoice_missing"),
+        "another boundary": (form, "multipart/form-data; boundary=not-the-one", "invalid_request"),
+        "JSON as a form": (b'{"offer_id": "x"}', form_type, "invalid_request"),
+        "no boundary": (form, "multipart/form-data", "invalid_request"),
     }
-    for name, (body, content_type) in bodies.items():
+    for name, (body, content_type, error) in bodies.items():
         response = await api.http.post(
             "/claims", content=body, headers={**reseller.headers, "Content-Type": content_type}
         )
         print(f"{name}: {response.status_code} {response.text}")
-        assert 400 <= response.status_code < 500, (name, response.text)
+        assert response.status_code == 422, (name, response.text)
         assert set(response.json()) == {"error", "detail"}
+        assert response.json()["error"] == error, (name, response.text)
     await nothing_stored(api)
     await control_claim(api, reseller, offer_id)
 

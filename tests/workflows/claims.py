@@ -3,7 +3,6 @@ with in-memory dependencies on a per-workflow time-skipping clock."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,6 +38,7 @@ from cashback.domain.payout import BankDetailsJudgement, HolderType
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.reseller import Language, ResellerSnapshot
 from cashback.domain.status import ClaimStatus, NoticeKind
+from tests.claim_waits import OUTCOME_SECONDS, claim_outcome, claim_state_until
 from tests.decisions import decision_key, signed
 from tests.fakes import (
     InMemoryInvoiceStore,
@@ -197,25 +197,29 @@ class Program:
         waiting: bool = True,
         escalated: bool = False,
         notices: int = 0,
+        seconds: float = 30,
     ) -> ClaimState:
         """Poll the `state` query until the claim has `status` and (by default) waits on a
         timer or a message, so that a fast-forward starts from a settled workflow; optionally
-        until it has escalated or sent at least `notices` notices."""
-        deadline = asyncio.get_running_loop().time() + 30
-        while True:
-            state = await self.state(handle)
-            if (
+        until it has escalated or sent at least `notices` notices. ClaimStuck after `seconds`,
+        naming the claim's state and its last history events."""
+        return await claim_state_until(
+            handle,
+            lambda state: (
                 state.status is status
-                and (state.waiting_for or not waiting)
+                and bool(state.waiting_for or not waiting)
                 and (state.escalated or not escalated)
                 and len(state.notices) >= notices
-            ):
-                return state
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(
-                    f"claim stuck in {state.status} waiting for {state.waiting_for!r}"
-                )
-            await asyncio.sleep(0.05)
+            ),
+            f"{status.value}" + (" and waiting" if waiting else ""),
+            seconds,
+        )
+
+    async def outcome(
+        self, handle: WorkflowHandle[Any, ClaimOutcome], seconds: float = OUTCOME_SECONDS
+    ) -> ClaimOutcome:
+        """The claim's outcome once its workflow ended; ClaimStuck after `seconds`."""
+        return await claim_outcome(handle, seconds)
 
     async def fast_forward(self, handle: WorkflowHandle[Any, Any], duration: timedelta) -> bool:
         """Move this workflow's clock on by `duration`; False when it completed on the way."""

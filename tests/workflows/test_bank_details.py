@@ -13,6 +13,7 @@ from temporalio.service import RPCError
 from cashback.claims import BankDetailsSubmission
 from cashback.domain.payout import BankDetailsJudgement, HolderType
 from cashback.domain.status import ClaimStatus, NoticeKind
+from tests.claim_waits import claim_outcome
 from tests.workflows.claims import (
     APPROVE,
     COMPANY_DETAILS,
@@ -51,7 +52,7 @@ async def test_r10_bank_details_on_notice_1_lead_to_payment(program: Program) ->
     assert state.respond_by == request.respond_by
 
     assert await program.give_bank_details(handle) is BankDetailsJudgement.VALID
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
     assert outcome.status is ClaimStatus.PAID
     assert bank_notices(program, claim) == [(NoticeKind.BANK_DETAILS_REQUEST, 1)]
 
@@ -81,7 +82,7 @@ async def test_r10_bank_details_on_notice_3_still_count(program: Program) -> Non
         FIVE_DAYS, abs=timedelta(seconds=90)
     )
     await program.give_bank_details(handle)
-    assert (await handle.result()).status is ClaimStatus.PAID
+    assert (await claim_outcome(handle)).status is ClaimStatus.PAID
 
 
 async def test_r10_no_bank_details_after_notice_3_cancels_on_day_15(program: Program) -> None:
@@ -91,7 +92,7 @@ async def test_r10_no_bank_details_after_notice_3_cancels_on_day_15(program: Pro
     first = (await program.state(handle)).notices[-1]
 
     await program.fast_forward(handle, timedelta(days=20))
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
 
     assert outcome.status is ClaimStatus.CANCELLED
     assert outcome.forfeited
@@ -116,7 +117,7 @@ async def test_r12_an_individuals_account_cancels_the_claim(program: Program) ->
     assert await program.give_bank_details(handle, individual) is (
         BankDetailsJudgement.INDIVIDUAL_ACCOUNT
     )
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
     assert outcome.status is ClaimStatus.CANCELLED
     assert outcome.reasons[0].startswith("R12:")
     assert program.bank.transfers_for(claim.claim_id) == []
@@ -146,7 +147,7 @@ async def test_r11_name_mismatch_asks_for_a_correction_then_pays(program: Progra
         holder_name=RESELLER_NAME.upper().replace(" ", "  "),
     )
     assert await program.give_bank_details(handle, corrected) is BankDetailsJudgement.VALID
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
     assert outcome.status is ClaimStatus.PAID
     assert [t.bank_details_ref for t in program.bank.transfers_for(claim.claim_id)] == [
         "bank-details-3"
@@ -161,7 +162,7 @@ async def test_r10_r11_a_mismatch_after_notice_3_cancels(program: Program) -> No
     await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS, notices=5)
     wrong = COMPANY_DETAILS.model_copy(update={"holder_name": "Somebody Else GmbH"})
     await program.give_bank_details(handle, wrong)
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
     assert outcome.status is ClaimStatus.CANCELLED
     assert outcome.reasons == ["R10: no valid bank details after notice 3; the funds are forfeited"]
 
@@ -179,4 +180,4 @@ async def test_r10_an_undeliverable_request_is_reported_to_operators(program: Pr
     events = [entry.event.value for entry in program.timeline_of(claim)]
     assert "notice_undeliverable" in events
     await program.give_bank_details(handle)
-    assert (await handle.result()).status is ClaimStatus.PAID
+    assert (await claim_outcome(handle)).status is ClaimStatus.PAID

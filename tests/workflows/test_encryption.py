@@ -13,6 +13,7 @@ from cashback.config import Settings
 from cashback.domain.payout import HolderType
 from cashback.domain.status import ClaimStatus
 from cashback.wiring import data_converter
+from tests.claim_waits import claim_outcome
 from tests.decisions import decision_key, signed
 from tests.workflows.claims import APPROVE, RESELLER_NAME, Program, claim_input, licensing_record
 from worker import claim_worker
@@ -48,7 +49,7 @@ async def test_r13_claim_history_is_ciphertext_without_the_key(env: WorkflowEnvi
             reference="bank-details-1", holder_type=HolderType.COMPANY, holder_name=CANARY_HOLDER
         )
         await handle.execute_update(ClaimWorkflow.submit_bank_details, details)
-        outcome = await handle.result()
+        outcome = await claim_outcome(handle)
     assert outcome.status is ClaimStatus.PAID
 
     raw = (await env.client.get_workflow_handle(handle.id).fetch_history()).to_json()

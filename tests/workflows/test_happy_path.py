@@ -5,6 +5,7 @@ from datetime import timedelta
 from cashback.domain.calendar import add_business_days
 from cashback.domain.money import Money
 from cashback.domain.status import ClaimStatus, NoticeKind
+from tests.claim_waits import claim_outcome
 from tests.workflows.claims import APPROVE, Program, claim_input, licensing_record, today
 
 
@@ -26,7 +27,7 @@ async def test_r7_r8_r10_r14_d3_approved_claim_is_paid(program: Program) -> None
 
     await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS)
     await program.give_bank_details(handle)
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
 
     assert outcome.status is ClaimStatus.PAID
     assert outcome.paid_on == today()

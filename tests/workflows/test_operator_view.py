@@ -14,6 +14,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from cashback import search_attributes as attrs
 from cashback.domain.status import ClaimStatus
 from tests.workflows.claims import APPROVE, Program, claim_input, licensing_record
+from tests.workflows.test_payout import claim_with_bank_details
 
 
 async def test_d3_r9_search_attributes_follow_the_status(program: Program) -> None:
@@ -106,3 +107,31 @@ async def test_r10_bank_details_are_refused_while_none_are_requested(program: Pr
     assert state.status is ClaimStatus.UNDER_REVIEW
     assert state.bank_details_reference is None
     await handle.terminate("test done")
+
+
+async def test_d3_claim_status_search_attribute_follows_every_status_change(
+    program: Program,
+) -> None:
+    """D3: every status change of a claim paid without a hitch (submitted, under review,
+    awaiting bank details, scheduled, paid) upserts ClaimStatus, in the order of the timeline;
+    at the end the visibility record says PAID."""
+    claim, handle = await claim_with_bank_details(program)
+    assert (await program.outcome(handle)).status is ClaimStatus.PAID
+
+    upserted = []
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            if "ClaimStatus" in fields.indexed_fields:
+                upserted.append(json.loads(fields.indexed_fields["ClaimStatus"].data))
+    statuses = [status.value for status in program.statuses(claim) if status is not None]
+    assert statuses == [
+        "SUBMITTED",
+        "UNDER_REVIEW",
+        "AWAITING_BANK_DETAILS",
+        "SCHEDULED_FOR_PAYMENT",
+        "PAID",
+    ]
+    assert upserted == statuses
+    described = await handle.describe()
+    assert described.typed_search_attributes.get(attrs.CLAIM_STATUS) == "PAID"

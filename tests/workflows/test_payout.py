@@ -14,6 +14,7 @@ from cashback.claims import BankDetailsSubmission
 from cashback.domain.payout import HolderType
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.status import ClaimStatus, NoticeKind
+from tests.claim_waits import claim_outcome
 from tests.workflows.claims import (
     APPROVE,
     COMPANY_DETAILS,
@@ -62,7 +63,7 @@ async def test_r15_r14_payout_waits_for_the_return_window(program: Program) -> N
     assert program.bank.calls == 0
 
     await program.fast_forward(handle, timedelta(days=2))
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
     assert outcome.status is ClaimStatus.PAID
     assert outcome.paid_on == expected
     assert program.kinds(claim)[-1] is NoticeKind.REMITTANCE_ADVICE
@@ -78,7 +79,7 @@ async def test_r15_country_return_window_within_the_45_day_bound(program: Progra
     assert not state.payout_overdue
 
     await program.fast_forward(handle, timedelta(days=6))
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
     assert outcome.paid_on == today() + timedelta(days=5)
     assert NoticeKind.PAYOUT_OVERDUE not in program.kinds(claim)
 
@@ -99,7 +100,7 @@ async def test_r16_rejected_payment_three_unanswered_notices_cancel(program: Pro
     first = state.notices[-1]
 
     await program.fast_forward(handle, timedelta(days=20))
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
 
     assert outcome.status is ClaimStatus.CANCELLED
     assert outcome.reasons == ["R16: no valid bank details after notice 3; the funds are forfeited"]
@@ -118,7 +119,7 @@ async def test_r16_updated_bank_details_are_paid_under_a_new_key(program: Progra
     await program.wait_for(handle, ClaimStatus.PAYMENT_FAILED)
 
     await program.give_bank_details(handle, NEW_DETAILS)
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
 
     assert outcome.status is ClaimStatus.PAID
     transfers = program.bank.transfers_for(claim.claim_id)
@@ -135,7 +136,7 @@ async def test_r16_transient_bank_failures_are_retried_not_notified(program: Pro
     claim, handle = await claim_with_bank_details(program)
     await program.wait_for(handle, ClaimStatus.SCHEDULED_FOR_PAYMENT, waiting=False)
     await program.fast_forward(handle, timedelta(minutes=5))
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
 
     assert outcome.status is ClaimStatus.PAID
     assert program.bank.calls == 3
@@ -152,7 +153,7 @@ async def test_d5_payment_that_failed_after_the_bank_paid_pays_once(program: Pro
     claim, handle = await claim_with_bank_details(program)
     await program.wait_for(handle, ClaimStatus.SCHEDULED_FOR_PAYMENT, waiting=False)
     await program.fast_forward(handle, timedelta(minutes=5))
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
 
     assert outcome.status is ClaimStatus.PAID
     assert program.bank.calls == 2
@@ -175,7 +176,7 @@ async def test_r16_three_rejected_payments_cancel_the_claim(program: Program) ->
         await program.give_bank_details(handle, NEW_DETAILS.model_copy(update={"reference": ref}))
         await program.wait_for(handle, ClaimStatus.PAYMENT_FAILED, notices=len(state.notices) + 1)
     await program.fast_forward(handle, FIVE_DAYS + timedelta(minutes=1))
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
 
     assert outcome.status is ClaimStatus.CANCELLED
     assert outcome.reasons == ["R16: no valid bank details after notice 3; the funds are forfeited"]

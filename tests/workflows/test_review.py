@@ -12,6 +12,7 @@ from cashback.claims import ClaimInput, ClaimOutcome, ClaimState, Decision, Deci
 from cashback.domain.calendar import add_business_days
 from cashback.domain.names import normalise_name
 from cashback.domain.status import ClaimStatus, NoticeKind
+from tests.claim_waits import claim_outcome
 from tests.workflows.claims import APPROVE, Program, claim_input, licensing_record, today
 
 
@@ -33,7 +34,7 @@ async def test_r8_operator_rejection_with_reasons(program: Program) -> None:
         kind=DecisionKind.REJECT, operator="olga.operator", reasons=("invoice is illegible",)
     )
     state = await program.decide(handle, reject)
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
 
     assert state.status is ClaimStatus.REJECTED
     assert state.outcome_reasons == ["invoice is illegible"]
@@ -108,7 +109,7 @@ async def test_r9_deadline_applies_an_ineligible_verdict(program: Program) -> No
     assert state.verdict.eligibility.verdict.value == "ineligible"
 
     await program.fast_forward(handle, timedelta(days=30))
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
 
     assert outcome.status is ClaimStatus.REJECTED
     assert outcome.reasons == ["Customer country FR is not an eligible region."]
@@ -208,7 +209,7 @@ async def test_r3_an_approval_with_no_licences_left_is_a_rejection(program: Prog
         "R3: 0 of the 8 licences approved fit under the customer's maximum of 100 beside "
         "other claims"
     ]
-    assert (await handle.result()).status is ClaimStatus.REJECTED
+    assert (await claim_outcome(handle)).status is ClaimStatus.REJECTED
     assert claim.claim_id not in program.records.reservations
     assert program.kinds(claim)[-1] is NoticeKind.REJECTION
 
@@ -219,7 +220,7 @@ async def test_r5_r7_claim_without_its_invoice_is_rejected(program: Program) -> 
     program.add_record(licensing_record())
     claim = claim_input()
     program.invoices.sha256_by_key[claim.invoice.object_key] = "b" * 64
-    outcome = await (await program.submit(claim)).result()
+    outcome = await claim_outcome(await program.submit(claim))
 
     assert outcome.status is ClaimStatus.REJECTED
     assert outcome.reasons[0].startswith("R5:")

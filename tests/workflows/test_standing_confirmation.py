@@ -12,6 +12,7 @@ from activities.records import TimelineEvent
 from cashback.claims import BankDetailsSubmission
 from cashback.domain.payout import BankDetailsJudgement, HolderType
 from cashback.domain.status import ClaimStatus, NoticeKind
+from tests.claim_waits import claim_outcome
 from tests.workflows.claims import (
     APPROVE,
     COMPANY_DETAILS,
@@ -46,7 +47,7 @@ async def test_r10_confirmed_details_are_paid_without_a_request(program: Program
     program.standing.by_reseller[RESELLER] = COMPANY_DETAILS
     claim, handle = await submit_and_approve(program)
 
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
     assert outcome.status is ClaimStatus.PAID
     assert NoticeKind.BANK_DETAILS_REQUEST not in program.kinds(claim)
     assert program.kinds(claim)[-1] is NoticeKind.REMITTANCE_ADVICE
@@ -74,7 +75,7 @@ async def test_r10_without_a_confirmation_the_request_goes_out(program: Program)
     assert program.kinds(claim)[-1] is NoticeKind.BANK_DETAILS_REQUEST
     assert received(program, claim) == []
     await program.give_bank_details(handle)
-    assert (await handle.result()).status is ClaimStatus.PAID
+    assert (await claim_outcome(handle)).status is ClaimStatus.PAID
 
 
 async def test_r11_confirmed_details_of_another_name_bring_a_request(program: Program) -> None:
@@ -91,7 +92,7 @@ async def test_r11_confirmed_details_of_another_name_bring_a_request(program: Pr
         "name_mismatch: confirmed for all claims; asking for bank details"
     ]
     await program.give_bank_details(handle)
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
     assert outcome.status is ClaimStatus.PAID
     [transfer] = program.bank.transfers_for(claim.claim_id)
     assert transfer.bank_details_ref == COMPANY_DETAILS.reference
@@ -111,7 +112,7 @@ async def test_r16_a_rejected_payment_to_confirmed_details_asks_for_new_ones(
     assert program.standing.asked == [RESELLER]
     new_details = COMPANY_DETAILS.model_copy(update={"reference": "bank-details-2"})
     assert await program.give_bank_details(handle, new_details) is BankDetailsJudgement.VALID
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
     assert outcome.status is ClaimStatus.PAID
     [transfer] = program.bank.transfers_for(claim.claim_id)
     assert transfer.bank_details_ref == "bank-details-2"

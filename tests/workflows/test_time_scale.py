@@ -10,6 +10,7 @@ import pytest
 
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.status import ClaimStatus, NoticeKind
+from tests.claim_waits import claim_outcome
 from tests.workflows.claims import Program, claim_input, licensing_record
 
 A_DAY_IN_A_MINUTE = ProgramPolicy(time_scale=1 / 1440)
@@ -39,7 +40,7 @@ async def test_r9_r10_a_demo_runs_the_review_and_the_notices_in_minutes(program:
     assert request.respond_by - request.sent_at == timedelta(minutes=5)
 
     await program.fast_forward(handle, timedelta(minutes=16))
-    outcome = await handle.result()
+    outcome = await claim_outcome(handle)
     assert outcome.status is ClaimStatus.CANCELLED
     cancelled = program.status_changes(claim)[-1]
     assert cancelled.at - request.sent_at == pytest.approx(
