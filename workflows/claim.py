@@ -97,6 +97,7 @@ class ClaimWorkflow:
         self._bank_details: BankDetailsSubmission | None = None
         self._sale_date: date | None = None
         self._payout_attempt = 1
+        self._days_on_the_day = False
         self._payment_failures = _NoticeLoop(
             NoticeKind.PAYMENT_FAILURE, ClaimStatus.PAYMENT_FAILED, "R16"
         )
@@ -105,6 +106,8 @@ class ClaimWorkflow:
 
     @workflow.run
     async def run(self, claim: ClaimInput) -> ClaimOutcome:
+        # Decided once, before any activity: a claim keeps the way it shows its days.
+        self._days_on_the_day = workflow.patched(SEARCH_ATTRIBUTES_ON_THE_DAY)
         workflow.upsert_search_attributes(
             [
                 attrs.CLAIM_STATUS.value_set(ClaimStatus.SUBMITTED),
@@ -641,7 +644,7 @@ class ClaimWorkflow:
         the e-mails and the timers' summaries give. Claims that set theirs earlier keep what
         they showed then, `before` (the timer's instant: the review deadline's next midnight,
         a demo's scaled instant)."""
-        return _start_of(day) if workflow.patched(SEARCH_ATTRIBUTES_ON_THE_DAY) else before
+        return _start_of(day) if self._days_on_the_day else before
 
     def _scaled(self, instant: datetime) -> datetime:
         """When the program waits until `instant`: the same instant, or for a demo whose policy
