@@ -11,8 +11,8 @@ of open claims reached step by step) it measures:
 - visibility: `count_workflows` and the first page (100) of `list_workflows` by ClaimStatus;
 - the API: a reseller's claim list (`GET /claims`, from the database) and the operators'
   review queue (`GET /operator/review-queue`, read from the database since the read model;
-  it used to query the state of every claim under review), and the worker's RSS after that queue (the queries bring claims back into its
-  cache).
+  it used to query the state of every claim under review), and the worker's RSS after that
+  queue (the queries brought claims back into its cache).
 
 The worker keeps at most `--max-cached-workflows` workflows in memory
 (`CASHBACK_WORKER_MAX_CACHED_WORKFLOWS`); past that its RSS stops growing with the number of
