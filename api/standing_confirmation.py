@@ -10,7 +10,6 @@ from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from api.bank_details import HOLDER_NAME_MAX, Entered, check
 from api.deps import ResellerUser, ServicesDep
 from api.errors import ApiError, error_responses, not_found
 from cashback.bank_details_changes import (
@@ -19,6 +18,7 @@ from cashback.bank_details_changes import (
     set_standing,
     withdraw_standing,
 )
+from cashback.bank_details_links import HOLDER_NAME_MAX, Entered, check
 from cashback.db.standing_confirmations import StandingDetails
 from cashback.domain.payout import BankDetailsJudgement, HolderType
 
