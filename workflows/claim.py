@@ -62,6 +62,7 @@ RESELLER = "reseller"
 STANDING_CONFIRMATION = "standing-confirmation-of-bank-details"
 APPROVED_LICENCES_HELD = "approved-licences-held"
 SEARCH_ATTRIBUTES_ON_THE_DAY = "search-attributes-on-the-day"
+PROGRAM_DAYS = "program-days"
 
 
 def _start_of(day: date) -> datetime:
@@ -98,6 +99,7 @@ class ClaimWorkflow:
         self._sale_date: date | None = None
         self._payout_attempt = 1
         self._days_on_the_day = False
+        self._program_days = False
         self._payment_failures = _NoticeLoop(
             NoticeKind.PAYMENT_FAILURE, ClaimStatus.PAYMENT_FAILED, "R16"
         )
@@ -108,6 +110,7 @@ class ClaimWorkflow:
     async def run(self, claim: ClaimInput) -> ClaimOutcome:
         # Decided once, before any activity: a claim keeps the way it shows its days.
         self._days_on_the_day = workflow.patched(SEARCH_ATTRIBUTES_ON_THE_DAY)
+        self._program_days = workflow.patched(PROGRAM_DAYS)
         workflow.upsert_search_attributes(
             [
                 attrs.CLAIM_STATUS.value_set(ClaimStatus.SUBMITTED),
@@ -247,7 +250,7 @@ class ClaimWorkflow:
         self._sale_date = decision.sale_date or verdict.sale_date
         self._state.amount = cashback_amount(licences, self._claim.offer.rate_per_licence)
         await self._notify(NoticeKind.FINAL_CONFIRMATION)
-        confirmed_on = workflow.now().date()  # R14: the 45 days run from this e-mail
+        confirmed_on = self._today()  # R14: the 45 days run from this e-mail
         self._state.final_confirmation_on = confirmed_on
         self._state.payout_due = payout_due(confirmed_on, self._policy.payout_days)
         approved = f"approved: {licences} licences, {self._state.amount.format()}"
@@ -372,7 +375,7 @@ class ClaimWorkflow:
         """R14, R15, R16, D5: wait for the end of the return window, pay once, and on a
         rejection for bank-detail reasons ask for new details (three notices at most)."""
         while True:
-            today = workflow.now().date()
+            today = self._today()
             assert self._sale_date is not None
             pay_on = payout_date(today, self._sale_date, self._return_window_days())
             self._state.payout_date = pay_on
@@ -396,7 +399,7 @@ class ClaimWorkflow:
                 summary=f"R14: pay {self._amount_text()} (attempt {self._payout_attempt})",
             )
             if result.outcome is PaymentOutcome.PAID:
-                self._state.paid_on = workflow.now().date()
+                self._state.paid_on = self._today()
                 self._state.payment_reference = result.bank_reference
                 await self._watch_payout_bound(self._state.paid_on)
                 await self._set_status(
@@ -645,6 +648,17 @@ class ClaimWorkflow:
         they showed then, `before` (the timer's instant: the review deadline's next midnight,
         a demo's scaled instant)."""
         return _start_of(day) if self._days_on_the_day else before
+
+    def _today(self) -> date:
+        """The program's day: today, or for a demo whose policy runs time faster (`time_scale`
+        < 1), the day the program has reached since the claim arrived, so that the dates it
+        computes and shows (final confirmation, payout, paid on) are the program's. Claims that
+        started before kept the wall-clock day."""
+        scale = self._policy.time_scale
+        if not self._program_days or scale == 1:
+            return workflow.now().date()
+        origin = self._claim.received_at
+        return (origin + (workflow.now() - origin) / scale).date()
 
     def _scaled(self, instant: datetime) -> datetime:
         """When the program waits until `instant`: the same instant, or for a demo whose policy

@@ -11,7 +11,7 @@ import pytest
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.status import ClaimStatus, NoticeKind
 from tests.claim_waits import claim_outcome
-from tests.workflows.claims import Program, claim_input, licensing_record
+from tests.workflows.claims import APPROVE, Program, claim_input, licensing_record
 
 A_DAY_IN_A_MINUTE = ProgramPolicy(time_scale=1 / 1440)
 
@@ -46,3 +46,22 @@ async def test_r9_r10_a_demo_runs_the_review_and_the_notices_in_minutes(program:
     assert cancelled.at - request.sent_at == pytest.approx(
         timedelta(minutes=15), abs=timedelta(seconds=30)
     )
+
+
+async def test_r14_a_demos_dates_are_the_programs_days(program: Program) -> None:
+    """R14: in a demo (a day in a minute), a claim approved ten minutes after it arrived is
+    confirmed on the program's tenth day, and its 45 days run from there: the dates people
+    read are the program's, not the wall clock's."""
+    program.add_record(licensing_record())
+    claim = claim_input(policy=A_DAY_IN_A_MINUTE)
+    handle = await program.submit(claim)
+    await program.wait_for(handle, ClaimStatus.UNDER_REVIEW)
+    await program.fast_forward(handle, timedelta(minutes=10))
+    await program.decide(handle, APPROVE)
+    state = await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS)
+    assert state.final_confirmation_on is not None
+    tenth_day = (claim.received_at + timedelta(days=10)).date()
+    assert abs(state.final_confirmation_on - tenth_day) <= timedelta(days=1)
+    assert state.final_confirmation_on > claim.received_at.date() + timedelta(days=5)
+    assert state.payout_due == state.final_confirmation_on + timedelta(days=45)
+    await handle.terminate("test done")
