@@ -57,7 +57,8 @@ def vat_id(value: str, country: str) -> str:
             "check the number on your VAT registration"
         ) from None
     digits = identifier_key(str(number))
-    return digits if digits.startswith(prefix) else prefix + digits.removeprefix(country)
+    # stdnum answers without the prefix (DE, EL) or with it (CHE…): one canonical form.
+    return digits if digits.startswith(prefix) else prefix + digits
 
 
 def partner_id(value: str) -> str:
