@@ -26,7 +26,6 @@ from cashback.domain.identity import (
         ("EL094259216", "GR", "EL094259216"),
         ("CHE-116.281.710 MWST", "CH", "CHE116281710MWST"),  # stdnum keeps the prefix
         ("GR094259216", "GR", "EL094259216"),  # Greece's VAT prefix is EL
-
     ],
 )
 def test_r1_a_valid_vat_id_is_kept_in_its_canonical_form(
