@@ -141,4 +141,5 @@ def configure_logging(
         for old in server.handlers[:]:
             server.removeHandler(old)
         server.propagate = True
+        server.disabled = False  # a logging config loaded before may have switched them off
     return handler

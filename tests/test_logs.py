@@ -126,6 +126,8 @@ def test_uvicorns_lines_take_the_same_format(monkeypatch: pytest.MonkeyPatch) ->
     own = logging.StreamHandler(io.StringIO())
     server.addHandler(own)
     server.propagate = False
+    level = server.level  # a uvicorn started earlier in the session may have raised it
+    server.setLevel(logging.INFO)
     monkeypatch.setenv("CASHBACK_LOG_FORMAT", "json")
     try:
         with _configured(Settings().log_format) as stream:
@@ -133,6 +135,7 @@ def test_uvicorns_lines_take_the_same_format(monkeypatch: pytest.MonkeyPatch) ->
     finally:
         server.removeHandler(own)
         server.propagate = True
+        server.setLevel(level)
     [line] = _lines(stream)
     assert line["logger"] == "uvicorn.error"
     assert line["message"] == "Application startup complete."

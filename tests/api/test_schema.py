@@ -332,7 +332,14 @@ async def test_stateful_sequences_along_the_links_pass_every_check(api: Api) -> 
     assert tally.failures == []
     assert tally.restarts <= STATEFUL_RESTARTS
     assert tally.by_operation["GET /claims/{claim_id}"] > 0
-    assert tally.by_operation["GET /operator/claims/{claim_id}"] > 0
+    # The operators' claim endpoints, reached through the lists' links (which of them the
+    # random walk takes varies from run to run).
+    reached = [
+        operation
+        for operation, requests in tally.by_operation.items()
+        if operation.split(" ")[1].startswith("/operator/claims/{claim_id}") and requests > 0
+    ]
+    assert reached, tally.by_operation
     await terminate_all(api)
 
 
