@@ -6,6 +6,8 @@
   server away), is one WARNING line: the claim, the activity, the attempt and the error code.
   A traceback is kept for the unexpected only.
 - `CASHBACK_LOG_FORMAT=json` writes JSON lines instead of text (uvicorn's lines too).
+- The access log never holds a secret of a URL: a bank-details link's token, an address
+  confirmation's token and an invoice link's signature are written as `[redacted]`.
 
 Only codes and class names of errors are written for transient failures, never their texts:
 those may quote what a server was sent.
@@ -33,6 +35,11 @@ TRANSIENT_ERRORS = frozenset(
 _REASON_CODE = re.compile(r"^([A-Z0-9]{4}):")  # an ISO 20022 reason code leads the bank's text
 _CLAIM_PREFIX = claim_workflow_id("")
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+# The parts of a URL that open something by themselves: a bank-details link's path segment and
+# the `token` and `signature` query parameters (address confirmation, invoice links).
+_SECRET_PATH = re.compile(r"(/bank-details/)[^/?#\s]+")
+_SECRET_QUERY = re.compile(r"([?&](?:token|signature)=)[^&#\s]*", re.IGNORECASE)
+REDACTED = "[redacted]"
 _TEXT = "%(asctime)s %(levelname)s %(name)s %(claim)s%(message)s"
 
 
@@ -93,6 +100,24 @@ class TransientFailures(logging.Filter):
         return True
 
 
+def without_secrets(url: str) -> str:
+    """`url` with the secrets that open a page by themselves replaced by `[redacted]`."""
+    url = _SECRET_PATH.sub(rf"\g<1>{REDACTED}", url)
+    return _SECRET_QUERY.sub(rf"\g<1>{REDACTED}", url)
+
+
+class SecretsInUrls(logging.Filter):
+    """uvicorn's access lines (`client - "METHOD path HTTP/x" status`) without the secrets of
+    their URLs: whoever reads the log must not be able to open a reseller's bank-details page."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
+            record.args = tuple(
+                without_secrets(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
 class TextLines(logging.Formatter):
     def __init__(self) -> None:
         super().__init__(_TEXT)
@@ -130,6 +155,7 @@ def configure_logging(
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(ClaimContext())
     handler.addFilter(TransientFailures())
+    handler.addFilter(SecretsInUrls())
     handler.setFormatter(JsonLines() if log_format is LogFormat.JSON else TextLines())
     root = logging.getLogger()
     for old in root.handlers[:]:

@@ -5,6 +5,7 @@ shows the worker's real lines when the bank answers TECH.)"""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -12,7 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 
 from activities.payments import TransientBankError
 from cashback.config import LogFormat, Settings
@@ -139,3 +142,43 @@ def test_uvicorns_lines_take_the_same_format(monkeypatch: pytest.MonkeyPatch) ->
     [line] = _lines(stream)
     assert line["logger"] == "uvicorn.error"
     assert line["message"] == "Application startup complete."
+
+
+async def test_the_access_log_keeps_no_secret_of_a_url(output: io.StringIO) -> None:
+    """A real uvicorn's access lines: a bank-details link's token, an address confirmation's
+    token and an invoice link's signature are written as `[redacted]`, the rest as it came."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    access = logging.getLogger("uvicorn.access")
+    level = access.level
+    access.setLevel(logging.INFO)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off")
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 (uvicorn has no event)
+            await asyncio.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for url in (
+                "/bank-details/Zm9vYmFyU2VjcmV0VG9rZW4",
+                "/auth/confirm?token=Zm9vYmFyU2VjcmV0VG9rZW4&lang=de",
+                "/invoices/r1/c1.pdf?expires=99&signature=Zm9vYmFyU2VjcmV0VG9rZW4",
+            ):
+                assert (await client.get(url)).status_code == 200
+    finally:
+        server.should_exit = True
+        await serving
+        access.setLevel(level)
+    messages = [line["message"] for line in _lines(output) if line["logger"] == "uvicorn.access"]
+    assert len(messages) == 3, output.getvalue()
+    assert not any("Zm9vYmFyU2VjcmV0VG9rZW4" in message for message in messages)
+    assert '"GET /bank-details/[redacted] HTTP/1.1" 200' in messages[0]
+    assert "/auth/confirm?token=[redacted]&lang=de " in messages[1]
+    assert "/invoices/r1/c1.pdf?expires=99&signature=[redacted] " in messages[2]

@@ -303,9 +303,11 @@ class ClaimWorkflow:
         while loop.sent < self._policy.max_notices:
             loop.sent += 1
             respond_by = workflow.now() + self._policy.notice_window * self._policy.time_scale
+            # Open before the notice goes out: its link may be used before the mail activity's
+            # completion reaches the workflow (an update is applied before it in one task).
+            self._accepting_bank_details = True
             await self._notify(kind, respond_by=respond_by, notification=loop.sent)
             self._state.respond_by = respond_by
-            self._accepting_bank_details = True
             arrived = await self._wait_until(
                 lambda: self._bank_details is not None,
                 respond_by,
