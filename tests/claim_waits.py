@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
 
 from cashback.claims import ClaimState
 from workflows.claim import ClaimWorkflow
@@ -37,6 +37,27 @@ async def claim_outcome(handle: WorkflowHandle[Any, T], seconds: float = OUTCOME
         where = await where_the_claim_stands(handle)
         raise ClaimStuck(
             f"claim workflow {handle.id} did not end within {seconds:g} s; {where}"
+        ) from None
+
+
+UPDATE_SECONDS = 30.0  # an accepted update answers once the claim has taken its next step
+
+
+async def claim_update(
+    handle: WorkflowHandle[Any, Any], update: Any, arg: Any, seconds: float = UPDATE_SECONDS
+) -> Any:
+    """`handle.execute_update(update, arg)`, or ClaimStuck after `seconds` naming the claim's
+    state: an accepted update (a decision, bank details) waits for the workflow to act on it,
+    and a workflow that never does would hold the test until the suite's limit."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await handle.execute_update(update, arg)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):  # the SDK's word for it
+        where = await where_the_claim_stands(handle)
+        name = getattr(update, "__name__", update)
+        raise ClaimStuck(
+            f"update {name} of claim workflow {handle.id} got no answer within {seconds:g} s; "
+            f"{where}"
         ) from None
 
 

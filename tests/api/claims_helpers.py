@@ -18,7 +18,7 @@ from cashback.db.tables import Claim
 from cashback.decisions import DecisionKey
 from cashback.domain.status import ClaimStatus
 from tests.api.harness import Api, Reseller
-from tests.claim_waits import ClaimStuck, claim_outcome, where_the_claim_stands
+from tests.claim_waits import ClaimStuck, claim_outcome, claim_update, where_the_claim_stands
 from workflows.claim import ClaimWorkflow
 
 TERMS_VERSION = "2026-01"  # the version of `harness.offer_body`
@@ -142,7 +142,7 @@ async def decide(api: Api, claim_id: str, decision: Decision) -> None:
     stamped = key.sign(
         decision, claim_id=claim_id, operator=decision.operator, issued_at=datetime.now(UTC)
     )
-    await handle.execute_update(ClaimWorkflow.decide, stamped)
+    await claim_update(handle, ClaimWorkflow.decide, stamped)
 
 
 async def reject(api: Api, claim_id: str, reason: str) -> None:

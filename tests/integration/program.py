@@ -40,7 +40,7 @@ from cashback.domain.status import ClaimStatus
 from cashback.invoices import InvoiceStorage, StoredInvoice
 from cashback.mail.smtp import NOTICE_HEADER
 from cashback.wiring import bank_accounts, build_activities, payment_gateway
-from tests.claim_waits import claim_state_until
+from tests.claim_waits import claim_state_until, claim_update
 from tests.db.seed import add_offer, add_reseller, new_claim
 from tests.decisions import signed
 from tests.mail.mailbox import Delivery, Mailbox
@@ -176,8 +176,8 @@ class RealProgram:
         """The operator approves the claim under review (R8, R9)."""
         await self.wait_for(handle, ClaimStatus.UNDER_REVIEW, notices=1)
         approve = Decision(kind=DecisionKind.APPROVE, operator=OPERATOR)
-        state: ClaimState = await handle.execute_update(
-            ClaimWorkflow.decide, signed(approve, handle.id.removeprefix("claim-"))
+        state: ClaimState = await claim_update(
+            handle, ClaimWorkflow.decide, signed(approve, handle.id.removeprefix("claim-"))
         )
         return state
 
@@ -189,7 +189,8 @@ class RealProgram:
         claim_id = self.invitations.use(token)
         assert claim_id is not None, "the secure link was refused"
         reference = self.accounts.store(details)
-        judgement: BankDetailsJudgement = await handle.execute_update(
+        judgement: BankDetailsJudgement = await claim_update(
+            handle,
             ClaimWorkflow.submit_bank_details,
             BankDetailsSubmission(
                 reference=reference,

@@ -38,7 +38,7 @@ from cashback.domain.payout import BankDetailsJudgement, HolderType
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.reseller import Language, ResellerSnapshot
 from cashback.domain.status import ClaimStatus, NoticeKind
-from tests.claim_waits import OUTCOME_SECONDS, claim_outcome, claim_state_until
+from tests.claim_waits import OUTCOME_SECONDS, claim_outcome, claim_state_until, claim_update
 from tests.decisions import decision_key, signed
 from tests.fakes import (
     InMemoryInvoiceStore,
@@ -233,12 +233,18 @@ class Program:
 
     async def decide(self, handle: WorkflowHandle[Any, Any], decision: Decision) -> ClaimState:
         """An operator's decision, signed as the API signs it (D3)."""
-        return await handle.execute_update(ClaimWorkflow.decide, self.signed(handle, decision))
+        state: ClaimState = await claim_update(
+            handle, ClaimWorkflow.decide, self.signed(handle, decision)
+        )
+        return state
 
     async def give_bank_details(
         self, handle: WorkflowHandle[Any, Any], details: BankDetailsSubmission = COMPANY_DETAILS
     ) -> BankDetailsJudgement:
-        return await handle.execute_update(ClaimWorkflow.submit_bank_details, details)
+        judgement: BankDetailsJudgement = await claim_update(
+            handle, ClaimWorkflow.submit_bank_details, details
+        )
+        return judgement
 
     def notices(self, claim: ClaimInput) -> list[NoticeRequest]:
         return self.outbox.of(claim.claim_id)
