@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.testing._timeskipping import TimeSkippingConfig
 
 from cashback.db import make_engine
+from cashback.db.migrate import upgrade_to_head
 from cashback.search_attributes import CLAIM_SEARCH_ATTRIBUTES
 from tests.mail.mailbox import Mailbox, SmtpServer, free_port
 
@@ -88,3 +89,12 @@ def postgres_url() -> URL:
     finally:
         engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file at the migrations' head: each API test starts from a copy of it, which is
+    the same as migrating its own (tests/db/test_migrations.py proves the migrations)."""
+    path = tmp_path_factory.mktemp("schema") / "cashback.sqlite3"
+    upgrade_to_head(f"sqlite:///{path}")
+    return path

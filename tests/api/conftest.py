@@ -4,6 +4,7 @@ the simulated bank."""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -52,6 +53,7 @@ def on_both_databases(request: pytest.FixtureRequest) -> dict[str, Any]:
 @pytest.fixture
 async def api(
     env: WorkflowEnvironment,
+    migrated_sqlite: Path,
     smtp_server: SmtpServer,
     mailbox: Mailbox,
     tmp_path: Path,
@@ -65,8 +67,11 @@ async def api(
         public_base_url="http://testserver",
         **settings_overrides,
     )
+    if settings.database_url == "":  # SQLite: a copy of the schema migrated once per session
+        shutil.copyfile(migrated_sqlite, settings.data_dir / "cashback.sqlite3")
+    else:
+        upgrade_to_head(settings.resolved_database_url)
     database = open_database(settings)
-    upgrade_to_head(settings.resolved_database_url)
     services = Services.build(settings, env.client, database)
     app = create_app(services)
     activities = build_activities(settings, database)
