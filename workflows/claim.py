@@ -513,7 +513,7 @@ class ClaimWorkflow:
         previous = self._state.status
         self._state.status = status
         workflow.upsert_search_attributes([attrs.CLAIM_STATUS.value_set(status)])
-        workflow.set_current_details(f"**{status.value}**: {reason}")
+        self._show(reason)
         await self._record(
             TimelineEvent.STATUS_CHANGED,
             actor=actor,
@@ -522,6 +522,12 @@ class ClaimWorkflow:
             reason=reason,
             amount=self._state.amount,
         )
+
+    def _show(self, what: str) -> None:
+        """The claim's current details in the Temporal UI (Markdown, a text, not a command): its
+        status, its amount once approved, and what last happened or what it waits for."""
+        amount = f" · cash back **{self._state.amount.format()}**" if self._state.amount else ""
+        workflow.set_current_details(f"**{self._state.status.value}**{amount}: {what}")
 
     async def _record(
         self,
@@ -620,7 +626,7 @@ class ClaimWorkflow:
         """Wait for `condition`, until the instant `until` if given; False when the timer won.
         What the claim waits for is shown by the `state` query and in the Temporal UI."""
         self._state.waiting_for = summary
-        workflow.set_current_details(f"**{self._state.status.value}**: waiting for {summary}")
+        self._show(f"waiting for {summary}")
         timeout = None if until is None else max(until - workflow.now(), timedelta(seconds=1))
         try:
             await workflow.wait_condition(condition, timeout=timeout, timeout_summary=summary)
