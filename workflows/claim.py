@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         payout_date,
         payout_due,
     )
+    from cashback.domain.program_time import ProgramClock
     from cashback.domain.status import ClaimStatus, NoticeKind
 
 SYSTEM = "system"
@@ -90,6 +91,7 @@ class ClaimWorkflow:
     def __init__(self, claim: ClaimInput) -> None:
         self._claim = claim
         self._policy = claim.policy
+        self._clock = ProgramClock(origin=claim.received_at, time_scale=claim.policy.time_scale)
         self._state = ClaimState(claim_id=claim.claim_id, received_on=claim.received_at.date())
         self._timeline_sequence = 0
         self._sent_per_kind: dict[NoticeKind, int] = {}
@@ -591,6 +593,7 @@ class ClaimWorkflow:
                 payment_reference=self._state.payment_reference,
                 bank_return_code=self._state.bank_return_code,
             ),
+            program_clock=self._clock,  # an argument, not a command: no patch
         )
         self._state.notices.append(
             SentNotice(kind=kind, number=number, sent_at=issued_at, respond_by=respond_by)
@@ -662,19 +665,14 @@ class ClaimWorkflow:
         < 1), the day the program has reached since the claim arrived, so that the dates it
         computes and shows (final confirmation, payout, paid on) are the program's. Claims that
         started before kept the wall-clock day."""
-        scale = self._policy.time_scale
-        if not self._program_days or scale == 1:
+        if not self._program_days:
             return workflow.now().date()
-        origin = self._claim.received_at
-        return (origin + (workflow.now() - origin) / scale).date()
+        return self._clock.today(workflow.now())
 
     def _scaled(self, instant: datetime) -> datetime:
         """When the program waits until `instant`: the same instant, or for a demo whose policy
         runs time faster (`time_scale` < 1), proportionally sooner after the claim arrived."""
-        if self._policy.time_scale == 1:
-            return instant
-        origin = self._claim.received_at
-        return origin + (instant - origin) * self._policy.time_scale
+        return self._clock.wall(instant)
 
     def _return_window_days(self) -> int:
         """R15: the right of return of the end customer's country (the reseller's when the
