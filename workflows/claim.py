@@ -314,7 +314,7 @@ class ClaimWorkflow:
                 lambda: self._bank_details is not None,
                 respond_by,
                 f"{loop.rule}: notice {loop.sent} of {self._policy.max_notices}, "
-                f"bank details until {respond_by:%Y-%m-%d %H:%M} UTC",
+                f"bank details until {self._clock.shown(respond_by):%Y-%m-%d %H:%M} UTC",
             )
             self._accepting_bank_details = False
             self._state.respond_by = None
