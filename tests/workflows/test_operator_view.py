@@ -14,6 +14,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from cashback import search_attributes as attrs
+from cashback.domain.policy import ProgramPolicy
 from cashback.domain.status import ClaimStatus
 from tests.workflows.claims import APPROVE, Program, claim_input, licensing_record
 from tests.workflows.test_payout import claim_with_bank_details
@@ -166,4 +167,25 @@ async def test_d4_the_web_ui_shows_the_amount_once_approved(program: Program) ->
     assert awaiting.startswith(
         "**AWAITING_BANK_DETAILS** · cash back **250.00 EUR**: waiting for R10: notice 1 of 3"
     )
+    await handle.terminate("test done")
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [ProgramPolicy(), ProgramPolicy(time_scale=1 / 1440)],
+    ids=["program", "demo-a-day-in-a-minute"],
+)
+async def test_r14_r15_the_payout_date_attribute_is_the_payout_day(
+    program: Program, policy: ProgramPolicy
+) -> None:
+    """R14, R15: a claim sold 10 days ago waits for its return window; PayoutDate shows the
+    payout day the claim's state, API and e-mails give, at its start (UTC), in a demo too
+    (where the timer waits for a scaled wall-clock instant on another day)."""
+    _, handle = await claim_with_bank_details(program, sold_days_ago=10, policy=policy)
+    state = await program.wait_for(handle, ClaimStatus.SCHEDULED_FOR_PAYMENT)
+    assert state.payout_date is not None
+    assert state.payout_date > datetime.now(UTC).date() + timedelta(days=40)
+    found = (await handle.describe()).typed_search_attributes
+    day = datetime.combine(state.payout_date, time.min, tzinfo=UTC)
+    assert found.get(attrs.PAYOUT_DATE) == day
     await handle.terminate("test done")
