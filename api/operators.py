@@ -521,9 +521,31 @@ async def decide(
     )
     key = DecisionKey(services.settings.decision_key_bytes)
     try:
-        return await review.decide(services.temporal, key, claim.claim, user.email, made)
+        state = await review.decide(services.temporal, key, claim.claim, user.email, made)
     except ActionRefused as refused:
         raise _not_taken(refused) from None
+    clock = ProgramClock(
+        origin=claim.claim.created_at, time_scale=services.settings.policy.time_scale
+    )
+    return _shown_state(state, clock)
+
+
+def _shown_state(state: ClaimState, clock: ProgramClock) -> ClaimState:
+    """The workflow's answer with its instants on the claim's program clock (a demo's)."""
+    return state.model_copy(
+        update={
+            "respond_by": clock.shown_or_none(state.respond_by),
+            "notices": [
+                notice.model_copy(
+                    update={
+                        "sent_at": clock.shown(notice.sent_at),
+                        "respond_by": clock.shown_or_none(notice.respond_by),
+                    }
+                )
+                for notice in state.notices
+            ],
+        }
+    )
 
 
 # ---- payment results from a file exchange ----------------------------------------------------

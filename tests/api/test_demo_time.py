@@ -1,7 +1,8 @@
 """A demo's shown dates (issue 12, item 9): under `make demo`'s time scale (a day lasts ten
 seconds) every instant a person reads of a claim is program time, counted from the claim's
 arrival: the timeline's instants and the respond-by on the reseller's claim page, in the
-operators' view, on the secure page and in the bank-details request e-mail."""
+operators' view and their answer to a decision, on the secure page and in the bank-details
+request e-mail."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from cashback.mail.render import format_moment
 from tests.api.claims_helpers import new_agreement, submitted, wait_for_status
 from tests.api.harness import Api
 from tests.api.test_bank_details_page import link_in
-from tests.api.test_read_model import approve, bank_details_page, matches_the_workflow
+from tests.api.test_read_model import bank_details_page, matches_the_workflow
 from tests.integration.program import notices_of
 
 pytestmark = [pytest.mark.workflow, pytest.mark.smtp]
@@ -55,7 +56,13 @@ async def test_d3_r10_a_demos_timeline_and_respond_by_are_shown_in_program_time(
     await matches_the_workflow(api, claim_id, ClaimStatus.UNDER_REVIEW)
     handle = api.services.temporal.get_workflow_handle(claim_workflow_id(claim_id))
     await api.env.fast_forward(handle, SIX_PROGRAM_DAYS)
-    await approve(api, claim_id)
+    decided = await api.http.post(
+        f"/operator/claims/{claim_id}/decision", json={"kind": "approve"}, headers=api.operator
+    )
+    assert decided.status_code == 200, decided.text
+    confirmation = next(
+        notice for notice in decided.json()["notices"] if notice["kind"] == "final_confirmation"
+    )
     await matches_the_workflow(api, claim_id, ClaimStatus.AWAITING_BANK_DETAILS, asked=True)
     page = await wait_for_status(
         api, reseller, claim_id, ClaimStatus.AWAITING_BANK_DETAILS, lambda claim: True
@@ -70,6 +77,8 @@ async def test_d3_r10_a_demos_timeline_and_respond_by_are_shown_in_program_time(
     approved_at = instant(approval["at"])
     assert approved_at - arrived >= timedelta(days=6)
     assert approved_at - arrived < timedelta(days=7)
+    # The operator's answer to the decision: the final confirmation went out on that day too.
+    assert timedelta(0) <= approved_at - instant(confirmation["sent_at"]) < timedelta(days=1)
     due = datetime.fromisoformat(page["deadlines"]["payout_due"]).date()
     assert due == approved_at.date() + timedelta(days=45)  # R14: from the program's day
     respond_by = instant(page["deadlines"]["respond_by"])
