@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.common import RetryPolicy
 
 from cashback.domain.money import Money
+from cashback.domain.program_time import ProgramClock
 from cashback.domain.reseller import ResellerSnapshot
 from cashback.domain.status import NoticeKind
 
@@ -65,6 +66,11 @@ class NoticeRequest(BaseModel):
         default=None, description="R10: the reseller must act by then; a secure link expires then"
     )
     facts: NoticeFacts
+    program_clock: ProgramClock | None = Field(
+        default=None,
+        description="the claim's program clock: the mail shows `respond_by` on it (a demo runs "
+        "faster); a wall-clock instant still, for the link's expiry and the timer",
+    )
 
     @property
     def idempotency_key(self) -> str:

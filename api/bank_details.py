@@ -46,6 +46,7 @@ from cashback.bank_details_links import (
 from cashback.db import mask_iban
 from cashback.domain.money import Money
 from cashback.domain.payout import HolderType
+from cashback.domain.program_time import ProgramClock
 from cashback.domain.reseller import Language
 from cashback.mail.render import format_moment, format_money
 
@@ -76,7 +77,7 @@ class Invitation:
 
     claim_id: str
     reseller_id: str
-    expires_at: datetime
+    expires_at: datetime  # as the reseller reads it: on the claim's program clock (a demo's)
     language: Language
     company_name: str
     agreement_number: str
@@ -131,7 +132,7 @@ async def _open(services: Services, token: str, lang: str | None, accept: str | 
     return Invitation(
         claim_id=link.claim_id,
         reseller_id=link.reseller_id,
-        expires_at=link.expires_at,
+        expires_at=_shown(services, link, link.expires_at),
         language=_language(lang, accept, link.language),
         company_name=link.company_name,
         agreement_number=link.agreement_number,
@@ -141,6 +142,12 @@ async def _open(services: Services, token: str, lang: str | None, accept: str | 
         masked_on_file=link.masked_on_file,
         link=link,
     )
+
+
+def _shown(services: Services, link: LinkedClaim, instant: datetime) -> datetime:
+    """`instant` as the reseller reads it: in a demo (`time_scale` < 1), in program time."""
+    time_scale = services.settings.policy.time_scale
+    return ProgramClock(origin=link.received_at, time_scale=time_scale).shown(instant)
 
 
 def _problem_page(refused: _Refused, services: Services) -> HTMLResponse:

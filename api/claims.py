@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import (
@@ -47,6 +47,7 @@ from cashback.domain.agreements import agreement_number as canonical_agreement_n
 from cashback.domain.eligibility import Verdict
 from cashback.domain.money import Money
 from cashback.domain.names import PlainText
+from cashback.domain.program_time import ProgramClock
 from cashback.domain.status import ClaimStatus, NoticeKind
 from cashback.submissions import (
     Refusal,
@@ -160,7 +161,9 @@ class ClaimSummary(BaseModel):
     updated_at: AwareDatetime
 
     @classmethod
-    def of(cls, claim: Claim) -> ClaimSummary:
+    def of(cls, claim: Claim, time_scale: float) -> ClaimSummary:
+        """The claim's summary; its instants on the claim's program clock (a demo's)."""
+        clock = ProgramClock(origin=claim.created_at, time_scale=time_scale)
         return cls(
             claim_id=claim.id,
             offer_id=claim.offer_id,
@@ -169,7 +172,7 @@ class ClaimSummary(BaseModel):
             status=claim.status,
             amount=_amount(claim),
             submitted_at=claim.created_at,
-            updated_at=claim.updated_at,
+            updated_at=clock.shown(claim.updated_at),
         )
 
 
@@ -394,7 +397,7 @@ def list_claims(
         rows = list(session.scalars(query))
     page, more = rows[:limit], len(rows) > limit
     return ClaimPage(
-        claims=[ClaimSummary.of(row) for row in page],
+        claims=[ClaimSummary.of(row, services.settings.policy.time_scale) for row in page],
         next_cursor=_encode_cursor(page[-1]) if more else None,
     )
 
@@ -424,6 +427,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 @dataclass(frozen=True)
 class _Stored:
     claim: Claim
+    clock: ProgramClock  # the claim's: a demo's instants are shown in program time
     timeline: list[TimelineItem]
     notices: list[NoticeItem]
 
@@ -436,23 +440,25 @@ def read_claim(claim_id: str, user: ResellerUser, services: ServicesDep) -> Clai
     reasons of a verdict that needs a person or says no, of a rejection or cancellation), the
     notices sent and the timeline (D3). Read from the database, never from the workflow.
     Another reseller's claim is not found."""
-    stored = _stored(services.database, _reseller_id(user), claim_id)
+    time_scale = services.settings.policy.time_scale
+    stored = _stored(services.database, _reseller_id(user), claim_id, time_scale)
     claim = stored.claim
+    clock = stored.clock
     return ClaimRead(
-        **ClaimSummary.of(claim).model_dump(),
+        **ClaimSummary.of(claim, time_scale).model_dump(),
         reseller_name_on_agreement=claim.reseller_name_on_agreement,
         terms_accepted_version=claim.terms_accepted_version,
-        terms_accepted_at=claim.terms_accepted_at,
+        terms_accepted_at=clock.shown(claim.terms_accepted_at),
         invoice=InvoiceRead(
             content_type=invoice_content_type(claim.invoice_object_key), sha256=claim.invoice_sha256
         ),
         deadlines=ClaimDeadlines(
             review_deadline=claim.review_deadline,
-            respond_by=claim.respond_by,
+            respond_by=clock.shown_or_none(claim.respond_by),
             payout_date=claim.payout_date,
             payout_due=claim.payout_due,
         ),
-        next_step=_next_step(claim, services.settings.support_address),
+        next_step=_next_step(claim, clock, services.settings.support_address),
         reasons=_reasons(claim),
         notices=stored.notices,
         timeline=stored.timeline,
@@ -472,16 +478,17 @@ def _reasons(claim: Claim) -> list[str]:
     return []
 
 
-def _stored(database: Database, reseller_id: str, claim_id: str) -> _Stored:
+def _stored(database: Database, reseller_id: str, claim_id: str, time_scale: float) -> _Stored:
     with database.reading() as session:
         claim = session.scalar(
             select(Claim).where(Claim.id == claim_id, Claim.reseller_id == reseller_id)
         )
         if claim is None:
             raise not_found(f"claim {claim_id}")
+        clock = ProgramClock(origin=claim.created_at, time_scale=time_scale)
         timeline = [
             TimelineItem(
-                at=entry.at,
+                at=clock.shown(entry.at),
                 actor=entry.actor,
                 event=entry.event,
                 from_status=entry.from_status,
@@ -494,28 +501,29 @@ def _stored(database: Database, reseller_id: str, claim_id: str) -> _Stored:
             NoticeItem(
                 kind=notice.kind,
                 number=notice.number,
-                sent_at=notice.sent_at,
-                respond_by=notice.respond_by,
+                sent_at=clock.shown(notice.sent_at),
+                respond_by=clock.shown_or_none(notice.respond_by),
             )
             for notice in NoticeRepository(session).of(claim.id)
             if not notice.kind.for_operators
         ]
-        return _Stored(claim=claim, timeline=timeline, notices=notices)
+        return _Stored(claim=claim, clock=clock, timeline=timeline, notices=notices)
 
 
-def _next_step(claim: Claim, support: str) -> NextStep:
+def _next_step(claim: Claim, clock: ProgramClock, support: str) -> NextStep:
     """What the reseller must do next, or what the claim waits for."""
     status = claim.status
     if status in (ClaimStatus.AWAITING_BANK_DETAILS, ClaimStatus.PAYMENT_FAILED):
         if claim.respond_by is not None:
+            respond_by = clock.shown(claim.respond_by).astimezone(UTC)
             return NextStep(
                 action_required=True,
                 detail=(
                     "Enter your company's bank details on the secure page linked in the latest "
-                    f"e-mail by {claim.respond_by:%Y-%m-%d %H:%M} UTC (R10, R13); without valid "
+                    f"e-mail by {respond_by:%Y-%m-%d %H:%M} UTC (R10, R13); without valid "
                     "details after the third notification the claim is cancelled"
                 ),
-                respond_by=claim.respond_by,
+                respond_by=respond_by,
             )
         return NextStep(
             action_required=False,

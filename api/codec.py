@@ -12,6 +12,7 @@ sets) opens, with the invoice link of the Web UI's claim details (`/codec/claims
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -20,10 +21,10 @@ from fastapi import APIRouter, Body, Response
 from fastapi.responses import RedirectResponse
 from google.protobuf import json_format
 from sqlalchemy import delete
-from temporalio.api.common.v1 import Payloads
+from temporalio.api.common.v1 import Payload, Payloads
 
 from api.browser import SESSION_COOKIE, cookie_path
-from api.deps import CodecOperator, CodecSession, ServicesDep
+from api.deps import CodecOperator, CodecReader, CodecSession, ServicesDep, SignInNeeded
 from api.errors import ApiError, error_responses, not_found
 from api.limits import BodyCap
 from cashback.codec import UnknownPayloadKey
@@ -57,11 +58,29 @@ def _dump(payloads: Payloads) -> PayloadsJson:
     return json_format.MessageToDict(payloads)
 
 
+def _sign_in_payload(needed: SignInNeeded) -> Payload:
+    """A readable JSON payload in place of one the browser may not read: where to sign in."""
+    return Payload(
+        metadata={"encoding": b"json/plain"},
+        data=json.dumps({"sign_in": needed.message}).encode(),
+    )
+
+
 @router.post("/decode", responses=error_responses(401, 403, 413, 422))
-async def decode(user: CodecOperator, services: ServicesDep, body: PayloadsBody) -> PayloadsJson:
-    """Operators: the plaintext of encrypted payloads."""
+async def decode(
+    reader: CodecReader, services: ServicesDep, body: PayloadsBody, response: Response
+) -> PayloadsJson:
+    """Operators: the plaintext of encrypted payloads. The Temporal Web UI (a request from
+    one of `CASHBACK_CODEC_CORS_ORIGINS`) without an operator's session gets each payload
+    replaced by `{"sign_in": "Sign in at …/codec/sign-in to read this claim's data …"}`, which it
+    shows where it would only say "Codec Server could not connect" to a 401; never any
+    decrypted data. Other clients get 401 (403 for a reseller) with the same words."""
+    response.headers["Cache-Control"] = "no-store"
+    payloads = _parse(body).payloads
+    if isinstance(reader, SignInNeeded):
+        return _dump(Payloads(payloads=[_sign_in_payload(reader)] * len(payloads)))
     try:
-        decoded = await payload_codec(services.settings).decode(_parse(body).payloads)
+        decoded = await payload_codec(services.settings).decode(payloads)
     except UnknownPayloadKey as error:
         raise ApiError(422, "unknown_payload_key", str(error)) from error
     except (InvalidTag, ValueError) as error:  # tampered, cut short, or a malformed key id

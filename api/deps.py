@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Cookie, Depends, Request
+from fastapi import Cookie, Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 
@@ -87,10 +87,14 @@ def _codec_user(
     try:
         return _user_of(services, bearer or cookie_token)
     except ApiError as refused:
-        # The Web UI's operator must learn where to sign in (the UI itself shows no reason).
-        page = services.settings.public_base_url.rstrip("/") + "/codec/sign-in"
+        # Whoever reads the refusal (the CLI's user) must learn where to sign in.
+        page = _sign_in_page(services)
         refused.detail = f"sign in at {page} (or send an operator's bearer token)"
         raise
+
+
+def _sign_in_page(services: Services) -> str:
+    return services.settings.public_base_url.rstrip("/") + "/codec/sign-in"
 
 
 CurrentUser = Annotated[SignedIn, Depends(_signed_in)]
@@ -140,6 +144,46 @@ def _codec_operator(user: Annotated[SignedIn, Depends(_codec_user)]) -> SignedIn
 
 CodecSession = Annotated[SignedIn, Depends(_codec_user)]
 CodecOperator = Annotated[SignedIn, Depends(_codec_operator)]
+
+
+@dataclass(frozen=True)
+class SignInNeeded:
+    """The Temporal Web UI's browser, not signed in as an operator: what to tell it."""
+
+    message: str
+
+
+def _codec_reader(
+    services: ServicesDep,
+    bearer: Annotated[str | None, Depends(_bearer)],
+    cookie_token: Annotated[
+        str | None, Cookie(alias=SESSION_COOKIE, include_in_schema=False)
+    ] = None,
+    origin: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> SignedIn | SignInNeeded:
+    """The operator who may read decoded payloads; or, for a request from one of the Temporal
+    Web UI's origins without an operator's session, where to sign in. The UI shows a refusal
+    only as "Codec Server could not connect", so it is told in an answer it displays. Other
+    clients (the CLI) get the 401 or 403 with the same words."""
+    try:
+        return _codec_operator(_codec_user(services, bearer, cookie_token))
+    except ApiError as refused:
+        if refused.status_code not in (401, 403) or origin is None:
+            raise
+        if origin not in services.settings.codec_cors_origins:
+            raise
+        page = _sign_in_page(services)
+        if refused.status_code == 401:  # no session sent: none, expired, or no credentials
+            return SignInNeeded(
+                f"Sign in at {page} to read this claim's data (with “Include cross-origin "
+                "credentials” on in the Web UI's Codec Server settings)"
+            )
+        return SignInNeeded(
+            f"Only the program's operators read claim data: sign in as an operator at {page}"
+        )
+
+
+CodecReader = Annotated[SignedIn | SignInNeeded, Depends(_codec_reader)]
 
 
 def links(**targets: tuple[str, str, dict[str, str]]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from cashback.db.tables import Claim, Reseller
 from cashback.decisions import DecisionKey
 from cashback.domain.eligibility import Reason, Verdict
 from cashback.domain.money import Money
+from cashback.domain.program_time import ProgramClock
 from cashback.domain.status import ClaimStatus
 from cashback.invoices import InvoiceNotFoundError, InvoiceStorageError
 from cashback.licensing_import import (
@@ -118,8 +119,11 @@ class ClaimFacts(BaseModel):
     outcome_reasons: list[str] = Field(description="why it was rejected or cancelled")
 
     @classmethod
-    def facts_of(cls, listed: ListedClaim) -> dict[str, Any]:
+    def facts_of(cls, listed: ListedClaim, time_scale: float) -> dict[str, Any]:
+        """The facts of a listed claim; its instants on the claim's program clock (a demo's:
+        `time_scale` < 1)."""
         claim = listed.claim
+        clock = ProgramClock(origin=claim.created_at, time_scale=time_scale)
         amount = (
             Money(minor_units=claim.amount_minor_units, currency=claim.currency)
             if claim.amount_minor_units is not None and claim.currency is not None
@@ -146,14 +150,14 @@ class ClaimFacts(BaseModel):
             "customer_name": claim.customer_name,
             "reseller_name_on_agreement": claim.reseller_name_on_agreement,
             "received_at": claim.created_at,
-            "updated_at": claim.updated_at,
+            "updated_at": clock.shown(claim.updated_at),
             "amount": amount,
             "review_deadline": claim.review_deadline,
             "verdict": verdict,
             "escalated": claim.escalated,
             "decided_by": claim.decided_by,
             "final_confirmation_on": claim.final_confirmation_on,
-            "respond_by": claim.respond_by,
+            "respond_by": clock.shown_or_none(claim.respond_by),
             "payout_date": claim.payout_date,
             "payout_due": claim.payout_due,
             "payout_overdue": claim.payout_overdue,
@@ -166,8 +170,8 @@ class ClaimFacts(BaseModel):
 
 class ClaimItem(ClaimFacts):
     @classmethod
-    def of(cls, listed: ListedClaim) -> ClaimItem:
-        return cls(**cls.facts_of(listed))
+    def of(cls, listed: ListedClaim, time_scale: float) -> ClaimItem:
+        return cls(**cls.facts_of(listed, time_scale))
 
 
 class ClaimList(BaseModel):
@@ -230,7 +234,7 @@ def _parts(cursor: str) -> list[str]:
 
 
 def _review_page(
-    database: Database, selection: ClaimFilter, limit: int, cursor: str | None
+    database: Database, selection: ClaimFilter, limit: int, cursor: str | None, time_scale: float
 ) -> ClaimList:
     after = None
     if cursor is not None:
@@ -246,7 +250,7 @@ def _review_page(
     more, page = len(page) > limit, page[:limit]
     last = page[-1].claim if page else None
     return ClaimList(
-        claims=[ClaimItem.of(listed) for listed in page],
+        claims=[ClaimItem.of(listed, time_scale) for listed in page],
         total=total,
         next_cursor=_cursor((last.review_deadline or NO_DEADLINE).isoformat(), last.id)
         if more and last
@@ -287,7 +291,9 @@ def review_queue(
     reseller, country, verdict, escalation or a deadline before a day. Read from the
     database: a page costs the same whatever the queue's length, and no workflow is asked."""
     selection = replace(filters.selection, status=ClaimStatus.UNDER_REVIEW)
-    return _review_page(services.database, selection, limit, cursor)
+    return _review_page(
+        services.database, selection, limit, cursor, services.settings.policy.time_scale
+    )
 
 
 @router.get(
@@ -320,7 +326,7 @@ def list_claims(
     more, page = len(page) > limit, page[:limit]
     last = page[-1].claim if page else None
     return ClaimList(
-        claims=[ClaimItem.of(listed) for listed in page],
+        claims=[ClaimItem.of(listed, services.settings.policy.time_scale) for listed in page],
         total=total,
         next_cursor=_cursor(last.created_at.isoformat(), last.id) if more and last else None,
     )
@@ -397,10 +403,10 @@ class OperatorClaimRead(ClaimFacts):
     timeline: list[TimelineEntry] = Field(description="D3: every status change and event")
 
 
-def _timeline(database: Database, claim_id: str) -> list[TimelineEntry]:
+def _timeline(database: Database, claim_id: str, clock: ProgramClock) -> list[TimelineEntry]:
     with database.reading() as session:
         return [
-            entry.model_copy(update={"projection": None})
+            entry.model_copy(update={"projection": None, "at": clock.shown(entry.at)})
             for entry in TimelineRepository(session).of(claim_id)
         ]
 
@@ -418,13 +424,16 @@ def _timeline(database: Database, claim_id: str) -> list[TimelineEntry]:
     },
 )
 def operator_claim(claim: OperatorClaim, services: ServicesDep) -> OperatorClaimRead:
-    """Any claim, with its read model and timeline (D3), from the database."""
+    """Any claim, with its read model and timeline (D3), from the database; a demo's
+    instants in program time."""
+    time_scale = services.settings.policy.time_scale
+    clock = ProgramClock(origin=claim.claim.created_at, time_scale=time_scale)
     return OperatorClaimRead(
-        **ClaimFacts.facts_of(claim),
+        **ClaimFacts.facts_of(claim, time_scale),
         terms_accepted_version=claim.claim.terms_accepted_version,
-        terms_accepted_at=claim.claim.terms_accepted_at,
+        terms_accepted_at=clock.shown(claim.claim.terms_accepted_at),
         invoice_sha256=claim.claim.invoice_sha256,
-        timeline=_timeline(services.database, claim.claim.id),
+        timeline=_timeline(services.database, claim.claim.id, clock),
     )
 
 
@@ -512,9 +521,31 @@ async def decide(
     )
     key = DecisionKey(services.settings.decision_key_bytes)
     try:
-        return await review.decide(services.temporal, key, claim.claim, user.email, made)
+        state = await review.decide(services.temporal, key, claim.claim, user.email, made)
     except ActionRefused as refused:
         raise _not_taken(refused) from None
+    clock = ProgramClock(
+        origin=claim.claim.created_at, time_scale=services.settings.policy.time_scale
+    )
+    return _shown_state(state, clock)
+
+
+def _shown_state(state: ClaimState, clock: ProgramClock) -> ClaimState:
+    """The workflow's answer with its instants on the claim's program clock (a demo's)."""
+    return state.model_copy(
+        update={
+            "respond_by": clock.shown_or_none(state.respond_by),
+            "notices": [
+                notice.model_copy(
+                    update={
+                        "sent_at": clock.shown(notice.sent_at),
+                        "respond_by": clock.shown_or_none(notice.respond_by),
+                    }
+                )
+                for notice in state.notices
+            ],
+        }
+    )
 
 
 # ---- payment results from a file exchange ----------------------------------------------------

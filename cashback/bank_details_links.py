@@ -141,6 +141,7 @@ class LinkedClaim:
     status: ClaimStatus
     amount: Money | None
     bank_details_ref: str | None
+    received_at: datetime  # the claim's arrival: the origin of its program clock
     masked_on_file: str | None = None  # the details on file (after a payment failure), masked
 
 
@@ -168,6 +169,7 @@ def _find(services: Services, token: str) -> LinkedClaim:
             if claim.amount_minor_units is not None and claim.currency is not None
             else None,
             bank_details_ref=claim.bank_details_ref,
+            received_at=claim.created_at,
         )
 
 

@@ -191,6 +191,16 @@ async def run(
         _stop(temporal)
 
 
+def with_ui_origins(settings: Settings, host: str, ui_port: int) -> Settings:
+    """The settings with the Web UI that `make run` starts (on `ui_port`) among the codec's
+    allowed CORS origins, under both loopback names and the host it listens on, so that the
+    codec answers it on any port; the origins configured stay."""
+    names = dict.fromkeys((host, "127.0.0.1", "localhost"))
+    ui_origins = [f"http://{name}:{ui_port}" for name in names]
+    origins = list(dict.fromkeys((*settings.codec_cors_origins, *ui_origins)))
+    return settings.model_copy(update={"codec_cors_origins": origins})
+
+
 def demo_settings(settings: Settings) -> Settings:
     """The demo's settings: its own data folder, time running faster, a failing test account."""
     policy = settings.policy.model_copy(update=DEMO_POLICY)
@@ -245,7 +255,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def main(argv: list[str] | None = None) -> None:
+def configure(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
+    """The settings and options of `make run ARGS=...`: the environment's settings, adjusted to
+    the ports chosen (the server's address, the links' base, the Web UI's origin)."""
     settings = Settings()
     host, _, default_port = settings.temporal_address.rpartition(":")
     parser = argparse.ArgumentParser(prog="make run", description=__doc__.splitlines()[0])
@@ -259,12 +271,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     options = parser.parse_args(argv)
     settings = settings.model_copy(update={"temporal_address": f"{host}:{options.temporal_port}"})
+    settings = with_ui_origins(settings, host, options.ui_port)
     if "CASHBACK_PUBLIC_BASE_URL" not in os.environ:  # the links in e-mails lead to this API
         settings = settings.model_copy(
             update={"public_base_url": f"http://{host}:{options.api_port}"}
         )
     if options.demo:
         settings = demo_settings(settings)
+    return settings, options
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings, options = configure(argv)
+    host = settings.temporal_address.rpartition(":")[0]
     configure_logging(settings.log_format)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: one line per connection
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo driver's requests

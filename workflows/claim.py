@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         payout_date,
         payout_due,
     )
+    from cashback.domain.program_time import ProgramClock
     from cashback.domain.status import ClaimStatus, NoticeKind
 
 SYSTEM = "system"
@@ -90,6 +91,7 @@ class ClaimWorkflow:
     def __init__(self, claim: ClaimInput) -> None:
         self._claim = claim
         self._policy = claim.policy
+        self._clock = ProgramClock(origin=claim.received_at, time_scale=claim.policy.time_scale)
         self._state = ClaimState(claim_id=claim.claim_id, received_on=claim.received_at.date())
         self._timeline_sequence = 0
         self._sent_per_kind: dict[NoticeKind, int] = {}
@@ -312,7 +314,7 @@ class ClaimWorkflow:
                 lambda: self._bank_details is not None,
                 respond_by,
                 f"{loop.rule}: notice {loop.sent} of {self._policy.max_notices}, "
-                f"bank details until {respond_by:%Y-%m-%d %H:%M} UTC",
+                f"bank details until {self._clock.shown(respond_by):%Y-%m-%d %H:%M} UTC",
             )
             self._accepting_bank_details = False
             self._state.respond_by = None
@@ -513,7 +515,7 @@ class ClaimWorkflow:
         previous = self._state.status
         self._state.status = status
         workflow.upsert_search_attributes([attrs.CLAIM_STATUS.value_set(status)])
-        workflow.set_current_details(f"**{status.value}**: {reason}")
+        self._show(reason)
         await self._record(
             TimelineEvent.STATUS_CHANGED,
             actor=actor,
@@ -522,6 +524,12 @@ class ClaimWorkflow:
             reason=reason,
             amount=self._state.amount,
         )
+
+    def _show(self, what: str) -> None:
+        """The claim's current details in the Temporal UI (Markdown, a text, not a command): its
+        status, its amount once approved, and what last happened or what it waits for."""
+        amount = f" · cash back **{self._state.amount.format()}**" if self._state.amount else ""
+        workflow.set_current_details(f"**{self._state.status.value}**{amount}: {what}")
 
     async def _record(
         self,
@@ -585,6 +593,7 @@ class ClaimWorkflow:
                 payment_reference=self._state.payment_reference,
                 bank_return_code=self._state.bank_return_code,
             ),
+            program_clock=self._clock,  # an argument, not a command: no patch
         )
         self._state.notices.append(
             SentNotice(kind=kind, number=number, sent_at=issued_at, respond_by=respond_by)
@@ -620,7 +629,7 @@ class ClaimWorkflow:
         """Wait for `condition`, until the instant `until` if given; False when the timer won.
         What the claim waits for is shown by the `state` query and in the Temporal UI."""
         self._state.waiting_for = summary
-        workflow.set_current_details(f"**{self._state.status.value}**: waiting for {summary}")
+        self._show(f"waiting for {summary}")
         timeout = None if until is None else max(until - workflow.now(), timedelta(seconds=1))
         try:
             await workflow.wait_condition(condition, timeout=timeout, timeout_summary=summary)
@@ -656,19 +665,14 @@ class ClaimWorkflow:
         < 1), the day the program has reached since the claim arrived, so that the dates it
         computes and shows (final confirmation, payout, paid on) are the program's. Claims that
         started before kept the wall-clock day."""
-        scale = self._policy.time_scale
-        if not self._program_days or scale == 1:
+        if not self._program_days:
             return workflow.now().date()
-        origin = self._claim.received_at
-        return (origin + (workflow.now() - origin) / scale).date()
+        return self._clock.today(workflow.now())
 
     def _scaled(self, instant: datetime) -> datetime:
         """When the program waits until `instant`: the same instant, or for a demo whose policy
         runs time faster (`time_scale` < 1), proportionally sooner after the claim arrived."""
-        if self._policy.time_scale == 1:
-            return instant
-        origin = self._claim.received_at
-        return origin + (instant - origin) * self._policy.time_scale
+        return self._clock.wall(instant)
 
     def _return_window_days(self) -> int:
         """R15: the right of return of the end customer's country (the reseller's when the

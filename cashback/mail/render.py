@@ -154,7 +154,10 @@ class MailRenderer:
             "max_notices": notice.notifications_allowed or self._policy.max_notices,
             "reseller": notice.reseller,
             "facts": notice.facts,
-            "respond_by": notice.respond_by,
+            # R10: the instant the reseller reads, on the claim's program clock (a demo's).
+            "respond_by": notice.program_clock.shown_or_none(notice.respond_by)
+            if notice.program_clock
+            else notice.respond_by,
             "secure_link": secure_link,
             "masked_iban": masked_iban,
             "support_address": support_address,

@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.accounts import create_operator
 from api.browser import SESSION_COOKIE
-from api.deps import _codec_user, _signed_in
+from api.deps import _codec_reader, _codec_user, _signed_in
 from cashback.db import LicensingRepository
 from tests.api.harness import PASSWORD, Api
 
@@ -84,7 +84,11 @@ async def test_r13_only_the_codec_accepts_the_cookie(api: Api) -> None:
     the codec decodes for it."""
     cookie = await browser_session(api, "ops-only-codec@program.example")
     every = list(routes(api, ("GET", *STATE_CHANGING)))
-    cookie_readers = {path for _, path, route in every if depends_on(route.dependant, _codec_user)}
+    cookie_readers = {
+        path
+        for _, path, route in every
+        if any(depends_on(route.dependant, reader) for reader in (_codec_user, _codec_reader))
+    }
     assert cookie_readers == {
         "/codec/decode",
         "/codec/encode",

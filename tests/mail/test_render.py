@@ -12,11 +12,12 @@ from jinja2 import TemplateNotFound, UndefinedError
 
 from cashback.domain.money import Money
 from cashback.domain.policy import ProgramPolicy
+from cashback.domain.program_time import ProgramClock
 from cashback.domain.reseller import Language
 from cashback.domain.status import NoticeKind
 from cashback.mail import TEMPLATES, InvalidNotice, MailRenderer
 from cashback.mail.render import format_date, format_moment, format_money
-from tests.mail.notices import SUPPORT, make_notice
+from tests.mail.notices import SUPPORT, make_notice, secure_link
 
 LINK = "https://cashback.example/bank-details/x"
 
@@ -161,3 +162,33 @@ def test_dates_and_instants_do_not_depend_on_the_host_locale() -> None:
     moment = datetime(2026, 3, 5, 10, 0, tzinfo=berlin_winter)
     assert format_moment(moment, Language.GERMAN) == "05.03.2026, 09:00 Uhr (UTC)"
     assert format_moment(moment.astimezone(UTC), Language.ENGLISH) == "5 March 2026, 09:00 UTC"
+
+
+@pytest.mark.parametrize(
+    ("kind", "language", "shown"),
+    [
+        (NoticeKind.BANK_DETAILS_REQUEST, Language.ENGLISH, "26 December 2026, 09:30 UTC"),
+        (NoticeKind.CORRECTION_REQUEST, Language.GERMAN, "26.12.2026, 09:30 Uhr (UTC)"),
+        (NoticeKind.PAYMENT_FAILURE, Language.ENGLISH, "26 December 2026, 09:30 UTC"),
+    ],
+)
+def test_r10_r16_a_demos_respond_by_is_shown_in_program_time(
+    renderer: MailRenderer, kind: NoticeKind, language: Language, shown: str
+) -> None:
+    """R10, R16: a notice on a demo's program clock (a day in ten seconds) gives its respond-by
+    as the program's instant, 5 program days after a request sent 50 wall seconds after the
+    claim arrived; never the wall clock's instant, which is what the link expires at."""
+    arrived = datetime(2026, 12, 16, 9, 30, tzinfo=UTC)
+    wall = arrived + timedelta(seconds=100)  # notice sent 50 s in, 5 days = 50 s to answer
+    notice = make_notice(kind, language).model_copy(
+        update={
+            "respond_by": wall,
+            "program_clock": ProgramClock(origin=arrived, time_scale=10 / 86_400),
+        }
+    )
+    rendered = renderer.render(
+        notice, language=language, support_address=SUPPORT, secure_link=secure_link(notice)
+    )
+    for body in (rendered.text, rendered.html):
+        assert shown in body
+        assert format_moment(wall, language) not in body

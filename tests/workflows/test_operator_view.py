@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from cashback import search_attributes as attrs
+from cashback.domain.policy import ProgramPolicy
 from cashback.domain.status import ClaimStatus
 from tests.workflows.claims import APPROVE, Program, claim_input, licensing_record
 from tests.workflows.test_payout import claim_with_bank_details
@@ -135,3 +138,54 @@ async def test_d3_claim_status_search_attribute_follows_every_status_change(
     assert upserted == statuses
     described = await handle.describe()
     assert described.typed_search_attributes.get(attrs.CLAIM_STATUS) == "PAID"
+
+
+async def current_details(handle: WorkflowHandle[Any, Any]) -> str:
+    """The Markdown the Temporal Web UI shows as the claim's current details (the SDK's
+    built-in metadata query, as the UI reads it)."""
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    details: str = metadata.current_details
+    return details
+
+
+async def test_d4_the_web_ui_shows_the_amount_once_approved(program: Program) -> None:
+    """D4: the claim's current details in the Web UI give its status, and from the approval
+    on its amount (20 licences at 12.50 EUR) beside what it waits for; before the approval no
+    amount is known, so none is shown."""
+    program.add_record(licensing_record())
+    handle = await program.submit(claim_input())
+    await program.wait_for(handle, ClaimStatus.UNDER_REVIEW)
+    under_review = await current_details(handle)
+    assert under_review.startswith("**UNDER_REVIEW**: waiting for R9: operator decision until ")
+    assert "EUR" not in under_review
+
+    await program.decide(handle, APPROVE)
+    state = await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS)
+    assert state.amount is not None
+    assert state.amount.format() == "250.00 EUR"
+    awaiting = await current_details(handle)
+    assert awaiting.startswith(
+        "**AWAITING_BANK_DETAILS** · cash back **250.00 EUR**: waiting for R10: notice 1 of 3"
+    )
+    await handle.terminate("test done")
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [ProgramPolicy(), ProgramPolicy(time_scale=1 / 1440)],
+    ids=["program", "demo-a-day-in-a-minute"],
+)
+async def test_r14_r15_the_payout_date_attribute_is_the_payout_day(
+    program: Program, policy: ProgramPolicy
+) -> None:
+    """R14, R15: a claim sold 10 days ago waits for its return window; PayoutDate shows the
+    payout day the claim's state, API and e-mails give, at its start (UTC), in a demo too
+    (where the timer waits for a scaled wall-clock instant on another day)."""
+    _, handle = await claim_with_bank_details(program, sold_days_ago=10, policy=policy)
+    state = await program.wait_for(handle, ClaimStatus.SCHEDULED_FOR_PAYMENT)
+    assert state.payout_date is not None
+    assert state.payout_date > datetime.now(UTC).date() + timedelta(days=40)
+    found = (await handle.describe()).typed_search_attributes
+    day = datetime.combine(state.payout_date, time.min, tzinfo=UTC)
+    assert found.get(attrs.PAYOUT_DATE) == day
+    await handle.terminate("test done")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from cashback.domain.policy import ProgramPolicy
+from cashback.domain.program_time import ProgramClock
 from cashback.domain.status import ClaimStatus, NoticeKind
 from tests.claim_waits import claim_outcome
 from tests.workflows.claims import APPROVE, Program, claim_input, licensing_record
@@ -64,4 +65,11 @@ async def test_r14_a_demos_dates_are_the_programs_days(program: Program) -> None
     assert abs(state.final_confirmation_on - tenth_day) <= timedelta(days=1)
     assert state.final_confirmation_on > claim.received_at.date() + timedelta(days=5)
     assert state.payout_due == state.final_confirmation_on + timedelta(days=45)
+    # R10: what the claim waits for (its timer's summary in the Web UI) is read in program
+    # time too: five program days after the tenth day, not five minutes.
+    assert state.respond_by is not None
+    clock = ProgramClock(origin=claim.received_at, time_scale=A_DAY_IN_A_MINUTE.time_scale)
+    respond_by = clock.shown(state.respond_by)
+    assert respond_by - claim.received_at >= timedelta(days=15)
+    assert f"bank details until {respond_by:%Y-%m-%d %H:%M} UTC" in state.waiting_for
     await handle.terminate("test done")
