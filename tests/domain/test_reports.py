@@ -1,0 +1,165 @@
+"""The report rules (issue 13): where R9's and R14's promises end, what counts as forfeited,
+the percentile and the age buckets."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cashback.domain.reports import (
+    AGE_BUCKETS,
+    BreachKind,
+    ClaimFacts,
+    FunnelStage,
+    age_bucket,
+    decision_in_time,
+    funnel,
+    percentile,
+    sla_report,
+    waiting,
+)
+from cashback.domain.status import ClaimStatus
+
+RECEIVED = datetime(2026, 3, 26, 9, 0, tzinfo=UTC)  # a Thursday before Easter
+DEADLINE = date(2026, 4, 17)  # R9: 14 German business days later, Good Friday and Easter Monday out
+
+
+def _claim(**changes: object) -> ClaimFacts:
+    base = ClaimFacts(
+        claim_id="c",
+        offer_id="o",
+        reseller_name="Acme Software GmbH",
+        country="DE",
+        status=ClaimStatus.UNDER_REVIEW,
+        received_at=RECEIVED,
+        currency="EUR",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def _decided(at: datetime, by: str = "operator@cashback.example", **changes: object) -> ClaimFacts:
+    return _claim(status=ClaimStatus.REJECTED, decided_at=at, decided_by=by, **changes)
+
+
+def test_r9_the_deadline_is_computed_over_public_holidays_when_not_projected() -> None:
+    """R9: 14 business days of the reseller's country: Easter's holidays do not count."""
+    assert _claim().deadline == DEADLINE
+    assert _claim(country="AT").deadline == date(2026, 4, 16)  # Good Friday works in Austria
+    assert _claim(review_deadline=date(2026, 4, 20)).deadline == date(2026, 4, 20)
+
+
+def test_r9_a_decision_on_the_deadlines_last_second_is_in_time_the_next_is_not() -> None:
+    last = datetime(2026, 4, 17, 23, 59, 59, tzinfo=UTC)
+    assert decision_in_time(_decided(last)) is True
+    assert decision_in_time(_decided(last + timedelta(seconds=1))) is False
+    assert decision_in_time(_claim()) is None
+
+
+def test_r9_the_programs_own_decision_at_the_deadlines_timer_is_in_time() -> None:
+    """R9: when the timer fires without a decision a conclusive verdict decides; that decision
+    (actor `system`) is the deadline's own. An escalated claim decided later is late."""
+    fired = datetime(2026, 4, 18, 0, 0, 2, tzinfo=UTC)
+    assert decision_in_time(_decided(fired, by="system")) is True
+    assert decision_in_time(_decided(fired, by="system", escalated=True)) is False
+
+
+def test_r9_an_undecided_claim_breaches_the_day_after_its_deadline() -> None:
+    on_deadline = sla_report([_claim()], DEADLINE)
+    assert on_deadline.breaches == []
+    assert on_deadline.rows[0].decisions_due == 0
+    after = sla_report([_claim()], DEADLINE + timedelta(days=1))
+    assert [(b.kind, b.done_on, b.days_late) for b in after.breaches] == [
+        (BreachKind.DECISION, None, 1)
+    ]
+    assert after.rows[0].decided_in_time_share == 0.0
+
+
+def _approved(**changes: object) -> ClaimFacts:
+    approved = _claim(
+        status=ClaimStatus.SCHEDULED_FOR_PAYMENT,
+        decided_at=datetime(2026, 4, 1, 9, tzinfo=UTC),
+        decided_by="operator@cashback.example",
+        final_confirmation_on=date(2026, 4, 1),
+        amount_minor_units=1250,
+    )
+    return replace(approved, **changes)  # type: ignore[arg-type]
+
+
+def test_r14_paid_on_the_45th_day_is_in_time_on_the_46th_is_late() -> None:
+    """R14: the bound is the 45th day after the final confirmation (2026-05-16)."""
+    due = date(2026, 5, 16)
+    assert _approved().due == due
+    in_time = sla_report([_approved(status=ClaimStatus.PAID, paid_on=due)], date(2026, 6, 30))
+    assert (in_time.rows[0].payments_due, in_time.rows[0].paid_in_time) == (1, 1)
+    late = sla_report(
+        [_approved(status=ClaimStatus.PAID, paid_on=due + timedelta(days=1))], date(2026, 6, 30)
+    )
+    assert [(b.kind, b.days_late) for b in late.breaches] == [(BreachKind.PAYMENT, 1)]
+
+
+def test_r14_an_unpaid_claim_breaches_after_its_bound_unless_cancelled() -> None:
+    due = date(2026, 5, 16)
+    assert sla_report([_approved()], due).breaches == []
+    assert [b.done_on for b in sla_report([_approved()], due + timedelta(days=1)).breaches] == [
+        None
+    ]
+    cancelled = _approved(status=ClaimStatus.CANCELLED)
+    report = sla_report([cancelled], due + timedelta(days=30))
+    assert report.breaches == []
+    assert report.rows[0].payments_due == 0
+
+
+def test_r10_r12_r16_forfeited_is_a_cancellation_whose_funds_are_forfeited() -> None:
+    """R10 and R16 forfeit the cash back; R12's cancellation (an individual's account) does
+    not: the funnel tells them apart."""
+    forfeited = _approved(
+        status=ClaimStatus.CANCELLED,
+        outcome_reasons=("R16: no valid bank details after notice 3; the funds are forfeited",),
+    )
+    cancelled = _approved(
+        status=ClaimStatus.CANCELLED,
+        outcome_reasons=("R12: the bank account given is an individual's, not a company's",),
+    )
+    assert forfeited.forfeited
+    assert not cancelled.forfeited
+    counts = {row.stage: row.count for row in funnel([forfeited, cancelled])}
+    assert counts == {
+        FunnelStage.SUBMITTED: 2,
+        FunnelStage.APPROVED: 2,
+        FunnelStage.REJECTED: 0,
+        FunnelStage.CANCELLED: 1,
+        FunnelStage.FORFEITED: 1,
+        FunnelStage.PAID: 0,
+    }
+
+
+def test_age_buckets_meet_without_gaps() -> None:
+    assert [age_bucket(days) for days in (0, 6, 7, 13, 14, 29, 30, 44, 45, 1000)] == [
+        "0-6", "0-6", "7-13", "7-13", "14-29", "14-29", "30-44", "30-44", "45+", "45+",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="negative"):
+        age_bucket(-1)
+    assert [name for name, _, _ in AGE_BUCKETS] == ["0-6", "7-13", "14-29", "30-44", "45+"]
+
+
+def test_waiting_counts_days_since_the_claim_entered_its_status() -> None:
+    since = datetime(2026, 4, 10, 23, 0, tzinfo=UTC)
+    rows = waiting([_approved(status_since=since)], date(2026, 4, 17))
+    row = next(r for r in rows if r.status is ClaimStatus.SCHEDULED_FOR_PAYMENT)
+    assert (row.total, row.oldest_days, row.buckets["7-13"]) == (1, 7, 1)
+    assert all(r.total == 0 for r in rows if r is not row)
+    assert {r.status for r in rows} == {s for s in ClaimStatus if not s.is_final}
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e6), min_size=1, max_size=50))
+def test_percentile_is_a_value_with_at_least_the_share_at_or_below_it(values: list[float]) -> None:
+    p90 = percentile(values, 0.9)
+    assert p90 in values
+    at_or_below = sum(v <= p90 for v in values)
+    assert at_or_below >= 0.9 * len(values)
+    assert sum(v < p90 for v in values) < 0.9 * len(values)  # the smallest such value
+    assert percentile(values, 1.0) == max(values)
