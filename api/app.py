@@ -15,11 +15,13 @@ from api import (
     claims,
     codec,
     codec_sign_in,
+    dashboard,
     health,
     invoice_links,
     offers,
     operators,
     organisations,
+    reports,
     standing_confirmation,
 )
 from api.browser import BrowserGuard, CodecCors
@@ -70,7 +72,8 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         operators,
         invoice_links,
         organisations,
+        reports,
     )
-    for module in (*routers, codec, codec_sign_in):
+    for module in (*routers, codec, codec_sign_in, dashboard):
         app.include_router(module.router)
     return app

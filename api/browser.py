@@ -24,7 +24,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 SESSION_COOKIE = "cashback_session"
 CODEC_PREFIX = "/codec"
 # They sign in into the cookie: guarded against login CSRF.
-SIGN_IN_PATHS = frozenset({"/auth/session", CODEC_PREFIX + "/sign-in"})
+SIGN_IN_PATHS = frozenset(
+    {"/auth/session", CODEC_PREFIX + "/sign-in", "/operator/dashboard/sign-in"}
+)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 

@@ -199,18 +199,28 @@ class UnknownReport(LookupError):
         self.name = name
 
 
+class UnknownOffer(LookupError):
+    def __init__(self, offer_id: str) -> None:
+        super().__init__(f"no offer {offer_id!r}")
+        self.offer_id = offer_id
+
+
 def build_reports(
     database: Database,
     names: list[str] | None,
     selection: ReportSelection,
     as_of: date,
 ) -> list[ReportTable]:
-    """The named reports (all if `names` is None), read in one transaction."""
+    """The named reports (all if `names` is None), read in one transaction; raises
+    `UnknownReport` or `UnknownOffer`."""
     chosen = list(REPORTS) if names is None else names
     for name in chosen:
         if name not in REPORTS:
             raise UnknownReport(name)
     with database.reading() as session:
+        offer_id = selection.offer_id
+        if offer_id is not None and not ReportRepository(session).has_offer(offer_id):
+            raise UnknownOffer(offer_id)
         context = ReportContext(session, selection, as_of)
         return [
             ReportTable(

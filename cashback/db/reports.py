@@ -81,6 +81,9 @@ class ReportRepository:
             facts.append(_facts(claim, reseller_name, country, rate, currency, reached))
         return facts
 
+    def has_offer(self, offer_id: str) -> bool:
+        return self._session.get(Offer, offer_id) is not None
+
     def claims_by_status(self) -> dict[ClaimStatus, int]:
         rows = self._session.execute(select(Claim.status, func.count()).group_by(Claim.status))
         counts = dict.fromkeys(ClaimStatus, 0)
