@@ -18,6 +18,7 @@ from api import (
     dashboard,
     health,
     invoice_links,
+    metrics,
     offers,
     operators,
     organisations,
@@ -27,6 +28,7 @@ from api import (
 from api.browser import BrowserGuard, CodecCors
 from api.errors import install_error_handlers
 from api.limits import BodyCaps, BodyLimit
+from api.metrics import ApiMetrics, LatencyByRoute
 from api.services import Services
 from cashback.config import Settings
 
@@ -61,9 +63,13 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
     app.add_middleware(BrowserGuard, trusted_origins=origins)
     # The Temporal Web UI calls the codec endpoint from its own origin (R13); nothing else.
     app.add_middleware(CodecCors, origins=origins)
+    # Outermost: the latency includes every other layer's work (and its refusals).
+    app.state.metrics = ApiMetrics()
+    app.add_middleware(LatencyByRoute, metrics=app.state.metrics)
     install_error_handlers(app)
     routers = (
         health,
+        metrics,
         accounts,
         standing_confirmation,
         offers,
