@@ -1,4 +1,5 @@
-"""Browsers (R13): the operator's session cookie opens the codec endpoints and nothing else, CORS
+"""Browsers (R13): the operator's session cookie opens the codec endpoints (or, set by the
+dashboard's sign-in with its own path, the dashboard's read-only pages) and nothing else, CORS
 is answered for the codec only (the Temporal Web UI calls it from its own origin), and a
 state-changing request a browser sends from another site with the cookie, or to sign in into a
 cookie, is refused before it reaches a route.
