@@ -39,7 +39,7 @@ from cashback.db import TimelineRepository
 from cashback.db.claim_lists import ClaimLists
 from cashback.db.reports import ReportSelection
 from cashback.domain.reseller import Language
-from cashback.reports import REPORTS, UnknownOffer, build_reports
+from cashback.reports import REPORTS, DayOutOfRange, UnknownOffer, build_reports
 
 DASHBOARD = "/operator/dashboard"
 router = APIRouter(prefix=DASHBOARD, tags=["dashboard"], include_in_schema=False)
@@ -93,6 +93,7 @@ WORDS: dict[Language, dict[str, Any]] = {
             "throttled": "Too many failed sign-ins: please wait a while, then try again.",
             "missing": "Please enter your e-mail address and password.",
             "offer": "There is no such offer.",
+            "day": "Please choose a day from 2000 to a year from now.",
         },
         "back": "Back to the dashboard",
         "claim": "Claim",
@@ -167,6 +168,7 @@ WORDS: dict[Language, dict[str, Any]] = {
             "versuchen Sie es dann erneut.",
             "missing": "Bitte geben Sie E-Mail-Adresse und Passwort ein.",
             "offer": "Dieses Angebot gibt es nicht.",
+            "day": "Bitte wählen Sie einen Tag zwischen 2000 und einem Jahr ab heute.",
         },
         "back": "Zurück zur Übersicht",
         "claim": "Antrag",
@@ -272,10 +274,10 @@ def dashboard(
     status_code, problem = 200, None
     try:
         found = build_reports(services.database, None, selection, day)
-    except UnknownOffer:
-        status_code, problem = 404, "offer"
-        found = build_reports(services.database, None, ReportSelection(), day)
-        selection = ReportSelection()
+    except (UnknownOffer, DayOutOfRange) as refused:
+        status_code, problem = (404, "offer") if isinstance(refused, UnknownOffer) else (422, "day")
+        day, selection = datetime.now(UTC).date(), ReportSelection()
+        found = build_reports(services.database, None, selection, day)
     tables = {table.name: table.rows for table in found}
     words = WORDS[language]
     chart_words = ChartWords(
@@ -307,6 +309,7 @@ def dashboard(
         reports=found,
         breaches=tables["sla_breaches"],
         csv_query=urlencode(query),
+        keep_query="&" + urlencode(query),
         report_names=list(REPORTS),
     )
 

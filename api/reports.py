@@ -20,7 +20,15 @@ from pydantic import BaseModel, Field
 from api.deps import OperatorUser, ServicesDep
 from api.errors import ApiError, error_responses
 from cashback.db.reports import ReportSelection
-from cashback.reports import REPORTS, Cell, ReportTable, UnknownOffer, UnknownReport, build_reports
+from cashback.reports import (
+    REPORTS,
+    Cell,
+    DayOutOfRange,
+    ReportTable,
+    UnknownOffer,
+    UnknownReport,
+    build_reports,
+)
 
 router = APIRouter(tags=["reports"])
 
@@ -68,6 +76,8 @@ def tables(
         raise ApiError(404, "not_found", str(unknown)) from unknown
     except UnknownOffer as unknown:
         raise ApiError(404, "not_found", f"offer {unknown.offer_id} was not found") from unknown
+    except DayOutOfRange as out_of_range:
+        raise ApiError(422, "invalid_day", str(out_of_range)) from out_of_range
 
 
 @router.get("/operator/reports", responses=error_responses(401, 403, 404, 422))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 
 from sqlalchemy.orm import Session
@@ -199,6 +199,20 @@ class UnknownReport(LookupError):
         self.name = name
 
 
+# The days a report may be "as of": the program's years, up to a year ahead (a report counts
+# business days up to its day, one by one).
+EARLIEST_DAY = date(2000, 1, 1)
+DAYS_AHEAD = timedelta(days=366)
+
+
+class DayOutOfRange(ValueError):
+    def __init__(self, day: date, latest: date) -> None:
+        super().__init__(
+            f"as_of {day.isoformat()} is out of range: a report is as of a day from "
+            f"{EARLIEST_DAY.isoformat()} to {latest.isoformat()}"
+        )
+
+
 class UnknownOffer(LookupError):
     def __init__(self, offer_id: str) -> None:
         super().__init__(f"no offer {offer_id!r}")
@@ -212,7 +226,10 @@ def build_reports(
     as_of: date,
 ) -> list[ReportTable]:
     """The named reports (all if `names` is None), read in one transaction; raises
-    `UnknownReport` or `UnknownOffer`."""
+    `UnknownReport`, `UnknownOffer` or `DayOutOfRange`."""
+    latest = datetime.now(UTC).date() + DAYS_AHEAD
+    if not EARLIEST_DAY <= as_of <= latest:
+        raise DayOutOfRange(as_of, latest)
     chosen = list(REPORTS) if names is None else names
     for name in chosen:
         if name not in REPORTS:

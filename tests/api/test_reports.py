@@ -81,6 +81,15 @@ async def test_unknown_report_offer_or_day_is_a_clear_error(api: Api) -> None:
         "/operator/reports/sla", params={"as_of": "29.05.2026"}, headers=api.operator
     )
     assert bad_day.status_code == 422
+    far = await api.http.get(
+        "/operator/reports/sla", params={"as_of": "6046-11-12"}, headers=api.operator
+    )
+    assert far.status_code == 422
+    assert far.json()["error"] == "invalid_day"
+    assert (
+        "as_of 6046-11-12 is out of range: a report is as of a day from 2000-01-01"
+        in (far.json()["detail"])
+    )
 
 
 async def _signed_in(api: Api, language: str = "en") -> str:
@@ -159,3 +168,6 @@ async def test_the_dashboard_names_an_unknown_offer(api: Api) -> None:
     page = await api.http.get(DASHBOARD, params={"lang": "en", "offer_id": "nope"})
     assert page.status_code == 404
     assert "There is no such offer." in page.text
+    far = await api.http.get(DASHBOARD, params={"lang": "en", "as_of": "1999-12-31"})
+    assert far.status_code == 422
+    assert "Please choose a day from 2000 to a year from now." in far.text

@@ -163,3 +163,50 @@ def test_percentile_is_a_value_with_at_least_the_share_at_or_below_it(values: li
     assert at_or_below >= 0.9 * len(values)
     assert sum(v < p90 for v in values) < 0.9 * len(values)  # the smallest such value
     assert percentile(values, 1.0) == max(values)
+
+
+_days = st.integers(min_value=0, max_value=120)
+
+
+@st.composite
+def _claims(draw: st.DrawFn) -> ClaimFacts:
+    """A claim at any point of its life: decided or not, approved or not, paid or not."""
+    received = RECEIVED + timedelta(days=draw(st.integers(0, 90)), hours=draw(st.integers(0, 23)))
+    claim = _claim(
+        claim_id=f"c{draw(st.integers(0, 10**6))}",
+        offer_id=draw(st.sampled_from(["o1", "o2"])),
+        received_at=received,
+        status=draw(st.sampled_from(list(ClaimStatus))),
+        country=draw(st.sampled_from(["DE", "AT"])),
+    )
+    if draw(st.booleans()):
+        decided = received + timedelta(days=draw(_days))
+        claim = replace(
+            claim,
+            decided_at=decided,
+            decided_by=draw(st.sampled_from(["system", "operator@cashback.example"])),
+            escalated=draw(st.booleans()),
+        )
+        if draw(st.booleans()):
+            claim = replace(claim, final_confirmation_on=decided.date())
+            if draw(st.booleans()):
+                claim = replace(claim, paid_on=decided.date() + timedelta(days=draw(_days)))
+    return claim
+
+
+@given(st.lists(_claims(), max_size=30), st.dates(date(2026, 3, 1), date(2027, 3, 1)))
+def test_r9_r14_every_claim_due_is_in_time_or_a_breach(
+    claims: list[ClaimFacts], as_of: date
+) -> None:
+    """R9, R14: per offer and month, what was due is either kept or listed as a breach; no
+    claim is counted twice, and an open breach is late as of the report's day."""
+    report = sla_report(claims, as_of)
+    assert sum(row.claims for row in report.rows) == len(claims)
+    decisions = [b for b in report.breaches if b.kind is BreachKind.DECISION]
+    payments = [b for b in report.breaches if b.kind is BreachKind.PAYMENT]
+    assert sum(row.decision_breaches for row in report.rows) == len(decisions)
+    assert sum(row.payment_breaches for row in report.rows) == len(payments)
+    assert all(b.days_late >= 1 for b in report.breaches)
+    for row in report.rows:
+        assert 0 <= row.decided_in_time <= row.decisions_due <= row.claims
+        assert 0 <= row.paid_in_time <= row.payments_due <= row.claims
