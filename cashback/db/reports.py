@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -60,15 +61,27 @@ class ReportRepository:
         return reached
 
     def claim_facts(self, selection: ReportSelection) -> list[ClaimFacts]:
-        """Every selected claim's facts, in claim id order."""
+        """Every selected claim's facts, in claim id order (columns, not entities: a report
+        reads every claim)."""
         reached = self._timeline(selection)
         query = (
             select(
-                Claim,
+                Claim.id,
+                Claim.offer_id,
                 Reseller.company_name,
                 Reseller.country,
-                Offer.rate_minor_units,
-                Offer.currency,
+                Claim.status,
+                Claim.created_at,
+                func.coalesce(Claim.currency, Offer.currency),
+                Claim.amount_minor_units,
+                Claim.eligible_licences * Offer.rate_minor_units,
+                Claim.review_deadline,
+                Claim.decided_by,
+                Claim.escalated,
+                Claim.final_confirmation_on,
+                Claim.payout_due,
+                Claim.paid_on,
+                Claim.outcome_reasons,
             )
             .join(Reseller, Reseller.id == Claim.reseller_id)
             .join(Offer, Offer.id == Claim.offer_id)
@@ -76,10 +89,7 @@ class ReportRepository:
         )
         if selection.offer_id is not None:
             query = query.where(Claim.offer_id == selection.offer_id)
-        facts = []
-        for claim, reseller_name, country, rate, currency in self._session.execute(query):
-            facts.append(_facts(claim, reseller_name, country, rate, currency, reached))
-        return facts
+        return [_facts(tuple(row), reached) for row in self._session.execute(query)]
 
     def has_offer(self, offer_id: str) -> bool:
         return self._session.get(Offer, offer_id) is not None
@@ -97,40 +107,36 @@ class ReportRepository:
         return counts
 
 
-def _facts(
-    claim: Claim,
-    reseller_name: str,
-    country: str,
-    rate: int,
-    currency: str,
-    reached: dict[tuple[str, ClaimStatus], _Reached],
-) -> ClaimFacts:
+def _facts(row: tuple[Any, ...], reached: dict[tuple[str, ClaimStatus], _Reached]) -> ClaimFacts:
+    (claim_id, offer_id, reseller_name, country, status, received_at, currency, amount,
+     estimate, review_deadline, decided_by, escalated, final_confirmation_on, payout_due,
+     paid_on, outcome_reasons) = row  # fmt: skip
+
     def first(status: ClaimStatus) -> datetime | None:
-        found = reached.get((claim.id, status))
+        found = reached.get((claim_id, status))
         return None if found is None else found.first
 
     decisions = [at for at in (first(status) for status in DECISIONS) if at is not None]
-    current = reached.get((claim.id, claim.status))
-    estimate = None if claim.eligible_licences is None else claim.eligible_licences * rate
+    current = reached.get((claim_id, status))
     return ClaimFacts(
-        claim_id=claim.id,
-        offer_id=claim.offer_id,
+        claim_id=claim_id,
+        offer_id=offer_id,
         reseller_name=reseller_name,
         country=country,
-        status=claim.status,
-        received_at=claim.created_at,
-        currency=claim.currency or currency,
-        amount_minor_units=claim.amount_minor_units,
+        status=status,
+        received_at=received_at,
+        currency=currency,
+        amount_minor_units=amount,
         estimated_minor_units=estimate,
-        review_deadline=claim.review_deadline,
+        review_deadline=review_deadline,
         decided_at=min(decisions) if decisions else None,
-        decided_by=claim.decided_by,
-        escalated=claim.escalated,
-        final_confirmation_on=claim.final_confirmation_on,
-        payout_due=claim.payout_due,
+        decided_by=decided_by,
+        escalated=escalated,
+        final_confirmation_on=final_confirmation_on,
+        payout_due=payout_due,
         scheduled_at=first(ClaimStatus.SCHEDULED_FOR_PAYMENT),
         paid_at=first(ClaimStatus.PAID),
-        paid_on=claim.paid_on,
-        outcome_reasons=tuple(claim.outcome_reasons or ()),
+        paid_on=paid_on,
+        outcome_reasons=tuple(outcome_reasons or ()),
         status_since=None if current is None else current.last,
     )

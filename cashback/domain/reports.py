@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from cashback.domain.calendar import add_business_days, business_days_between
 from cashback.domain.status import ClaimStatus
@@ -109,7 +110,7 @@ class ClaimFacts:
         one for yet."""
         if self.review_deadline is not None:
             return self.review_deadline
-        return add_business_days(self.received_on, REVIEW_BUSINESS_DAYS, self.country)
+        return _review_deadline(self.received_on, self.country)
 
     @property
     def due(self) -> date | None:
@@ -212,6 +213,18 @@ class WaitingRow:
         return sum(self.buckets.values())
 
 
+# Reports count the same days for many claims (received on one day, in one country): the
+# calendar's answers are kept, a few thousand of them.
+@lru_cache(maxsize=8192)
+def _review_deadline(received_on: date, country: str) -> date:
+    return add_business_days(received_on, REVIEW_BUSINESS_DAYS, country)
+
+
+@lru_cache(maxsize=8192)
+def _business_days(start: date, end: date, country: str) -> int:
+    return business_days_between(start, end, country)
+
+
 def _share(part: int, whole: int) -> float | None:
     return None if whole == 0 else part / whole
 
@@ -254,7 +267,7 @@ def _decision_breach(claim: ClaimFacts, as_of: date) -> Breach | None:
         due_on=deadline,
         done_on=done_on,
         days_late=(until - deadline).days,
-        business_days=business_days_between(claim.received_on, until, claim.country),
+        business_days=_business_days(claim.received_on, until, claim.country),
     )
 
 
