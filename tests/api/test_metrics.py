@@ -4,8 +4,12 @@ of 2026-05-29: R9 breaches c2 (closed) and c4 (open), R14 breaches c5 (closed) a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prometheus_client.parser import text_string_to_metric_families
 
+from cashback.db import Database
+from cashback.metrics import ProgramCollector
 from tests.api.harness import Api
 from tests.reports_data import AS_OF, seed_reports
 
@@ -80,3 +84,10 @@ async def test_r13_latency_is_labelled_by_route_template_never_by_the_raw_path(a
     assert counts[("GET", "/bank-details/{token}", "404")] == 1
     assert counts[("GET", "unmatched", "404")] == 1
     assert counts[("GET", "/operator/reports", "200")] == 1
+
+
+def test_a_database_that_cannot_be_read_is_a_zero_not_a_failed_scrape(tmp_path: Path) -> None:
+    database = Database.from_url(f"sqlite:///{tmp_path / 'missing' / 'cashback.db'}")
+    families = {family.name: family for family in ProgramCollector(database).collect()}
+    assert list(families) == ["cashback_read_model_up"]
+    assert [sample.value for sample in families["cashback_read_model_up"].samples] == [0]
