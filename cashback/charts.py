@@ -1,6 +1,7 @@
 """Charts of the reports as SVG drawn on the server (issue 13): no script, no asset from anywhere,
 readable without JavaScript and printable. Each chart is a function of report tables and the
-page's words; `CHARTS` lists them in the dashboard's order, so one more chart is one more entry.
+page's words; `CHARTS` lists them in the dashboard's order, so one more chart is one more entry
+(its title's word, `title_key`, goes into both languages of `api.dashboard.WORDS`).
 """
 
 from __future__ import annotations
