@@ -4,7 +4,7 @@ the percentile and the age buckets."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -20,6 +20,7 @@ from cashback.domain.reports import (
     funnel,
     percentile,
     sla_report,
+    stage_durations,
     waiting,
 )
 from cashback.domain.status import ClaimStatus
@@ -210,3 +211,110 @@ def test_r9_r14_every_claim_due_is_in_time_or_a_breach(
     for row in report.rows:
         assert 0 <= row.decided_in_time <= row.decisions_due <= row.claims
         assert 0 <= row.paid_in_time <= row.payments_due <= row.claims
+
+
+def _at(month: int, day: int, hour: int = 9) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=UTC)
+
+
+def test_stage_days_median_and_nearest_rank_p90_per_stage() -> None:
+    """Review 2, 4 and 9.5 days: median 4, p90 the 3rd (9.5); bank details 1 day; payout
+    and total from the one paid claim; a stage no claim completed has no figures."""
+    paid = _claim(
+        claim_id="p",
+        status=ClaimStatus.PAID,
+        received_at=_at(3, 2),
+        decided_at=_at(3, 4),
+        final_confirmation_on=date(2026, 3, 4),
+        scheduled_at=_at(3, 5),
+        paid_at=_at(3, 5, 21),
+    )
+    rejected = _claim(claim_id="r", status=ClaimStatus.REJECTED, received_at=_at(3, 2),
+                      decided_at=_at(3, 6))  # fmt: skip
+    slow = _claim(claim_id="s", status=ClaimStatus.REJECTED, received_at=_at(3, 2),
+                  decided_at=_at(3, 11, 21))  # fmt: skip
+    rows = {row.stage.value: row for row in stage_durations([paid, rejected, slow, _claim()])}
+    assert [(r.claims, r.median_days, r.p90_days) for r in rows.values()] == [
+        (3, 4.0, 9.5),
+        (1, 1.0, 1.0),
+        (1, 0.5, 0.5),
+        (1, 3.5, 3.5),
+    ]
+    none = stage_durations([_claim()])
+    assert [(r.claims, r.median_days, r.p90_days) for r in none] == [(0, None, None)] * 4
+    third = _claim(received_at=_at(3, 2), decided_at=_at(3, 2, 17), status=ClaimStatus.REJECTED)
+    assert stage_durations([third])[0].median_days == 0.33  # rounded to a hundredth
+
+
+def test_d4_funnel_amounts_estimates_and_unpriced_claims() -> None:
+    """D4: a submitted claim counts its approved amount, else the verdict's estimate, else it
+    is unpriced; an approved claim's amount counts as approved and, once paid, as paid."""
+    approved = _claim(status=ClaimStatus.PAID, amount_minor_units=5000, estimated_minor_units=9,
+                      final_confirmation_on=date(2026, 4, 1))  # fmt: skip
+    estimated = _claim(estimated_minor_units=1250)
+    rejected = _claim(status=ClaimStatus.REJECTED, estimated_minor_units=700)
+    unknown = _claim()
+    rows = {row.stage: row for row in funnel([approved, estimated, rejected, unknown])}
+    submitted = rows[FunnelStage.SUBMITTED]
+    assert (submitted.count, submitted.amounts, submitted.unpriced) == (4, {"EUR": 6950}, 1)
+    assert (rows[FunnelStage.APPROVED].count, rows[FunnelStage.APPROVED].amounts) == (
+        1,
+        {"EUR": 5000},
+    )
+    assert rows[FunnelStage.PAID].amounts == {"EUR": 5000}
+    assert (rows[FunnelStage.REJECTED].amounts, rows[FunnelStage.REJECTED].unpriced) == (
+        {"EUR": 700},
+        0,
+    )
+    assert rows[FunnelStage.CANCELLED].amounts == {}
+
+
+def test_waiting_takes_the_oldest_first_found_and_never_a_negative_age() -> None:
+    """The longest waiting claim is named (the first of equals); a claim without a status
+    change waits since receipt; one whose status changed after the report's day waits 0."""
+    first = _claim(claim_id="a", status_since=_at(4, 1))
+    same = _claim(claim_id="b", status_since=_at(4, 1, 23))
+    newer = _claim(claim_id="c", status_since=_at(4, 20))
+    received_only = _claim(claim_id="d", status=ClaimStatus.SUBMITTED, received_at=_at(4, 10))
+    rows = {
+        row.status: row for row in waiting([first, same, newer, received_only], date(2026, 4, 15))
+    }
+    review = rows[ClaimStatus.UNDER_REVIEW]
+    assert (review.total, review.oldest_claim_id, review.oldest_days) == (3, "a", 14)
+    assert review.buckets == {"0-6": 1, "7-13": 0, "14-29": 2, "30-44": 0, "45+": 0}
+    assert (
+        rows[ClaimStatus.SUBMITTED].oldest_claim_id,
+        rows[ClaimStatus.SUBMITTED].oldest_days,
+    ) == (
+        "d",
+        5,
+    )
+    assert rows[ClaimStatus.PAYMENT_FAILED].oldest_claim_id is None
+
+
+def test_r9_r14_breaches_say_who_when_and_how_late_in_due_order() -> None:
+    """R9: an escalated claim decided three days late, 15 business days after receipt (Good
+    Friday and Easter Monday out); R14: the stored bound wins over the computed one."""
+    late = _decided(datetime(2026, 4, 20, 10, tzinfo=UTC), escalated=True, claim_id="late",
+                    offer_id="o2")  # fmt: skip
+    unpaid = _approved(claim_id="unpaid", payout_due=date(2026, 4, 10))
+    report = sla_report([unpaid, late], date(2026, 4, 12))
+    assert [(b.kind, b.claim_id, b.offer_id, b.due_on, b.done_on, b.days_late) for b in
+            report.breaches] == [
+        (BreachKind.PAYMENT, "unpaid", "o", date(2026, 4, 10), None, 2),
+        (BreachKind.DECISION, "late", "o2", DEADLINE, date(2026, 4, 20), 3),
+    ]  # fmt: skip
+    assert [b.business_days for b in report.breaches] == [None, 15]
+    assert {b.reseller_name for b in report.breaches} == {"Acme Software GmbH"}
+    assert {b.month for b in report.breaches} == {"2026-03"}
+    assert [(row.offer_id, row.month) for row in report.rows] == [
+        ("o", "2026-03"),
+        ("o2", "2026-03"),
+    ]
+
+
+def test_received_on_is_the_utc_day() -> None:
+    tokyo = timezone(timedelta(hours=9))
+    assert _claim(received_at=datetime(2026, 3, 27, 8, 0, tzinfo=tokyo)).received_on == date(
+        2026, 3, 26
+    )
