@@ -2,6 +2,9 @@
 claim workflow and its activities on one task queue (`cashback/temporal.py` builds them).
 
     python worker.py     # a worker on the configured services (production, docker-compose)
+
+With CASHBACK_WORKER_METRICS_ADDRESS (host:port) it serves the Temporal SDK's metrics there
+(`/metrics`, Prometheus' format), through the SDK's runtime telemetry.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from cashback.temporal import (  # re-exported: scripts and tests start workers 
     ClaimActivities,
     claim_worker,
     connect,
+    metrics_runtime,
     replayer,
     workflow_runner,
 )
@@ -36,8 +40,14 @@ async def main() -> None:
     """Run a worker against the configured Temporal server and services (CASHBACK_* settings)."""
     settings = Settings()
     configure_logging(settings.log_format)
+    runtime = None
+    if settings.worker_metrics_address:
+        runtime = metrics_runtime(settings.worker_metrics_address)
     client = await connect(
-        settings.temporal_address, settings.temporal_namespace, data_converter(settings)
+        settings.temporal_address,
+        settings.temporal_namespace,
+        data_converter(settings),
+        runtime=runtime,
     )
     activities = build_activities(settings, open_database(settings))
     stop = asyncio.Event()

@@ -15,16 +15,20 @@ from api import (
     claims,
     codec,
     codec_sign_in,
+    dashboard,
     health,
     invoice_links,
+    metrics,
     offers,
     operators,
     organisations,
+    reports,
     standing_confirmation,
 )
 from api.browser import BrowserGuard, CodecCors
 from api.errors import install_error_handlers
 from api.limits import BodyCaps, BodyLimit
+from api.metrics import ApiMetrics, LatencyByRoute
 from api.services import Services
 from cashback.config import Settings
 
@@ -59,9 +63,13 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
     app.add_middleware(BrowserGuard, trusted_origins=origins)
     # The Temporal Web UI calls the codec endpoint from its own origin (R13); nothing else.
     app.add_middleware(CodecCors, origins=origins)
+    # Outermost: the latency includes every other layer's work (and its refusals).
+    app.state.metrics = ApiMetrics()
+    app.add_middleware(LatencyByRoute, metrics=app.state.metrics)
     install_error_handlers(app)
     routers = (
         health,
+        metrics,
         accounts,
         standing_confirmation,
         offers,
@@ -70,7 +78,8 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         operators,
         invoice_links,
         organisations,
+        reports,
     )
-    for module in (*routers, codec, codec_sign_in):
+    for module in (*routers, codec, codec_sign_in, dashboard):
         app.include_router(module.router)
     return app

@@ -1,4 +1,5 @@
-"""Browsers (R13): the operator's session cookie opens the codec endpoints and nothing else, CORS
+"""Browsers (R13): the operator's session cookie opens the codec endpoints (or, set by the
+dashboard's sign-in with its own path, the dashboard's read-only pages) and nothing else, CORS
 is answered for the codec only (the Temporal Web UI calls it from its own origin), and a
 state-changing request a browser sends from another site with the cookie, or to sign in into a
 cookie, is refused before it reaches a route.
@@ -24,7 +25,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 SESSION_COOKIE = "cashback_session"
 CODEC_PREFIX = "/codec"
 # They sign in into the cookie: guarded against login CSRF.
-SIGN_IN_PATHS = frozenset({"/auth/session", CODEC_PREFIX + "/sign-in"})
+SIGN_IN_PATHS = frozenset(
+    {"/auth/session", CODEC_PREFIX + "/sign-in", "/operator/dashboard/sign-in"}
+)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 

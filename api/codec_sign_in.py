@@ -47,7 +47,7 @@ class Session:
     expires_at: datetime
 
 
-def _session(services: Services, token: str | None) -> Session | None:
+def browser_session(services: Services, token: str | None) -> Session | None:
     """The live session of the cookie, or None (no cookie, signed out or expired)."""
     if not token:
         return None
@@ -60,6 +60,37 @@ def _session(services: Services, token: str | None) -> Session | None:
     if found is None or found.expires_at <= datetime.now(UTC):
         return None
     return Session(found.email, found.role is UserRole.OPERATOR, found.expires_at)
+
+
+def set_session_cookie(response: Response, services: Services, token: str, path: str) -> None:
+    """The session cookie for the pages under `path` only: HttpOnly, SameSite=Strict, Secure
+    behind https."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(TOKEN_LIFETIME.total_seconds()),
+        path=path,
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.public_base_url.startswith("https://"),
+    )
+
+
+def clear_session_cookie(response: Response, services: Services, path: str) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path=path,
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.public_base_url.startswith("https://"),
+    )
+
+
+def end_session(services: Services, token: str | None) -> None:
+    """Sign the cookie's session out at once (its token is deleted)."""
+    if token:
+        with services.database.transaction() as session:
+            session.execute(delete(ApiToken).where(ApiToken.token_sha256 == token_digest(token)))
 
 
 def codec_endpoint(public_base_url: str) -> str:
@@ -103,7 +134,7 @@ def sign_in_page(
 ) -> HTMLResponse:
     """Whether this browser is signed in for the codec, and the Web UI's codec settings."""
     language = _language(lang, accept_language, None)
-    return _page(services, language, _session(services, cookie))
+    return _page(services, language, browser_session(services, cookie))
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
@@ -139,14 +170,8 @@ def sign_in(
         return page
     back = RedirectResponse(f"sign-in?lang={language.value}", status_code=303)
     back.headers.update(SECURITY_HEADERS)
-    back.set_cookie(
-        SESSION_COOKIE,
-        token.access_token,
-        max_age=int(TOKEN_LIFETIME.total_seconds()),
-        path=cookie_path(services.settings.public_base_url),
-        httponly=True,
-        samesite="strict",
-        secure=services.settings.public_base_url.startswith("https://"),
+    set_session_cookie(
+        back, services, token.access_token, cookie_path(services.settings.public_base_url)
     )
     return back
 
@@ -160,16 +185,8 @@ def sign_out(
 ) -> Response:
     """End this browser's session at once (as `DELETE /codec/session`) and come back."""
     language = _language(lang, accept_language, None)
-    if cookie:
-        with services.database.transaction() as session:
-            session.execute(delete(ApiToken).where(ApiToken.token_sha256 == token_digest(cookie)))
+    end_session(services, cookie)
     back = RedirectResponse(f"sign-in?lang={language.value}", status_code=303)
     back.headers.update(SECURITY_HEADERS)
-    back.delete_cookie(
-        SESSION_COOKIE,
-        path=cookie_path(services.settings.public_base_url),
-        httponly=True,
-        samesite="strict",
-        secure=services.settings.public_base_url.startswith("https://"),
-    )
+    clear_session_cookie(back, services, cookie_path(services.settings.public_base_url))
     return back

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     worker_max_cached_workflows: int = Field(
         default=1000, ge=0, description="workflows a worker keeps in memory between their tasks"
     )
+    worker_metrics_address: str | None = Field(
+        default=None,
+        pattern=r"^[^\s:]+:\d{1,5}$",
+        description="host:port where the worker serves the Temporal SDK's metrics; off if unset",
+    )
 
     database_url: str = Field(default="", description="default: SQLite in data_dir")
 

@@ -147,6 +147,8 @@ async def run(
         print(
             "\nCashback is running:\n"
             f"  API               http://{host}:{api_port}/docs\n"
+            f"  Dashboard         http://{host}:{api_port}/operator/dashboard (operators; "
+            f"metrics at /metrics)\n"
             f"  Temporal Web UI   http://{host}:{ui_port}/namespaces/{settings.temporal_namespace}"
             "/workflows\n"
             f"  Temporal server   {settings.temporal_address} (task queue {settings.task_queue})\n"

@@ -15,6 +15,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -81,10 +82,21 @@ async def connect(
     target: str,
     namespace: str = "default",
     data_converter: DataConverter = pydantic_data_converter,
+    runtime: Runtime | None = None,
 ) -> Client:
     """A client that speaks the pydantic models of the claim workflow (encrypted in every
-    process of the program: `cashback.wiring.data_converter`)."""
-    return await Client.connect(target, namespace=namespace, data_converter=data_converter)
+    process of the program: `cashback.wiring.data_converter`); on `runtime` if given (the
+    worker's, exporting the SDK's metrics)."""
+    return await Client.connect(
+        target, namespace=namespace, data_converter=data_converter, runtime=runtime
+    )
+
+
+def metrics_runtime(bind_address: str) -> Runtime:
+    """A Temporal runtime whose telemetry serves the SDK's own metrics (workflow and activity
+    task latencies, schedule-to-start, polls, sticky cache, failures) in Prometheus' format at
+    `http://<bind_address>/metrics`. One per process: the address is bound once."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
 
 
 def cache_workflow_bytecode() -> None:

@@ -81,3 +81,21 @@ def test_temporal_runs_on_current_images_at_the_dev_servers_versions() -> None:
     assert "setup-schema" in schema
     namespace = " ".join(services["temporal-search-attributes"]["command"])
     assert "temporal operator namespace create --namespace default" in namespace
+
+
+def test_prometheus_scrapes_the_api_and_every_worker() -> None:
+    """Issue 13: the API's /metrics and each worker's SDK metrics, at the address the worker's
+    setting binds."""
+    services = compose()["services"]
+    worker_address = services["worker"]["environment"]["CASHBACK_WORKER_METRICS_ADDRESS"]
+    port = int(worker_address.rsplit(":", 1)[1])
+    mount = services["prometheus"]["volumes"][0].split(":")[0]
+    config = yaml.safe_load((COMPOSE.parent / mount).read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["cashback-api"]["static_configs"][0]["targets"] == ["api:8000"]
+    assert jobs["cashback-api"]["metrics_path"] == "/metrics"
+    assert jobs["cashback-worker"]["dns_sd_configs"][0] == {
+        "names": ["worker"],
+        "type": "A",
+        "port": port,
+    }

@@ -84,6 +84,11 @@ class ClaimLists:
     def __init__(self, session: Session) -> None:
         self._session = session
 
+    def one(self, claim_id: str) -> ListedClaim | None:
+        """One claim with its reseller's name and country, or None."""
+        found = self._session.execute(_selection(ClaimFilter()).where(Claim.id == claim_id)).first()
+        return None if found is None else ListedClaim(found[0], found[1], found[2])
+
     def count(self, claims: ClaimFilter) -> int:
         """How many claims the selection holds (read from the indexes where it can)."""
         query = select(func.count()).select_from(Claim).where(*_conditions(claims, join=False))

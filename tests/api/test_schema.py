@@ -86,6 +86,7 @@ RULE_REFUSALS = frozenset(
         "invalid_bank_details",  # R10: an IBAN's check digits, a blank holder name
         "holder_name_mismatch",  # R11: standing details for another name
         "individual_account",  # R12: standing details of an individual
+        "invalid_day",  # a report's day compared with today: from 2000 to a year ahead
     }
 )
 RULE_MESSAGES = (

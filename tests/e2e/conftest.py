@@ -6,10 +6,13 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.stack import Stack, running_stack
+from tests.e2e.test_run_command import free_port
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    """The whole product, as `make run` starts it (tests/e2e/stack.py)."""
-    with running_stack(tmp_path) as stack:
+    """The whole product, as `make run` starts it (tests/e2e/stack.py), its worker serving the
+    Temporal SDK's metrics on a free loopback port."""
+    metrics = f"127.0.0.1:{free_port()}"
+    with running_stack(tmp_path, CASHBACK_WORKER_METRICS_ADDRESS=metrics) as stack:
         yield stack

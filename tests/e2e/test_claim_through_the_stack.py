@@ -15,6 +15,7 @@ from email.message import EmailMessage
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from cashback.config import Settings
 from cashback.mail.smtp import NOTICE_HEADER
@@ -64,7 +65,8 @@ async def test_r1_r14_d3_a_claim_from_registration_to_paid(stack: Stack) -> None
         )
         assert decided.status_code == 200, decided.text
         await finish_the_claim(stack, http, claim_url, reseller)
-    check_the_records(stack, claim_id)
+        check_the_records(stack, claim_id)
+        await check_metrics(stack, http)
     await check_visibility(stack, claim_id)
 
 
@@ -150,6 +152,49 @@ def check_the_records(stack: Stack, claim_id: str) -> None:
         " ORDER BY sequence", (claim_id,))]  # fmt: skip
     assert statuses == ["SUBMITTED", "UNDER_REVIEW", "AWAITING_BANK_DETAILS",
                         "SCHEDULED_FOR_PAYMENT", "PAID"]  # fmt: skip
+
+
+def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def check_metrics(stack: Stack, http: httpx.AsyncClient) -> None:
+    """Issue 13: after the payout the API's /metrics counts the claim as PAID and its payment
+    as paid, with no R9/R14 breach, and has timed the routes the users took (by template, the
+    bank-details token never named); the worker's SDK metrics have counted its workflow tasks
+    and activities."""
+    api = _samples((await http.get("/metrics")).text)
+    assert api[("cashback_claims", frozenset({("status", "PAID")}))] == 1
+    assert api[("cashback_payments", frozenset({("outcome", "paid")}))] == 1
+    assert sum(v for (n, _), v in api.items() if n == "cashback_sla_breaches") == 0
+    routes = {
+        dict(labels)["route"]
+        for (name, labels), _ in api.items()
+        if name == "cashback_http_request_duration_seconds_count"
+    }
+    assert {"/claims", "/claims/{claim_id}", "/bank-details/{token}"} <= routes
+    assert not any("/bank-details/" in r and "{token}" not in r for r in routes)
+
+    address = stack.env["CASHBACK_WORKER_METRICS_ADDRESS"]
+    wanted = {
+        "temporal_workflow_task_execution_latency_count",
+        "temporal_activity_execution_latency_count",
+        "temporal_workflow_completed_total",  # the workflow ends moments after the last mail
+    }
+    moved: set[str] = set()
+    worker: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    async with httpx.AsyncClient(timeout=10) as scraper:
+        for _ in range(50):
+            worker = _samples((await scraper.get(f"http://{address}/metrics")).text)
+            moved = {name for (name, _), value in worker.items() if value > 0 and name in wanted}
+            if moved == wanted:
+                break
+            await asyncio.sleep(0.2)
+    assert moved == wanted, " ".join(sorted({name for name, _ in worker}))
 
 
 async def check_visibility(stack: Stack, claim_id: str) -> None:

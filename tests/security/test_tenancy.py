@@ -91,6 +91,12 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/invoices/{object_key:path}"): Entry("claim", _get, 403),
     ("GET", "/codec/claims/{claim_id}/invoice"): Entry("claim", _get, 403),
     ("POST", "/bank-details/{token}"): Entry("claim", _bank_details, 404),
+    # Issue 13: reports are the operators'; the dashboard's pages take only its own cookie
+    # (a bearer token is not a sign-in there: its sign-in page answers 401).
+    ("GET", "/operator/reports/{name}"): Entry("claim", _get, 403),
+    ("GET", "/operator/reports/{name}.csv"): Entry("claim", _get, 403),
+    ("GET", "/operator/dashboard/claims/{claim_id}"): Entry("claim", _get, 401),
+    ("GET", "/operator/dashboard/reports/{name}.csv"): Entry("claim", _get, 401),
 }
 
 
