@@ -20,6 +20,7 @@ from api import (
     offers,
     operators,
     organisations,
+    payment_runs,
     standing_confirmation,
 )
 from api.browser import BrowserGuard, CodecCors
@@ -70,6 +71,7 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         operators,
         invoice_links,
         organisations,
+        payment_runs,
     )
     for module in (*routers, codec, codec_sign_in):
         app.include_router(module.router)

@@ -14,6 +14,7 @@ from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.invoices import InvoiceStorage
 from cashback.mail import SmtpOutbox
 from cashback.organisations import Organisations
+from cashback.payment_runs import PaymentRuns
 from cashback.submissions import Submissions
 from cashback.wiring import (
     account_mailer,
@@ -21,6 +22,7 @@ from cashback.wiring import (
     invoice_storage,
     open_database,
     outbox,
+    payment_runs,
 )
 
 
@@ -36,6 +38,7 @@ class Services:
     organisations: Organisations
     submissions: Submissions
     outbox: SmtpOutbox  # R10, R13: the mails about changed bank details
+    payment_runs: PaymentRuns  # R14: SEPA payment runs and the bank's answers
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     passwords: Passwords = PASSWORDS  # one dummy hash per process
 
@@ -66,4 +69,5 @@ class Services:
                 database, account_mailer(settings), settings.public_base_url
             ),
             outbox=outbox(settings, database),
+            payment_runs=payment_runs(settings, database, accounts),
         )
