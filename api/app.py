@@ -33,6 +33,7 @@ from cashback.config import Settings
 BODY_CAPS: BodyCaps = {
     ("POST", "/claims"): claims.SUBMISSION_CAP,
     ("POST", "/operator/licensing-records/import"): operators.IMPORT_CAP,
+    ("POST", "/operator/bank-files"): payment_runs.BANK_FILE_CAP,
     ("POST", "/codec/decode"): codec.PAYLOADS_CAP,
     ("POST", "/codec/encode"): codec.PAYLOADS_CAP,
 }

@@ -146,8 +146,8 @@ class Settings(BaseSettings):
     bank_file_max_bytes: int = Field(
         default=2 * 1024 * 1024,
         gt=0,
-        le=50 * 1024 * 1024,
-        description="payment runs: the largest pain.002 or camt.054 file imported",
+        le=8 * 1024 * 1024,
+        description="payment runs: the largest pain.002 or camt.054 file imported (8 MiB at most)",
     )
 
     policy: ProgramPolicy = Field(default_factory=ProgramPolicy)

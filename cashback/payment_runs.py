@@ -37,6 +37,7 @@ from cashback.db.tables import (
     PaymentRun,
     PaymentRunEntry,
     PaymentRunStatus,
+    PaymentStatus,
     RunEntryOutcome,
 )
 from cashback.domain.sepa import execution_date
@@ -99,6 +100,55 @@ def summary(run: PaymentRun) -> RunSummary:
         released_at=run.released_at,
         sent_at=run.sent_at,
     )
+
+
+RECONCILED = ("accepted", "rejected", "returned", "retried", "open")
+
+
+@dataclass(frozen=True)
+class ReconciledTransfer:
+    claim_id: str
+    end_to_end_id: str
+    amount_minor_units: int
+    state: str  # one of RECONCILED
+    reason_code: str | None
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """A run's transfers by what became of them; the amounts add up to the control sum."""
+
+    run: RunSummary
+    sent: tuple[int, int]  # (count, minor units): what the file holds
+    totals: dict[str, tuple[int, int]]
+    transfers: tuple[ReconciledTransfer, ...]
+
+
+@dataclass(frozen=True)
+class EscalatedPayment:
+    claim_id: str
+    end_to_end_id: str | None
+    amount_minor_units: int
+    currency: str
+    reason_code: str
+    run_id: str | None
+
+
+def _state(entry: PaymentRunEntry, payment: Payment | None) -> str:
+    """R14, R16: what became of one transfer of a run. An escalated one counts as the
+    operators decided it, and as open until they do."""
+    if entry.outcome is RunEntryOutcome.ESCALATED and payment is not None:
+        if payment.status is PaymentStatus.PAID:
+            return "accepted"
+        if payment.status is PaymentStatus.REJECTED:
+            return "rejected"
+        return "open"
+    return {
+        RunEntryOutcome.ACCEPTED: "accepted",
+        RunEntryOutcome.REJECTED: "rejected",
+        RunEntryOutcome.RETURNED: "returned",
+        RunEntryOutcome.RETRIED: "retried",
+    }.get(entry.outcome, "open")
 
 
 class PaymentRuns:
@@ -278,6 +328,53 @@ class PaymentRuns:
             run.status = PaymentRunStatus.DISCARDED
             run.open_account = None
             return summary(run)
+
+    def reconciliation(self, run_id: str) -> Reconciliation:
+        """R14: per run, the transfers sent, accepted, rejected, returned, sent again (retried)
+        and still open, counted and summed in minor units; the states add up to the file."""
+        with self._database.reading() as session:
+            run = self._run(session, run_id)
+            transfers = []
+            for entry in PaymentRunRepository(session).entries(run_id):
+                payment = session.get(Payment, entry.payment_id)
+                transfers.append(
+                    ReconciledTransfer(
+                        claim_id=entry.claim_id,
+                        end_to_end_id=entry.end_to_end_id,
+                        amount_minor_units=entry.amount_minor_units,
+                        state=_state(entry, payment),
+                        reason_code=entry.reason_code
+                        or (payment.escalation_code if payment else None),
+                    )
+                )
+            totals = {
+                state: (
+                    sum(1 for t in transfers if t.state == state),
+                    sum(t.amount_minor_units for t in transfers if t.state == state),
+                )
+                for state in RECONCILED
+            }
+            return Reconciliation(
+                run=summary(run),
+                sent=(len(transfers), sum(t.amount_minor_units for t in transfers)),
+                totals=totals,
+                transfers=tuple(transfers),
+            )
+
+    def escalated(self) -> list[EscalatedPayment]:
+        """Payments whose answer the operators must decide (an ambiguous reason code)."""
+        with self._database.reading() as session:
+            return [
+                EscalatedPayment(
+                    claim_id=p.claim_id,
+                    end_to_end_id=p.end_to_end_id,
+                    amount_minor_units=p.amount_minor_units,
+                    currency=p.currency,
+                    reason_code=p.escalation_code or "",
+                    run_id=p.run_id,
+                )
+                for p in PaymentRunRepository(session).escalated()
+            ]
 
     def runs(self) -> list[RunSummary]:
         with self._database.reading() as session:

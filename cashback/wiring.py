@@ -21,6 +21,7 @@ from cashback.bank.payment_queue import PaymentRunQueue
 from cashback.bank.recorded import RecordedGateway
 from cashback.bank.run_files import LocalRunFiles
 from cashback.bank.simulated import Payee, SimulatedBank
+from cashback.bank_answers import BankAnswerImports
 from cashback.codec import EncryptionCodec, encrypted_data_converter
 from cashback.config import InvoiceBackend, PaymentGatewayKind, Settings
 from cashback.db import (
@@ -203,6 +204,11 @@ def payment_runs(settings: Settings, database: Database, accounts: BankAccounts)
         settings.data_dir / "bank-outbox",
         DebtorAccount(settings.debtor_name, settings.debtor_iban, settings.debtor_bic),
     )
+
+
+def bank_answer_imports(settings: Settings, database: Database) -> BankAnswerImports:
+    """The bank's answers to payment runs (R14, R16), imported once each."""
+    return BankAnswerImports(database, settings.bank_file_max_bytes)
 
 
 def build_activities(settings: Settings, database: Database) -> ClaimActivities:

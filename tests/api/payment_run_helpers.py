@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from api.accounts import create_operator, issue_token
@@ -60,3 +62,31 @@ async def claim_in_the_queue(
             return reseller, claim_id
         await asyncio.sleep(0.1)
     raise AssertionError(f"the payment of {claim_id} was not queued for a run")
+
+
+async def released_run(api: Api) -> dict[str, Any]:
+    """A run of every queued order, prepared by one operator and released by another."""
+    prepared = await api.http.post("/operator/payment-runs", headers=api.operator)
+    assert prepared.status_code == 201, prepared.text
+    run: dict[str, Any] = prepared.json()
+    released = await api.http.post(
+        f"/operator/payment-runs/{run['run_id']}/release", headers=another_operator(api)
+    )
+    assert released.status_code == 200, released.text
+    released_run: dict[str, Any] = released.json()
+    return released_run
+
+
+def end_to_end_of(api: Api, claim_id: str) -> str:
+    payment = queued_payment(api, claim_id)
+    assert payment is not None
+    assert payment.end_to_end_id is not None
+    return payment.end_to_end_id
+
+
+async def upload(api: Api, content: bytes, name: str = "answer.xml") -> httpx.Response:
+    return await api.http.post(
+        "/operator/bank-files",
+        files={"file": (name, content, "application/xml")},
+        headers=api.operator,
+    )

@@ -86,6 +86,10 @@ RULE_REFUSALS = frozenset(
         "invalid_bank_details",  # R10: an IBAN's check digits, a blank holder name
         "holder_name_mismatch",  # R11: standing details for another name
         "individual_account",  # R12: standing details of an individual
+        "not_xml",  # R14: a bank file that is not XML (bytes OpenAPI cannot describe)
+        "not_iso20022",  # R14: XML that is no ISO 20022 document
+        "unknown_namespace",  # R14: neither pain.002 nor camt.054
+        "missing_element",  # R14: a bank file without its group header
     }
 )
 RULE_MESSAGES = (
