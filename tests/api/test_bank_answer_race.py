@@ -1,5 +1,6 @@
-"""D5: the same bank file imported twice at the same moment is applied once, on SQLite and on
-PostgreSQL (the file's SHA-256 is unique; the second import finds it and reports a duplicate)."""
+"""D5 under races, on SQLite and on PostgreSQL: the same bank file imported twice at the same
+moment is applied once (the file's SHA-256 is unique; the second import finds it and reports a
+duplicate), and two runs prepared at the same moment never hold the same claim."""
 
 from __future__ import annotations
 
@@ -10,11 +11,17 @@ import pytest
 from sqlalchemy import func, select
 
 from cashback.bank.answers import TransferAnswer
-from cashback.db.tables import BankFile, Payment, PaymentStatus
+from cashback.db.tables import BankFile, Payment, PaymentRun, PaymentRunEntry, PaymentStatus
 from cashback.domain.status import ClaimStatus
 from tests.api.claims_helpers import wait_for_status
 from tests.api.harness import Api
-from tests.api.payment_run_helpers import claim_in_the_queue, end_to_end_of, released_run, upload
+from tests.api.payment_run_helpers import (
+    another_operator,
+    claim_in_the_queue,
+    end_to_end_of,
+    released_run,
+    upload,
+)
 from tests.api.test_bank_answers import report_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -42,3 +49,19 @@ async def test_d5_the_same_file_imported_twice_at_once_is_applied_once(
         payment = session.scalar(select(Payment).where(Payment.claim_id == claim_id))
         assert payment is not None
         assert payment.status is PaymentStatus.PAID
+
+
+async def test_d5_two_runs_prepared_at_once_hold_each_claim_once(api: Api) -> None:
+    """D5: two operators prepare a run at the same moment: one run is prepared, the other
+    request is refused (409), and the claim's order is in one run only."""
+    await claim_in_the_queue(api)
+    first, second = await asyncio.gather(
+        api.http.post("/operator/payment-runs", headers=api.operator),
+        api.http.post("/operator/payment-runs", headers=another_operator(api)),
+    )
+    assert sorted([first.status_code, second.status_code]) == [201, 409], (first.text, second.text)
+    refused = first if first.status_code == 409 else second
+    assert refused.json()["error"] in {"run_open", "nothing_due"}
+    with api.services.database.reading() as session:
+        assert session.scalar(select(func.count()).select_from(PaymentRunEntry)) == 1
+        assert session.scalar(select(func.count()).select_from(PaymentRun)) == 1
