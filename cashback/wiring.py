@@ -21,6 +21,7 @@ from cashback.bank.payment_queue import PaymentRunQueue
 from cashback.bank.recorded import RecordedGateway
 from cashback.bank.run_files import LocalRunFiles
 from cashback.bank.simulated import Payee, SimulatedBank
+from cashback.bank.simulated_channel import SimulatedBankChannel
 from cashback.bank_answers import BankAnswerImports
 from cashback.codec import EncryptionCodec, encrypted_data_converter
 from cashback.config import InvoiceBackend, PaymentGatewayKind, Settings
@@ -203,6 +204,16 @@ def payment_runs(settings: Settings, database: Database, accounts: BankAccounts)
         LocalRunFiles(settings.data_dir / "payment-runs"),
         settings.data_dir / "bank-outbox",
         DebtorAccount(settings.debtor_name, settings.debtor_iban, settings.debtor_bic),
+    )
+
+
+def simulated_bank_channel(settings: Settings) -> SimulatedBankChannel:
+    """The simulated bank behind the bank channel's folders: answers released runs into the
+    inbox, failing the IBANs of `simulated_bank_behaviours` as the simulated bank does."""
+    return SimulatedBankChannel(
+        settings.data_dir / "bank-outbox",
+        settings.data_dir / "bank-inbox",
+        settings.simulated_bank_behaviours,
     )
 
 

@@ -33,7 +33,10 @@ def queued_payment(api: Api, claim_id: str) -> Payment | None:
 
 
 async def claim_in_the_queue(
-    api: Api, reseller: Reseller | None = None, offer_id: str | None = None
+    api: Api,
+    reseller: Reseller | None = None,
+    offer_id: str | None = None,
+    iban: str = "DE02 1203 0000 0000 2020 51",
 ) -> tuple[Reseller, str]:
     """A claim approved, with valid details, whose payment order waits for a run."""
     reseller = reseller or await api.register()
@@ -53,7 +56,9 @@ async def claim_in_the_queue(
             break
         except KeyError:
             await asyncio.sleep(0.1)
-    given = await api.http.post(page, data=company_form(holder_name=reseller.company_name))
+    given = await api.http.post(
+        page, data=company_form(iban=iban, holder_name=reseller.company_name)
+    )
     assert given.status_code == 200, given.text
     await wait_for_status(api, reseller, claim_id, ClaimStatus.SCHEDULED_FOR_PAYMENT)
     for _ in range(200):

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from cashback.bank.answers import TransferAnswer, debit_notification, status_report
+from cashback.bank.simulated_channel import SimulatedBankChannel
 from cashback.domain.status import ClaimStatus
 from tests.api.claims_helpers import wait_for_status
 from tests.api.harness import Api
@@ -167,3 +168,42 @@ async def test_r14_r16_transient_ambiguous_and_a_camt054_return(api: Api) -> Non
         (returned, "returned"),
     }
     assert reconciled["open"]["count"] == 0
+
+
+async def test_r14_r16_the_simulated_bank_answers_a_run_through_the_inbox(api: Api) -> None:
+    """R14, R16: the simulated bank picks up the released file, answers with a pain.002 report
+    and a camt.054 booking in the inbox; the operators' inbox import pays the claim whose IBAN
+    the bank accepts and sends the one whose account is closed (AC04) into R16; the second
+    file's entries for the paid claim are reported as applied already."""
+    offer_id = (await api.create_offer())["offer_id"]
+    paid_reseller, paid = await claim_in_the_queue(api, offer_id=offer_id)
+    closed_reseller, closed = await claim_in_the_queue(
+        api, offer_id=offer_id, iban="AT61 1904 3002 3457 3201"
+    )
+    run = await released_run(api)
+    bank = SimulatedBankChannel(
+        api.services.payment_runs.outbox,
+        api.services.settings.data_dir / "bank-inbox",
+        {"AT611904300234573201": "AC04"},
+    )
+    answered = bank.answer_released_files()
+    assert answered == [
+        f"{run['message_id']}-1.pain.002.xml",
+        f"{run['message_id']}-2.camt.054.xml",
+    ]
+    assert bank.answer_released_files() == []  # each file is picked up once
+
+    imported = await api.http.post("/operator/bank-files/inbox", headers=api.operator)
+    assert imported.status_code == 200, imported.text
+    results = {
+        (r["name"].split(".", 1)[1], e["claim_id"], e["result"])
+        for r in imported.json()
+        for e in r["report"]["entries"]
+    }
+    assert results == {
+        ("pain.002.xml", paid, "paid"),
+        ("pain.002.xml", closed, "rejected"),
+        ("camt.054.xml", paid, "already_applied"),
+    }
+    await wait_for_status(api, paid_reseller, paid, ClaimStatus.PAID)
+    await wait_for_status(api, closed_reseller, closed, ClaimStatus.PAYMENT_FAILED)
