@@ -230,6 +230,20 @@ def escalated_payments(user: OperatorUser, services: ServicesDep) -> list[Escala
     ]
 
 
+@router.get(
+    "/operator/payments/returned",
+    response_model=list[EscalatedPaymentRead],
+    responses=error_responses(401, 403),
+)
+def returned_payments(user: OperatorUser, services: ServicesDep) -> list[EscalatedPaymentRead]:
+    """Payments the bank booked and later returned (a camt.054 return, e.g. AC04 for a closed
+    account). The claim stays PAID in its history: contact the reseller for new details."""
+    return [
+        EscalatedPaymentRead.model_validate(p, from_attributes=True)
+        for p in services.payment_runs.returned_after_payment()
+    ]
+
+
 # ---- reconciliation ------------------------------------------------------------------------
 
 

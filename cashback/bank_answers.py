@@ -203,6 +203,32 @@ class BankAnswerImports:
             matched.append((entry, run_entry))
         return matched
 
+    def _returned_after_payment(
+        self, entry: AnswerEntry, run_entry: PaymentRunEntry, payment: Payment, file_id: int
+    ) -> EntryReport:
+        """The bank booked the transfer and the money came back later (an account closed:
+        AC04). The claim's workflow has ended PAID; the payment and the run say returned, and
+        the operators find it in `GET /operator/payments/returned`."""
+        now = datetime.now(UTC)
+        run_entry.outcome = RunEntryOutcome.RETURNED
+        run_entry.reason_code = entry.reason
+        run_entry.answered_at = now
+        run_entry.bank_file_id = file_id
+        payment.status = PaymentStatus.RETURNED
+        payment.return_code = entry.reason
+        payment.answered_at = now
+        log.warning(
+            "the payment of claim %s came back after it was paid (%s)",
+            payment.claim_id,
+            entry.reason or "no reason",
+        )
+        return EntryReport(
+            end_to_end_id=entry.end_to_end_id,
+            claim_id=payment.claim_id,
+            result="returned_after_payment",
+            reason_code=entry.reason,
+        )
+
     def _apply(
         self,
         entry: AnswerEntry,
@@ -222,6 +248,12 @@ class BankAnswerImports:
             and run_entry.outcome is RunEntryOutcome.SENT
             and payment.run_id == run_entry.run_id
         )
+        if (
+            entry.status == RETURNED
+            and payment.status is PaymentStatus.PAID
+            and run_entry.outcome is RunEntryOutcome.ACCEPTED
+        ):
+            return self._returned_after_payment(entry, run_entry, payment, file_id), None
         if kind is AnswerKind.PENDING or not waiting:
             said = "pending" if kind is AnswerKind.PENDING and waiting else "already_applied"
             return EntryReport(**report, result=said), None

@@ -376,6 +376,22 @@ class PaymentRuns:
                 for p in PaymentRunRepository(session).escalated()
             ]
 
+    def returned_after_payment(self) -> list[EscalatedPayment]:
+        """Payments the bank booked and later returned (camt.054): the claims' workflows
+        ended PAID; the operators contact the reseller."""
+        with self._database.reading() as session:
+            return [
+                EscalatedPayment(
+                    claim_id=p.claim_id,
+                    end_to_end_id=p.end_to_end_id,
+                    amount_minor_units=p.amount_minor_units,
+                    currency=p.currency,
+                    reason_code=p.return_code or "",
+                    run_id=p.run_id,
+                )
+                for p in PaymentRunRepository(session).returned_after_payment()
+            ]
+
     def runs(self) -> list[RunSummary]:
         with self._database.reading() as session:
             return [summary(run) for run in PaymentRunRepository(session).runs()]

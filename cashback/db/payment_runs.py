@@ -92,5 +92,12 @@ class PaymentRunRepository:
             )
         )
 
+    def returned_after_payment(self) -> list[Payment]:
+        return list(
+            self._session.scalars(
+                select(Payment).where(Payment.status == PaymentStatus.RETURNED).order_by(Payment.id)
+            )
+        )
+
     def bank_file(self, sha256: str) -> BankFile | None:
         return self._session.scalar(select(BankFile).where(BankFile.sha256 == sha256))

@@ -72,6 +72,7 @@ class PaymentStatus(StrEnum):
     PENDING = "pending"  # ordered, no answer from the bank yet
     PAID = "paid"
     REJECTED = "rejected"  # for bank-detail reasons (R16), with the ISO 20022 return code
+    RETURNED = "returned"  # paid, then the money came back (camt.054 return): operators act
 
 
 class Base(DeclarativeBase):

@@ -48,7 +48,8 @@ async def test_r14_r16_d5_a_status_report_pays_one_claim_and_rejects_the_other(
     closed) makes the other PAYMENT_FAILED with its notice; D5: the same file again is a
     duplicate and a second file with the same answers applies nothing again; the
     reconciliation counts one accepted and one rejected transfer, summing to the control
-    sum, in JSON and CSV."""
+    sum, in JSON and CSV. A camt.054 return of the paid transfer days later is reported to
+    the operators and counted as returned."""
     offer_id = (await api.create_offer())["offer_id"]
     paid_reseller, paid = await claim_in_the_queue(api, offer_id=offer_id)
     failed_reseller, failed = await claim_in_the_queue(api, offer_id=offer_id)
@@ -105,6 +106,32 @@ async def test_r14_r16_d5_a_status_report_pays_one_claim_and_rejects_the_other(
     assert csv_lines[0] == "run_id,state,count,amount_minor_units,currency"
     assert f"{run['run_id']},accepted,1,25000,EUR" in csv_lines
     assert f"{run['run_id']},sent,2,50000,EUR" == csv_lines[-1]
+
+    # Days later the paid transfer comes back (the account was closed after the booking).
+    came_back = debit_notification(
+        "C54-RETURN",
+        "DE89370400440532013000",
+        [TransferAnswer(end_to_end_of(api, paid), 25_000, "RTRN", "AC04")],
+    )
+    entries = (await upload(api, came_back)).json()["entries"]
+    assert [(e["claim_id"], e["result"], e["reason_code"]) for e in entries] == [
+        (paid, "returned_after_payment", "AC04")
+    ]
+    returned = (await api.http.get("/operator/payments/returned", headers=api.operator)).json()
+    assert [(p["claim_id"], p["reason_code"], p["amount_minor_units"]) for p in returned] == [
+        (paid, "AC04", 25_000)
+    ]
+    after = (
+        await api.http.get(
+            f"/operator/payment-runs/{run['run_id']}/reconciliation", headers=api.operator
+        )
+    ).json()
+    assert (after["accepted"]["count"], after["returned"]["count"]) == (0, 1)
+    assert (
+        after["returned"]["amount_minor_units"] + after["rejected"]["amount_minor_units"]
+        == (run["control_sum_minor_units"])
+    )
+    assert (await upload(api, came_back)).json()["duplicate"] is True
 
 
 async def test_r14_r16_transient_ambiguous_and_a_camt054_return(api: Api) -> None:
