@@ -4,6 +4,7 @@ SEPA credit transfer file (`pain.001.001.09`) of the orders due, a second operat
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from datetime import date
 from typing import Any
@@ -27,14 +28,15 @@ def settings_overrides() -> dict[str, Any]:
 
 
 async def test_r14_d5_a_run_is_prepared_released_by_a_second_operator_and_sent(
-    api: Api,
+    api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
     """R14, D5: the queued order goes into a run whose file validates against the official
     schema, with the claim's EndToEndId, its amount, the control sum and a TARGET2 business
     day; the preparer's release is refused (403, four eyes) and nothing reaches the outbox; a
-    second operator releases it, and the outbox holds the very file prepared. The claim keeps
-    waiting for the bank's answer; nothing is due for another run; a released run is neither
-    released again nor discarded (409)."""
+    second operator releases it, and the outbox holds the very file prepared (owner-only; the
+    IBAN is in no log line). The claim keeps waiting for the bank's answer; nothing is due
+    for another run; a released run is neither released again nor discarded (409)."""
+    caplog.set_level(logging.DEBUG)
     reseller, claim_id = await claim_in_the_queue(api)
     payment = queued_payment(api, claim_id)
     assert payment is not None
@@ -107,6 +109,7 @@ async def test_r14_d5_a_run_is_prepared_released_by_a_second_operator_and_sent(
     listed = (await api.http.get("/operator/payment-runs", headers=api.operator)).json()
     assert [r["run_id"] for r in listed] == [run["run_id"]]
     await wait_for_status(api, reseller, claim_id, ClaimStatus.SCHEDULED_FOR_PAYMENT)
+    assert "202051" not in caplog.text  # R13: the creditor's IBAN is in the file, never logged
     assert (
         await api.http.get("/operator/payment-runs/run_unknown", headers=api.operator)
     ).status_code == 404
