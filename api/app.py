@@ -22,6 +22,7 @@ from api import (
     offers,
     operators,
     organisations,
+    payment_runs,
     reports,
     standing_confirmation,
 )
@@ -36,6 +37,7 @@ from cashback.config import Settings
 BODY_CAPS: BodyCaps = {
     ("POST", "/claims"): claims.SUBMISSION_CAP,
     ("POST", "/operator/licensing-records/import"): operators.IMPORT_CAP,
+    ("POST", "/operator/bank-files"): payment_runs.BANK_FILE_CAP,
     ("POST", "/codec/decode"): codec.PAYLOADS_CAP,
     ("POST", "/codec/encode"): codec.PAYLOADS_CAP,
 }
@@ -79,6 +81,7 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         invoice_links,
         organisations,
         reports,
+        payment_runs,
     )
     for module in (*routers, codec, codec_sign_in, dashboard):
         app.include_router(module.router)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from temporalio.client import Client
 
 from api.security import PASSWORDS, Passwords, SignInThrottle
+from cashback.bank_answers import BankAnswerImports
 from cashback.config import Settings
 from cashback.db import BankAccounts, Database
 from cashback.db.invitations import BankDetailsInvitations
@@ -14,13 +15,16 @@ from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.invoices import InvoiceStorage
 from cashback.mail import SmtpOutbox
 from cashback.organisations import Organisations
+from cashback.payment_runs import PaymentRuns
 from cashback.submissions import Submissions
 from cashback.wiring import (
     account_mailer,
     bank_accounts,
+    bank_answer_imports,
     invoice_storage,
     open_database,
     outbox,
+    payment_runs,
 )
 
 
@@ -36,6 +40,8 @@ class Services:
     organisations: Organisations
     submissions: Submissions
     outbox: SmtpOutbox  # R10, R13: the mails about changed bank details
+    payment_runs: PaymentRuns  # R14: SEPA payment runs
+    bank_answers: BankAnswerImports  # R14, R16: the bank's answers to them
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     passwords: Passwords = PASSWORDS  # one dummy hash per process
 
@@ -66,4 +72,6 @@ class Services:
                 database, account_mailer(settings), settings.public_base_url
             ),
             outbox=outbox(settings, database),
+            payment_runs=payment_runs(settings, database, accounts),
+            bank_answers=bank_answer_imports(settings, database),
         )

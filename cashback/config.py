@@ -47,6 +47,7 @@ class Environment(StrEnum):
 class PaymentGatewayKind(StrEnum):
     SIMULATED = "simulated"  # the simulated bank: answers at once (embedded default, demos)
     FILE_EXCHANGE = "file_exchange"  # orders as files; answers entered by operators
+    PAYMENT_RUNS = "payment_runs"  # orders queued for SEPA payment runs (pain.001, four eyes)
 
 
 class LogFormat(StrEnum):
@@ -129,6 +130,29 @@ class Settings(BaseSettings):
     payment_gateway: PaymentGatewayKind = PaymentGatewayKind.SIMULATED
     simulated_bank_behaviours: dict[str, str] = Field(
         default_factory=dict, description="IBAN -> ISO 20022 code the simulated bank answers"
+    )
+
+    debtor_name: str = Field(
+        default="Cashback Program GmbH",
+        min_length=1,
+        max_length=70,
+        description="payment runs: the account holder the cash back leaves from",
+    )
+    debtor_iban: str = Field(
+        default="DE89370400440532013000",
+        pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$",
+        description="payment runs: the program's account (IBAN, no spaces)",
+    )
+    debtor_bic: str | None = Field(
+        default="COBADEFFXXX",
+        pattern=r"^[A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?$",
+        description="payment runs: the BIC of the program's bank",
+    )
+    bank_file_max_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        gt=0,
+        le=8 * 1024 * 1024,
+        description="payment runs: the largest pain.002 or camt.054 file imported (8 MiB at most)",
     )
 
     policy: ProgramPolicy = Field(default_factory=ProgramPolicy)

@@ -16,8 +16,13 @@ from activities.mail import MailActivities, NoticeRequest
 from activities.payments import PaymentActivities, PaymentGateway
 from activities.records import RecordsActivities
 from cashback.bank.file_exchange import FileExchangeGateway
+from cashback.bank.pain001 import DebtorAccount
+from cashback.bank.payment_queue import PaymentRunQueue
 from cashback.bank.recorded import RecordedGateway
+from cashback.bank.run_files import LocalRunFiles
 from cashback.bank.simulated import Payee, SimulatedBank
+from cashback.bank.simulated_channel import SimulatedBankChannel
+from cashback.bank_answers import BankAnswerImports
 from cashback.codec import EncryptionCodec, encrypted_data_converter
 from cashback.config import InvoiceBackend, PaymentGatewayKind, Settings
 from cashback.db import (
@@ -42,6 +47,7 @@ from cashback.invoices import (
 from cashback.mail import MailRenderer, SmtpOutbox
 from cashback.mail.accounts import AccountMailer
 from cashback.mail.smtp import SmtpServer
+from cashback.payment_runs import PaymentRuns
 from cashback.temporal import ClaimActivities
 
 
@@ -166,8 +172,11 @@ def account_mailer(settings: Settings) -> AccountMailer:
     )
 
 
-def payment_gateway(settings: Settings, accounts: BankAccounts) -> PaymentGateway:
-    """The simulated bank, or the file exchange whose answers operators enter."""
+def payment_gateway(
+    settings: Settings, accounts: BankAccounts, database: Database | None = None
+) -> PaymentGateway:
+    """The simulated bank, the file exchange whose answers operators enter, or the queue of
+    the operators' payment runs (which needs the database)."""
 
     def payee_for(reference: str) -> Payee:
         details = accounts.reveal(reference)
@@ -175,6 +184,10 @@ def payment_gateway(settings: Settings, accounts: BankAccounts) -> PaymentGatewa
 
     if settings.payment_gateway is PaymentGatewayKind.FILE_EXCHANGE:
         return FileExchangeGateway(settings.data_dir / "payment-orders", payee_for)
+    if settings.payment_gateway is PaymentGatewayKind.PAYMENT_RUNS:
+        if database is None:
+            raise ValueError("payment runs queue their orders in the database: pass it")
+        return PaymentRunQueue(database)
     return SimulatedBank(
         settings.data_dir / "simulated-bank.sqlite3",
         payee_for,
@@ -182,11 +195,38 @@ def payment_gateway(settings: Settings, accounts: BankAccounts) -> PaymentGatewa
     )
 
 
+def payment_runs(settings: Settings, database: Database, accounts: BankAccounts) -> PaymentRuns:
+    """The operators' payment runs (R14): files under `payment-runs/`, the bank channel's
+    outbox `bank-outbox/`, the program's debtor account from the settings."""
+    return PaymentRuns(
+        database,
+        accounts,
+        LocalRunFiles(settings.data_dir / "payment-runs"),
+        settings.data_dir / "bank-outbox",
+        DebtorAccount(settings.debtor_name, settings.debtor_iban, settings.debtor_bic),
+    )
+
+
+def simulated_bank_channel(settings: Settings) -> SimulatedBankChannel:
+    """The simulated bank behind the bank channel's folders: answers released runs into the
+    inbox, failing the IBANs of `simulated_bank_behaviours` as the simulated bank does."""
+    return SimulatedBankChannel(
+        settings.data_dir / "bank-outbox",
+        settings.data_dir / "bank-inbox",
+        settings.simulated_bank_behaviours,
+    )
+
+
+def bank_answer_imports(settings: Settings, database: Database) -> BankAnswerImports:
+    """The bank's answers to payment runs (R14, R16), imported once each."""
+    return BankAnswerImports(database, settings.bank_file_max_bytes)
+
+
 def build_activities(settings: Settings, database: Database) -> ClaimActivities:
     """The claim workflow's activities on the configured database, store, SMTP and bank."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     accounts = bank_accounts(settings, database)
-    payments = RecordedGateway(payment_gateway(settings, accounts), database)
+    payments = RecordedGateway(payment_gateway(settings, accounts, database), database)
     return ClaimActivities(
         records=RecordsActivities(SqlTimeline(database)),
         mail=MailActivities(outbox(settings, database)),

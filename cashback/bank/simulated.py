@@ -108,7 +108,7 @@ class SimulatedBank:
     def _book(self, db: sqlite3.Connection, order: PaymentOrder) -> PaymentResult:
         payee = self._payee_for(order.bank_details_ref)
         iban = _compact(payee.iban)
-        code = self._behaviours.get(iban) or _validity_code(iban)
+        code = self._behaviours.get(iban) or validity_code(iban)
         if code is not None and code in TRANSIENT_ERRORS:
             raise TransientBankError(f"{code}: {TRANSIENT_ERRORS[code]}")
         outcome = PaymentOutcome.REJECTED if code else PaymentOutcome.PAID
@@ -142,7 +142,7 @@ def _compact(iban: str) -> str:
     return "".join(iban.split()).upper()
 
 
-def _validity_code(iban: str) -> str | None:
+def validity_code(iban: str) -> str | None:
     """AC01 for an IBAN that is not one (wrong check digits, length, country)."""
     try:
         IBAN(iban)

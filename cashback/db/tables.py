@@ -72,6 +72,7 @@ class PaymentStatus(StrEnum):
     PENDING = "pending"  # ordered, no answer from the bank yet
     PAID = "paid"
     REJECTED = "rejected"  # for bank-detail reasons (R16), with the ISO 20022 return code
+    RETURNED = "returned"  # paid, then the money came back (camt.054 return): operators act
 
 
 class Base(DeclarativeBase):
@@ -417,6 +418,94 @@ class Payment(Base):
     # The activity waiting for the bank's answer when it comes by file exchange (completed by
     # the operator's manual entry); None for a bank that answers at once.
     task_token: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    # Payment runs (R14, D5): the transfer's EndToEndId, when it was queued for a run, the run
+    # that carries it now (a claim is in at most one open run), and an answer the operators
+    # must decide (an ambiguous reason code such as MS03 or FRAD).
+    end_to_end_id: Mapped[str | None] = mapped_column(String(35), unique=True, default=None)
+    queued_at: Mapped[datetime | None] = mapped_column(default=None)
+    run_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("payment_runs.id"), index=True, default=None
+    )
+    escalation_code: Mapped[str | None] = mapped_column(String(8), default=None)
+
+
+class PaymentRunStatus(StrEnum):
+    PREPARED = "prepared"  # its file is built; waits for a second operator (four eyes)
+    RELEASED = "released"  # released and handed to the bank channel; its file never changes
+    DISCARDED = "discarded"  # not released; its orders went back to the queue
+
+
+class PaymentRun(Base):
+    """A SEPA credit transfer file of the orders due (R14): one debtor account, one
+    `pain.001.001.09` file, prepared by one operator and released by another."""
+
+    __tablename__ = "payment_runs"
+    __table_args__ = (
+        CheckConstraint("control_sum_minor_units > 0", name="control_sum_positive"),
+        CheckConstraint("number_of_transactions > 0", name="transactions_positive"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(35), unique=True)
+    debtor_iban: Mapped[str] = mapped_column(String(34))
+    # The debtor account while the run is prepared, else None: one open run per account.
+    open_account: Mapped[str | None] = mapped_column(String(34), unique=True)
+    status: Mapped[PaymentRunStatus] = mapped_column(StrEnumText(PaymentRunStatus, 16))
+    currency: Mapped[str] = mapped_column(String(3))
+    execution_date: Mapped[date] = mapped_column(Date)
+    number_of_transactions: Mapped[int]
+    control_sum_minor_units: Mapped[int] = mapped_column(BigInteger)
+    file_key: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    claims_key: Mapped[str] = mapped_column(String(255))
+    claims_sha256: Mapped[str] = mapped_column(String(64))
+    prepared_by: Mapped[str] = mapped_column(String(320))
+    prepared_at: Mapped[datetime]
+    released_by: Mapped[str | None] = mapped_column(String(320), default=None)
+    released_at: Mapped[datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class RunEntryOutcome(StrEnum):
+    SENT = "sent"  # in the file, no final answer yet
+    ACCEPTED = "accepted"  # accepted or booked: paid (R14)
+    REJECTED = "rejected"  # refused for the bank details (R16)
+    RETURNED = "returned"  # came back (camt.054 return) for the bank details (R16)
+    RETRIED = "retried"  # transient refusal: queued for a later run
+    ESCALATED = "escalated"  # ambiguous answer: the operators decide
+
+
+class PaymentRunEntry(Base):
+    """One transfer of a run, with what the bank answered for it (reconciliation)."""
+
+    __tablename__ = "payment_run_entries"
+    __table_args__ = (UniqueConstraint("run_id", "payment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("payment_runs.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"))
+    claim_id: Mapped[str] = mapped_column(String(64))
+    end_to_end_id: Mapped[str] = mapped_column(String(35), index=True)
+    amount_minor_units: Mapped[int] = mapped_column(BigInteger)
+    outcome: Mapped[RunEntryOutcome] = mapped_column(StrEnumText(RunEntryOutcome, 16))
+    reason_code: Mapped[str | None] = mapped_column(String(8), default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    bank_file_id: Mapped[int | None] = mapped_column(ForeignKey("bank_files.id"), default=None)
+
+
+class BankFile(Base):
+    """A bank's answer imported once (pain.002 or camt.054): the same bytes twice are one
+    import."""
+
+    __tablename__ = "bank_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(35))
+    imported_by: Mapped[str] = mapped_column(String(320))
+    imported_at: Mapped[datetime]
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class CustomerLicenceLock(Base):

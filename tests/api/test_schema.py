@@ -87,6 +87,10 @@ RULE_REFUSALS = frozenset(
         "holder_name_mismatch",  # R11: standing details for another name
         "individual_account",  # R12: standing details of an individual
         "invalid_day",  # a report's day compared with today: from 2000 to a year ahead
+        "not_xml",  # R14: a bank file that is not XML (bytes OpenAPI cannot describe)
+        "not_iso20022",  # R14: XML that is no ISO 20022 document
+        "unknown_namespace",  # R14: neither pain.002 nor camt.054
+        "missing_element",  # R14: a bank file without its group header
     }
 )
 RULE_MESSAGES = (

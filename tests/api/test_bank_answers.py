@@ -1,0 +1,236 @@
+"""R14, R16, D5: the bank's answers to a released payment run, imported by operators: a
+`pain.002` status report and a `camt.054` notification, matched by EndToEndId. Accepted or
+booked: PAID; rejected or returned for the bank details: R16's notices; transient: sent again in
+the next run; ambiguous: escalated to the operators. The same file twice changes nothing; the
+reconciliation adds up to the run's control sum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cashback.bank.answers import TransferAnswer, debit_notification, status_report
+from cashback.bank.simulated_channel import SimulatedBankChannel
+from cashback.domain.status import ClaimStatus
+from tests.api.claims_helpers import wait_for_status
+from tests.api.harness import Api
+from tests.api.payment_run_helpers import (
+    claim_in_the_queue,
+    end_to_end_of,
+    queued_payment,
+    released_run,
+    upload,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"payment_gateway": "payment_runs"}
+
+
+def report_for(run: dict[str, Any], *answers: TransferAnswer, message_id: str = "P2") -> bytes:
+    return status_report(
+        message_id,
+        run["message_id"],
+        run["number_of_transactions"],
+        run["control_sum_minor_units"],
+        answers,
+    )
+
+
+async def test_r14_r16_d5_a_status_report_pays_one_claim_and_rejects_the_other(
+    api: Api,
+) -> None:
+    """R14: ACSC pays its claim (PAID, with the file's reference); R16: RJCT AC04 (account
+    closed) makes the other PAYMENT_FAILED with its notice; D5: the same file again is a
+    duplicate and a second file with the same answers applies nothing again; the
+    reconciliation counts one accepted and one rejected transfer, summing to the control
+    sum, in JSON and CSV. A camt.054 return of the paid transfer days later is reported to
+    the operators and counted as returned."""
+    offer_id = (await api.create_offer())["offer_id"]
+    paid_reseller, paid = await claim_in_the_queue(api, offer_id=offer_id)
+    failed_reseller, failed = await claim_in_the_queue(api, offer_id=offer_id)
+    run = await released_run(api)
+    assert (run["number_of_transactions"], run["control_sum_minor_units"]) == (2, 50_000)
+    answers = (
+        TransferAnswer(end_to_end_of(api, paid), 25_000, "ACSC"),
+        TransferAnswer(end_to_end_of(api, failed), 25_000, "RJCT", "AC04"),
+    )
+    content = report_for(run, *answers)
+
+    imported = await upload(api, content)
+    assert imported.status_code == 200, imported.text
+    report = imported.json()
+    assert report["duplicate"] is False
+    assert {(e["claim_id"], e["result"]) for e in report["entries"]} == {
+        (paid, "paid"),
+        (failed, "rejected"),
+    }
+    await wait_for_status(api, paid_reseller, paid, ClaimStatus.PAID)
+    payment = queued_payment(api, paid)
+    assert payment is not None
+    assert payment.bank_reference == f"P2/{end_to_end_of(api, paid)}"
+    await wait_for_status(api, failed_reseller, failed, ClaimStatus.PAYMENT_FAILED)
+
+    again = await upload(api, content)
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is True
+    other_file = await upload(api, report_for(run, *answers, message_id="P2-AGAIN"))
+    assert other_file.status_code == 200
+    assert {e["result"] for e in other_file.json()["entries"]} == {"already_applied"}
+
+    reconciled = (
+        await api.http.get(
+            f"/operator/payment-runs/{run['run_id']}/reconciliation", headers=api.operator
+        )
+    ).json()
+    assert reconciled["sent"] == {"count": 2, "amount_minor_units": 50_000}
+    assert reconciled["accepted"] == {"count": 1, "amount_minor_units": 25_000}
+    assert reconciled["rejected"] == {"count": 1, "amount_minor_units": 25_000}
+    states = ("accepted", "rejected", "returned", "retried", "open")
+    assert (
+        sum(reconciled[s]["amount_minor_units"] for s in states) == (run["control_sum_minor_units"])
+    )
+    assert {(t["claim_id"], t["state"], t["reason_code"]) for t in reconciled["transfers"]} == {
+        (paid, "accepted", None),
+        (failed, "rejected", "AC04"),
+    }
+    csv_lines = (
+        await api.http.get(
+            f"/operator/payment-runs/{run['run_id']}/reconciliation.csv", headers=api.operator
+        )
+    ).text.splitlines()
+    assert csv_lines[0] == "run_id,state,count,amount_minor_units,currency"
+    assert f"{run['run_id']},accepted,1,25000,EUR" in csv_lines
+    assert f"{run['run_id']},sent,2,50000,EUR" == csv_lines[-1]
+
+    # Days later the paid transfer comes back (the account was closed after the booking).
+    came_back = debit_notification(
+        "C54-RETURN",
+        "DE89370400440532013000",
+        [TransferAnswer(end_to_end_of(api, paid), 25_000, "RTRN", "AC04")],
+    )
+    entries = (await upload(api, came_back)).json()["entries"]
+    assert [(e["claim_id"], e["result"], e["reason_code"]) for e in entries] == [
+        (paid, "returned_after_payment", "AC04")
+    ]
+    returned = (await api.http.get("/operator/payments/returned", headers=api.operator)).json()
+    assert [(p["claim_id"], p["reason_code"], p["amount_minor_units"]) for p in returned] == [
+        (paid, "AC04", 25_000)
+    ]
+    after = (
+        await api.http.get(
+            f"/operator/payment-runs/{run['run_id']}/reconciliation", headers=api.operator
+        )
+    ).json()
+    assert (after["accepted"]["count"], after["returned"]["count"]) == (0, 1)
+    assert (
+        after["returned"]["amount_minor_units"] + after["rejected"]["amount_minor_units"]
+        == (run["control_sum_minor_units"])
+    )
+    assert (await upload(api, came_back)).json()["duplicate"] is True
+
+
+async def test_r14_r16_transient_ambiguous_and_a_camt054_return(api: Api) -> None:
+    """R14: TECH (transient) sends the transfer again in the next run, whose camt.054 booking
+    pays it; MS03 (ambiguous) waits for the operators, listed as escalated, until one enters
+    ACSC; R16: a camt.054 return for AC04 makes its claim PAYMENT_FAILED. The first run's
+    reconciliation: one retried, one returned, one accepted after escalation."""
+    offer_id = (await api.create_offer())["offer_id"]
+    retried_reseller, retried = await claim_in_the_queue(api, offer_id=offer_id)
+    escalated_reseller, escalated = await claim_in_the_queue(api, offer_id=offer_id)
+    returned_reseller, returned = await claim_in_the_queue(api, offer_id=offer_id)
+    first = await released_run(api)
+    report = report_for(
+        first,
+        TransferAnswer(end_to_end_of(api, retried), 25_000, "RJCT", "TECH"),
+        TransferAnswer(end_to_end_of(api, escalated), 25_000, "RJCT", "MS03"),
+    )
+    imported = await upload(api, report)
+    assert {(e["claim_id"], e["result"]) for e in imported.json()["entries"]} == {
+        (retried, "retried"),
+        (escalated, "escalated"),
+    }
+    listed = (await api.http.get("/operator/payments/escalated", headers=api.operator)).json()
+    assert [(p["claim_id"], p["reason_code"]) for p in listed] == [(escalated, "MS03")]
+
+    returned_note = debit_notification(
+        "C54-1",
+        "DE89370400440532013000",
+        [TransferAnswer(end_to_end_of(api, returned), 25_000, "RTRN", "AC04")],
+    )
+    assert (await upload(api, returned_note)).json()["entries"][0]["result"] == "returned"
+    await wait_for_status(api, returned_reseller, returned, ClaimStatus.PAYMENT_FAILED)
+
+    decided = await api.http.post(
+        f"/operator/claims/{escalated}/payment-result",
+        json={"return_code": "ACSC", "bank_reference": "OPS-1"},
+        headers=api.operator,
+    )
+    assert decided.status_code == 200, decided.text
+    await wait_for_status(api, escalated_reseller, escalated, ClaimStatus.PAID)
+    assert (await api.http.get("/operator/payments/escalated", headers=api.operator)).json() == []
+
+    second = await released_run(api)  # the transient refusal, sent again
+    assert second["number_of_transactions"] == 1
+    booked = debit_notification(
+        "C54-2",
+        "DE89370400440532013000",
+        [TransferAnswer(end_to_end_of(api, retried), 25_000, "BOOK")],
+    )
+    assert (await upload(api, booked)).json()["entries"][0]["result"] == "paid"
+    await wait_for_status(api, retried_reseller, retried, ClaimStatus.PAID)
+
+    reconciled = (
+        await api.http.get(
+            f"/operator/payment-runs/{first['run_id']}/reconciliation", headers=api.operator
+        )
+    ).json()
+    assert {(t["claim_id"], t["state"]) for t in reconciled["transfers"]} == {
+        (retried, "retried"),
+        (escalated, "accepted"),
+        (returned, "returned"),
+    }
+    assert reconciled["open"]["count"] == 0
+
+
+async def test_r14_r16_the_simulated_bank_answers_a_run_through_the_inbox(api: Api) -> None:
+    """R14, R16: the simulated bank picks up the released file, answers with a pain.002 report
+    and a camt.054 booking in the inbox; the operators' inbox import pays the claim whose IBAN
+    the bank accepts and sends the one whose account is closed (AC04) into R16; the second
+    file's entries for the paid claim are reported as applied already."""
+    offer_id = (await api.create_offer())["offer_id"]
+    paid_reseller, paid = await claim_in_the_queue(api, offer_id=offer_id)
+    closed_reseller, closed = await claim_in_the_queue(
+        api, offer_id=offer_id, iban="AT61 1904 3002 3457 3201"
+    )
+    run = await released_run(api)
+    bank = SimulatedBankChannel(
+        api.services.payment_runs.outbox,
+        api.services.settings.data_dir / "bank-inbox",
+        {"AT611904300234573201": "AC04"},
+    )
+    answered = bank.answer_released_files()
+    assert answered == [
+        f"{run['message_id']}-1.pain.002.xml",
+        f"{run['message_id']}-2.camt.054.xml",
+    ]
+    assert bank.answer_released_files() == []  # each file is picked up once
+
+    imported = await api.http.post("/operator/bank-files/inbox", headers=api.operator)
+    assert imported.status_code == 200, imported.text
+    results = {
+        (r["name"].split(".", 1)[1], e["claim_id"], e["result"])
+        for r in imported.json()
+        for e in r["report"]["entries"]
+    }
+    assert results == {
+        ("pain.002.xml", paid, "paid"),
+        ("pain.002.xml", closed, "rejected"),
+        ("camt.054.xml", paid, "already_applied"),
+    }
+    await wait_for_status(api, paid_reseller, paid, ClaimStatus.PAID)
+    await wait_for_status(api, closed_reseller, closed, ClaimStatus.PAYMENT_FAILED)
