@@ -20,6 +20,7 @@ from api import (
     offers,
     operators,
     organisations,
+    portal,
     standing_confirmation,
 )
 from api.browser import BrowserGuard, CodecCors
@@ -34,6 +35,7 @@ BODY_CAPS: BodyCaps = {
     ("POST", "/operator/licensing-records/import"): operators.IMPORT_CAP,
     ("POST", "/codec/decode"): codec.PAYLOADS_CAP,
     ("POST", "/codec/encode"): codec.PAYLOADS_CAP,
+    ("POST", "/portal/claims"): claims.SUBMISSION_CAP,
 }
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -73,4 +75,5 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
     )
     for module in (*routers, codec, codec_sign_in):
         app.include_router(module.router)
+    portal.install(app)
     return app

@@ -277,16 +277,12 @@ async def submit_claim(
 ) -> ClaimSubmitted:
     """R5, R6, D1, D2: submit a claim with its invoice; the claim's workflow starts, and the
     preliminary confirmation (R7) is sent."""
-    submission = Submission(
-        offer_id=offer_id.strip(),
-        agreement_number=canonical_agreement_number(agreement_number),
-        customer_name=customer_name.strip(),
-        reseller_name=reseller_name.strip(),
-        terms_accepted_version=(terms_accepted_version or "").strip() or None,
+    submission = submission_of(
+        offer_id, agreement_number, customer_name, reseller_name, terms_accepted_version
     )
     try:
         check_complete(submission)  # before the invoice is read
-        upload = await _read_invoice(invoice)
+        upload = await read_invoice(invoice)
         submitted = await submit(
             services.submissions, _reseller_id(user), submission, upload, idempotency_key
         )
@@ -299,7 +295,25 @@ async def submit_claim(
     return _submitted(submitted.claim)
 
 
-async def _read_invoice(invoice: UploadFile | None) -> Upload:
+def submission_of(
+    offer_id: str,
+    agreement_number: str,
+    customer_name: str,
+    reseller_name: str,
+    terms_accepted_version: str | None,
+) -> Submission:
+    """R5, R6: the fields of a submission as the service takes them (trimmed; the agreement
+    number in its canonical form, D1)."""
+    return Submission(
+        offer_id=offer_id.strip(),
+        agreement_number=canonical_agreement_number(agreement_number),
+        customer_name=customer_name.strip(),
+        reseller_name=reseller_name.strip(),
+        terms_accepted_version=(terms_accepted_version or "").strip() or None,
+    )
+
+
+async def read_invoice(invoice: UploadFile | None) -> Upload:
     """R5: the invoice's bytes, read in chunks and never more than the cap (plus one chunk)."""
     missing = ApiError(
         422,
@@ -371,23 +385,23 @@ def list_claims(
     cursor: Annotated[str | None, Query(description="`next_cursor` of the page before")] = None,
 ) -> ClaimPage:
     """The signed-in reseller's own claims, newest first, a page at a time."""
-    after = _decode_cursor(cursor) if cursor is not None else None
+    after = decode_cursor(cursor) if cursor is not None else None
     rows = own_claims(
         services.database, _reseller_id(user), status=status, limit=limit + 1, after=after
     )
     page, more = rows[:limit], len(rows) > limit
     return ClaimPage(
         claims=[ClaimSummary.of(row) for row in page],
-        next_cursor=_encode_cursor(page[-1]) if more else None,
+        next_cursor=encode_cursor(page[-1]) if more else None,
     )
 
 
-def _encode_cursor(claim: Claim) -> str:
+def encode_cursor(claim: Claim) -> str:
     raw = json.dumps([claim.created_at.isoformat(), claim.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, claim_id = json.loads(raw)
