@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
-from api.portal import accounts, claims
+from api.portal import account, accounts, claims
 from api.portal.web import (
     PORTAL,
     STATIC,
@@ -36,7 +36,7 @@ def asset(name: str) -> Response:
 
 def install(app: FastAPI) -> None:
     """The portal's pages and their two signals: a problem page, and off to sign in."""
-    for router in (assets, accounts.router, claims.router):
+    for router in (assets, accounts.router, claims.router, account.router):
         app.include_router(router)
 
     async def problem(request: Request, error: Exception) -> Response:

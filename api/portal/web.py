@@ -27,7 +27,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined
 from sqlalchemy import select
 
 from api.browser import origin_of, sent_by_this_site
@@ -41,6 +41,7 @@ from cashback.mail.render import format_date, format_moment, format_money
 PORTAL = "/portal"
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "portal"
 STATIC = TEMPLATES / "static"
+PAGES = TEMPLATES.parent / "pages"
 
 SESSION_COOKIE = "portal_session"
 CSRF_COOKIE = "portal_csrf"
@@ -62,7 +63,10 @@ SECURITY_HEADERS = {
 
 def _environment() -> Environment:
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        # The secure bank-details page's words (its IBAN and BIC messages) as "pages/...".
+        loader=ChoiceLoader(
+            [FileSystemLoader(TEMPLATES), PrefixLoader({"pages": FileSystemLoader(PAGES)})]
+        ),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
