@@ -14,6 +14,7 @@ from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.invoices import InvoiceStorage
 from cashback.mail import SmtpOutbox
 from cashback.organisations import Organisations
+from cashback.password_resets import PasswordResets
 from cashback.submissions import Submissions
 from cashback.wiring import (
     account_mailer,
@@ -36,6 +37,7 @@ class Services:
     organisations: Organisations
     submissions: Submissions
     outbox: SmtpOutbox  # R10, R13: the mails about changed bank details
+    password_resets: PasswordResets
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     passwords: Passwords = PASSWORDS  # one dummy hash per process
 
@@ -45,6 +47,7 @@ class Services:
     ) -> Services:
         database = database or open_database(settings)
         accounts = bank_accounts(settings, database)
+        mailer = account_mailer(settings)
         invoices = invoice_storage(settings)
         return cls(
             settings=settings,
@@ -62,8 +65,7 @@ class Services:
                 settings.policy,
                 settings.public_base_url,
             ),
-            organisations=Organisations(
-                database, account_mailer(settings), settings.public_base_url
-            ),
+            organisations=Organisations(database, mailer, settings.public_base_url),
+            password_resets=PasswordResets(database, mailer, settings.public_base_url),
             outbox=outbox(settings, database),
         )

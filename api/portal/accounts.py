@@ -19,8 +19,9 @@ from api.accounts import (
 )
 from api.errors import ApiError
 from api.portal.web import PORTAL, PortalVisitor, PostingVisitor, safe_next
-from api.security import token_digest
+from api.security import password_problem, token_digest
 from cashback.db.tables import ApiToken
+from cashback.mail.errors import MailServerUnavailable
 
 router = APIRouter(prefix=PORTAL, include_in_schema=False)
 
@@ -137,3 +138,48 @@ def register(
             "register.html", 422, entered=entered, errors=errors, countries=COUNTRIES
         )
     return visitor.render("registered.html", email=entered["email"])
+
+
+Token = Annotated[str, Query(max_length=128)]
+
+
+@router.get("/password-reset")
+def password_reset(visitor: PortalVisitor, token: Token = "") -> Response:
+    """Without a token: the form that asks for a link. With one: the new-password form, or a
+    page saying the link is unknown, used or expired (410)."""
+    if not token:
+        return visitor.render("forgot_password.html", sent=False, email="", error=None)
+    link = visitor.services.password_resets.open(token)
+    if link is None:
+        return visitor.render("problem.html", 410, problem="reset_link_invalid")
+    visitor.language = (
+        link.language if visitor.request.query_params.get("lang") is None else visitor.language
+    )
+    return visitor.render("new_password.html", token=token, error=None)
+
+
+@router.post("/password-reset")
+def request_password_reset(
+    visitor: PostingVisitor, email: Text = "", token: Token = "", password: Text = ""
+) -> Response:
+    """Ask for a link (the same answer for every address), or, with the link's token, set
+    the new password (the API's password rules), signing out every session."""
+    resets = visitor.services.password_resets
+    if not token:
+        try:
+            resets.request(email)
+        except MailServerUnavailable:
+            return visitor.render(
+                "forgot_password.html", 503, sent=False, email=email, error="mail_unavailable"
+            )
+        return visitor.render("forgot_password.html", sent=True, email=email, error=None)
+    link = resets.open(token)
+    if link is None:
+        return visitor.render("problem.html", 410, problem="reset_link_invalid")
+    problem = password_problem(password, link.email)
+    if problem:
+        return visitor.render("new_password.html", 422, token=token, error=problem)
+    if not resets.reset(token, visitor.services.passwords.hash(password)):
+        return visitor.render("problem.html", 410, problem="reset_link_invalid")
+    visitor.end_session()
+    return visitor.render("new_password.html", token="", error=None)
