@@ -220,7 +220,8 @@ async def test_r1_r5_r6_r10_r14_d2_a_reseller_goes_from_registration_to_payout(
 async def test_r4_r5_d1_the_portals_errors_tenancy_and_a_cross_site_form_in_chromium(
     api: Api, served: str, chromium: Browser
 ) -> None:
-    """R5: a text file is refused by the page's script before any upload, a file whose name
+    """The claim form works without JavaScript too. R5: a text file is refused by the page's
+    script before any upload, a file whose name
     lies by the server, both at the invoice field; D1: a duplicate at the agreement number;
     R4: a period closed while the form was open, at the top; another reseller's claim: 404;
     a form another site posts with the reseller's browser: 403, nothing changed."""
@@ -260,6 +261,26 @@ async def test_r4_r5_d1_the_portals_errors_tenancy_and_a_cross_site_form_in_chro
         await page.get_by_role("button", name="Submit the claim").click()
         await expect(page).to_have_url(re.compile(r"/portal/claims/c_[0-9a-f]+$"))
         mine = page.url
+
+        # Without JavaScript the same form posts the same fields: the claim's page follows.
+        plain = await chromium.new_context(java_script_enabled=False, locale="en-GB")
+        try:
+            no_script = await plain.new_page()
+            await no_script.goto(
+                f"{served}/portal/sign-in?next=%2Fportal%2Fclaims%2Fnew%3Foffer%3D{offer['offer_id']}"
+            )
+            await no_script.get_by_label("Company e-mail address").fill(reseller.email)
+            await no_script.get_by_label("Password").fill(PASSWORD)
+            await no_script.get_by_role("button", name="Sign in").click()
+            await no_script.get_by_label("Open License agreement number").fill("OL-NOJS-1")
+            await no_script.get_by_label("End customer's name").fill("Fabrikam AG")
+            await no_script.get_by_label(re.compile("I have read and accept")).check()
+            await no_script.get_by_label("Customer invoice").set_input_files(PDF)
+            await no_script.get_by_role("button", name="Submit the claim").click()
+            await expect(no_script.locator("#claim-status")).to_be_visible()
+            await expect(no_script.locator("dl.facts")).to_contain_text("OL-NOJS-1")
+        finally:
+            await plain.close()
 
         await page.goto(form)
         await page.get_by_label("Open License agreement number").fill("ol err 1")
