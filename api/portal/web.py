@@ -118,7 +118,7 @@ class Visitor:
     @property
     def csrf_token(self) -> str:
         """The token every form of this session carries."""
-        return _csrf_token(self.csrf_seed, self.session_token)
+        return csrf_token_of(self.csrf_seed, self.session_token)
 
     @property
     def reseller_id(self) -> str:
@@ -183,11 +183,11 @@ def cookie_path(public_base_url: str) -> str:
     return urlsplit(public_base_url).path.rstrip("/") + PORTAL
 
 
-def _csrf_token(seed: str, session_token: str | None) -> str:
+def csrf_token_of(seed: str, session_token: str | None) -> str:
     return hmac.new(seed.encode(), (session_token or "").encode(), hashlib.sha256).hexdigest()
 
 
-def _language(
+def page_language(
     lang: str | None, remembered: str | None, organisation: Language | None, accept: str
 ) -> tuple[Language, bool]:
     """D6: `?lang=` (then remembered), the remembered choice, the organisation's language, or
@@ -229,7 +229,7 @@ def visitor(
     seed = request.cookies.get(CSRF_COOKIE) or ""
     if len(seed) < 32:
         seed = secrets.token_urlsafe(32)
-    language, remember = _language(
+    language, remember = page_language(
         lang,
         request.cookies.get(LANGUAGE_COOKIE),
         _organisation_language(services, user),
