@@ -26,6 +26,7 @@ from api import (
 from api.browser import BrowserGuard, CodecCors
 from api.errors import install_error_handlers
 from api.limits import BodyCaps, BodyLimit
+from api.portal.web import PortalUploadCap
 from api.services import Services
 from cashback.config import Settings
 
@@ -35,7 +36,9 @@ BODY_CAPS: BodyCaps = {
     ("POST", "/operator/licensing-records/import"): operators.IMPORT_CAP,
     ("POST", "/codec/decode"): codec.PAYLOADS_CAP,
     ("POST", "/codec/encode"): codec.PAYLOADS_CAP,
-    ("POST", "/portal/claims"): claims.SUBMISSION_CAP,
+    ("POST", "/portal/claims"): PortalUploadCap(
+        claims.SUBMISSION_CAP.max_bytes, claims.SUBMISSION_CAP.error, claims.SUBMISSION_CAP.detail
+    ),
 }
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]

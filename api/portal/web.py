@@ -33,6 +33,7 @@ from sqlalchemy import select
 from api.browser import origin_of, sent_by_this_site
 from api.deps import ServicesDep, SignedIn, approved_reseller, user_of
 from api.errors import ApiError
+from api.limits import BodyCap
 from api.services import Services
 from cashback.db.tables import Reseller
 from cashback.domain.reseller import Language
@@ -301,3 +302,15 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith(PORTAL + "/") and "//" not in target and "\\" not in target:
         return target
     return f"{PORTAL}/claims"
+
+
+@dataclass(frozen=True)
+class PortalUploadCap(BodyCap):
+    """The claim form's cap (R5: an invoice of at most 10 MB, plus the form): a larger body is
+    refused unread (`api.limits.BodyLimit`) with a page in both languages, not with JSON. The
+    page's script checks the size before sending; this is the answer without it."""
+
+    def refusal(self) -> Response:
+        html = _PAGES.get_template("too_large.html").render(portal=PORTAL)
+        headers = {**SECURITY_HEADERS, "Connection": "close"}
+        return HTMLResponse(html, status_code=413, headers=headers)

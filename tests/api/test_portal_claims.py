@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from api.claims import MAX_INVOICE_BYTES
 from cashback.db.tables import Claim
 from cashback.domain.status import ClaimStatus
 from tests.api.claims_helpers import PNG_1X1, TERMS_VERSION, invoice_pdf, wait_for_status
@@ -216,3 +217,21 @@ async def test_pages_for_resellers_send_a_visitor_without_a_session_to_sign_in(a
         },
     )
     assert elsewhere.headers["location"] == "/portal/claims"
+
+
+async def test_r5_an_invoice_over_10_mb_is_refused_with_a_page_not_json(api: Api) -> None:
+    """R5: an invoice just over 10 MB is refused at its field; a body far over the cap is
+    refused unread, with a page in both languages (413), never the API's JSON."""
+    reseller = await api.register(language="en")
+    offer = await api.create_offer()
+    portal = await Portal.of(api).signed_in(reseller)
+    fields = await claim_form(portal, offer["offer_id"])
+    just_over = await send(portal, fields, b"%PDF-" + bytes(MAX_INVOICE_BYTES - 4))
+    assert just_over.status_code == 422
+    assert 'id="invoice-error">R5: the invoice may be at most 10 MB' in just_over.text
+    far_over = await send(portal, fields, b"%PDF-" + bytes(MAX_INVOICE_BYTES + 100_000))
+    assert far_over.status_code == 413
+    assert far_over.headers["content-type"].startswith("text/html")
+    assert 'data-problem="invoice_too_large"' in far_over.text
+    assert "Die Rechnung darf höchstens 10 MB groß sein" in far_over.text
+    assert claims_of(api, reseller) == 0
