@@ -220,20 +220,28 @@ async def test_r1_r5_r6_r10_r14_d2_a_reseller_goes_from_registration_to_payout(
 async def test_r4_r5_d1_the_portals_errors_tenancy_and_a_cross_site_form_in_chromium(
     api: Api, served: str, chromium: Browser
 ) -> None:
-    """The claim form works without JavaScript too. R5: a text file is refused by the page's
-    script before any upload, a file whose name
-    lies by the server, both at the invoice field; D1: a duplicate at the agreement number;
-    R4: a period closed while the form was open, at the top; another reseller's claim: 404;
-    a form another site posts with the reseller's browser: 403, nothing changed."""
+    """Signing in works by keyboard alone; the claim form works without JavaScript too. R5: a
+    text file is refused by the page's script before any upload, a file whose name lies by the
+    server, both at the invoice field; D1: a duplicate at the agreement number; R4: a period
+    closed while the form was open, at the top; another reseller's claim: 404; a form another
+    site posts with the reseller's browser: 403, nothing changed."""
     reseller = await api.register(language="en")
     other = await api.register("Fabrikam Reseller GmbH", language="en")
     offer = await api.create_offer()
     page = await chromium.new_page(locale="en-GB")
     try:
+        # Keyboard only: the skip link comes first, then the form's fields in reading order.
         await page.goto(f"{served}/portal/sign-in")
-        await page.get_by_label("Company e-mail address").fill(reseller.email)
-        await page.get_by_label("Password").fill(PASSWORD)
-        await page.get_by_role("button", name="Sign in").click()
+        await page.keyboard.press("Tab")
+        await expect(page.locator(".skip")).to_be_focused()
+        await page.keyboard.press("Enter")
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_label("Company e-mail address")).to_be_focused()
+        await page.keyboard.type(reseller.email)
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_label("Password")).to_be_focused()
+        await page.keyboard.type(PASSWORD)
+        await page.keyboard.press("Enter")
         await expect(page.get_by_role("heading", level=1)).to_have_text("My claims")
 
         form = f"{served}/portal/claims/new?offer={offer['offer_id']}"
