@@ -310,7 +310,11 @@ class PortalUploadCap(BodyCap):
     refused unread (`api.limits.BodyLimit`) with a page in both languages, not with JSON. The
     page's script checks the size before sending; this is the answer without it."""
 
+    support: str = ""  # R17: the support address the page names
+
     def refusal(self) -> Response:
-        html = _PAGES.get_template("too_large.html").render(portal=PORTAL)
+        html = _PAGES.get_template("too_large.html").render(
+            portal=PORTAL, support_address=self.support
+        )
         headers = {**SECURITY_HEADERS, "Connection": "close"}
         return HTMLResponse(html, status_code=413, headers=headers)

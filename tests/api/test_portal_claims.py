@@ -234,4 +234,5 @@ async def test_r5_an_invoice_over_10_mb_is_refused_with_a_page_not_json(api: Api
     assert far_over.headers["content-type"].startswith("text/html")
     assert 'data-problem="invoice_too_large"' in far_over.text
     assert "Die Rechnung darf höchstens 10 MB groß sein" in far_over.text
+    assert "support@cashback.example" in far_over.text  # R17
     assert claims_of(api, reseller) == 0
