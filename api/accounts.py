@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 
 from api.bank_details import render
 from api.browser import SESSION_COOKIE, cookie_path
-from api.deps import CurrentUser, ServicesDep
+from api.deps import CurrentUser, ServicesDep, SignedIn
 from api.errors import ApiError, error_responses
 from api.security import (
     hash_password,
@@ -182,25 +182,10 @@ def request_source(request: Request) -> str:
     )
 
 
-_CHECK_INBOX = (
-    "Thank you. We sent an e-mail to this address: follow its link to confirm the address. "
-    "The program then checks your organisation's registration; you can claim once it is "
-    "approved."
-)
-
-
-@router.post(
-    "/auth/register",
-    status_code=202,
-    response_model=RegistrationReceived,
-    responses=error_responses(400, 409, 422, 503),
-)
-def register(registration: ResellerRegistration, services: ServicesDep) -> RegistrationReceived:
-    """R1: register an organisation and its first user. The answer is the same whether or not
-    the address has an account (the e-mail then says so); the address is confirmed by the link
-    in the e-mail, and an operator approves the organisation before it can claim. A VAT id or
-    partner id that is registered already is refused (409): ask your organisation's first user
-    to add you."""
+def register_reseller(services: Services, registration: ResellerRegistration) -> None:
+    """R1: register the organisation and its first user, or mail a known address that it has
+    an account. Raises `ApiError`: 422 `company_email_required` (a free-mail address), 409
+    `organisation_registered` (the VAT id or partner id is taken), 503 `mail_unavailable`."""
     if is_free_mail(registration.email):
         raise ApiError(
             422, "company_email_required", "register with your company's e-mail address (R1)"
@@ -225,6 +210,28 @@ def register(registration: ResellerRegistration, services: ServicesDep) -> Regis
         ) from None
     except MailServerUnavailable:
         raise _mail_unavailable() from None
+
+
+_CHECK_INBOX = (
+    "Thank you. We sent an e-mail to this address: follow its link to confirm the address. "
+    "The program then checks your organisation's registration; you can claim once it is "
+    "approved."
+)
+
+
+@router.post(
+    "/auth/register",
+    status_code=202,
+    response_model=RegistrationReceived,
+    responses=error_responses(400, 409, 422, 503),
+)
+def register(registration: ResellerRegistration, services: ServicesDep) -> RegistrationReceived:
+    """R1: register an organisation and its first user. The answer is the same whether or not
+    the address has an account (the e-mail then says so); the address is confirmed by the link
+    in the e-mail, and an operator approves the organisation before it can claim. A VAT id or
+    partner id that is registered already is refused (409): ask your organisation's first user
+    to add you."""
+    register_reseller(services, registration)
     return RegistrationReceived(message=_CHECK_INBOX)
 
 
@@ -324,7 +331,7 @@ def sign_in(
     services: ServicesDep,
 ) -> TokenRead:
     """Sign in with e-mail (`username`) and password; answers a bearer token."""
-    return _authenticate(services, form)
+    return authenticate(services, form.username, form.password, form.source)
 
 
 @router.post(
@@ -338,7 +345,7 @@ def open_session(form: Annotated[SignInForm, Depends()], services: ServicesDep) 
     codec endpoints only (`/codec`: operators use it so the Temporal Web UI may call the codec
     with their credentials; no other endpoint accepts it). A browser's request from another
     site is refused (403), so no page can sign a browser in to an account of its choosing."""
-    token = _authenticate(services, form)
+    token = authenticate(services, form.username, form.password, form.source)
     response = Response(status_code=204)
     response.set_cookie(
         SESSION_COOKIE,
@@ -352,19 +359,20 @@ def open_session(form: Annotated[SignInForm, Depends()], services: ServicesDep) 
     return response
 
 
-def _authenticate(services: Services, form: SignInForm) -> TokenRead:
+def authenticate(services: Services, username: str, password: str, source: str) -> TokenRead:
     """R1: the token of the account whose password this is. Throttled per account and source
-    address; an unknown address gets the same answer after the same work as a wrong password."""
-    account = form.username.strip().lower()
-    _refuse_if_throttled(services, account, form.source)
+    address (429 `too_many_attempts`); an unknown address gets the same answer (401
+    `unauthenticated`) after the same work as a wrong password."""
+    account = username.strip().lower()
+    _refuse_if_throttled(services, account, source)
     with services.database.reading() as session:
         user = session.scalar(select(User).where(User.email == account))
     # verified first, so that an unknown address costs the same (against a dummy hash)
-    verified = services.passwords.verify(user.password_hash if user else None, form.password)
+    verified = services.passwords.verify(user.password_hash if user else None, password)
     if not verified or user is None:
-        services.throttle.failed(account, form.source)
+        services.throttle.failed(account, source)
         raise ApiError(401, "unauthenticated", "wrong e-mail address or password")
-    services.throttle.succeeded(account, form.source)
+    services.throttle.succeeded(account, source)
     return issue_token(services.database, user.id)
 
 
@@ -445,7 +453,16 @@ def change_password(
     """Change the signed-in user's password, giving the current one again (403 if it is
     wrong; wrong ones are throttled like sign-ins). Every other token and session of the user
     is signed out; the one this request came with keeps working."""
-    source = request_source(request)
+    change_password_of(services, user, change, request_source(request))
+    return Response(status_code=204)
+
+
+def change_password_of(
+    services: Services, user: SignedIn, change: PasswordChange, source: str
+) -> None:
+    """The signed-in user's new password, given the current one. Raises `ApiError`: 403
+    `wrong_password` (throttled like sign-ins: 429), 422 `same_password` or `weak_password`.
+    Every other token and session of the user is signed out; this one keeps working."""
     _refuse_if_throttled(services, user.email, source)
     with services.database.reading() as session:
         stored = session.scalar(select(User.password_hash).where(User.id == user.user_id))
@@ -469,7 +486,6 @@ def change_password(
                 ApiToken.user_id == user.user_id, ApiToken.token_sha256 != user.token_sha256
             )
         )
-    return Response(status_code=204)
 
 
 @router.get("/me", response_model=MeRead, responses=error_responses(401))

@@ -23,6 +23,7 @@ from api import (
     operators,
     organisations,
     payment_runs,
+    portal,
     reports,
     standing_confirmation,
 )
@@ -30,8 +31,18 @@ from api.browser import BrowserGuard, CodecCors
 from api.errors import install_error_handlers
 from api.limits import BodyCaps, BodyLimit
 from api.metrics import ApiMetrics, LatencyByRoute
+from api.portal.web import PortalUploadCap
 from api.services import Services
 from cashback.config import Settings
+
+PORTAL_CLAIMS = ("POST", "/portal/claims")
+
+
+def portal_upload_cap(support: str = "") -> PortalUploadCap:
+    """The claim form's cap: the API's claim cap, refused with a page naming `support`."""
+    cap = claims.SUBMISSION_CAP
+    return PortalUploadCap(cap.max_bytes, cap.error, cap.detail, support=support)
+
 
 # The routes that take more than the default 64 KiB (files); every other body is capped there.
 BODY_CAPS: BodyCaps = {
@@ -40,6 +51,7 @@ BODY_CAPS: BodyCaps = {
     ("POST", "/operator/bank-files"): payment_runs.BANK_FILE_CAP,
     ("POST", "/codec/decode"): codec.PAYLOADS_CAP,
     ("POST", "/codec/encode"): codec.PAYLOADS_CAP,
+    PORTAL_CLAIMS: portal_upload_cap(),
 }
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -57,11 +69,14 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
     )
     if services is not None:
         app.state.services = services
-        origins = services.settings.codec_cors_origins
+        settings = services.settings
     else:
-        origins = Settings().codec_cors_origins
+        settings = Settings()
+    origins = settings.codec_cors_origins
+    # R17: the portal's refusal page names the support address too.
+    caps = {**BODY_CAPS, PORTAL_CLAIMS: portal_upload_cap(settings.support_address)}
     # The last added runs first: CORS answers (refusals included) reach the Web UI readable.
-    app.add_middleware(BodyLimit, caps=BODY_CAPS)
+    app.add_middleware(BodyLimit, caps=caps)
     app.add_middleware(BrowserGuard, trusted_origins=origins)
     # The Temporal Web UI calls the codec endpoint from its own origin (R13); nothing else.
     app.add_middleware(CodecCors, origins=origins)
@@ -85,4 +100,5 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
     )
     for module in (*routers, codec, codec_sign_in, dashboard):
         app.include_router(module.router)
+    portal.install(app)
     return app

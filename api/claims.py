@@ -13,7 +13,6 @@ import binascii
 import json
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -30,25 +29,19 @@ from fastapi import (
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import and_, or_, select
 from starlette.exceptions import HTTPException
 
 from activities.records import TimelineEvent
 from api.deps import ResellerUser, ServicesDep, SignedIn, links
 from api.errors import ApiError, error_responses, not_found
 from api.limits import MULTIPART_ALLOWANCE, BodyCap, BodyTooLarge
-from cashback.db import (
-    Database,
-    NoticeRepository,
-    TimelineRepository,
-)
 from cashback.db.tables import Claim
 from cashback.domain.agreements import agreement_number as canonical_agreement_number
-from cashback.domain.eligibility import Verdict
 from cashback.domain.money import Money
 from cashback.domain.names import PlainText
 from cashback.domain.program_time import ProgramClock
 from cashback.domain.status import ClaimStatus, NoticeKind
+from cashback.reseller_claims import amount_of, own_claim, own_claims
 from cashback.submissions import (
     Refusal,
     Submission,
@@ -170,7 +163,7 @@ class ClaimSummary(BaseModel):
             agreement_number=claim.agreement_number,
             customer_name=claim.customer_name,
             status=claim.status,
-            amount=_amount(claim),
+            amount=amount_of(claim),
             submitted_at=claim.created_at,
             updated_at=clock.shown(claim.updated_at),
         )
@@ -287,16 +280,12 @@ async def submit_claim(
 ) -> ClaimSubmitted:
     """R5, R6, D1, D2: submit a claim with its invoice; the claim's workflow starts, and the
     preliminary confirmation (R7) is sent."""
-    submission = Submission(
-        offer_id=offer_id.strip(),
-        agreement_number=canonical_agreement_number(agreement_number),
-        customer_name=customer_name.strip(),
-        reseller_name=reseller_name.strip(),
-        terms_accepted_version=(terms_accepted_version or "").strip() or None,
+    submission = submission_of(
+        offer_id, agreement_number, customer_name, reseller_name, terms_accepted_version
     )
     try:
         check_complete(submission)  # before the invoice is read
-        upload = await _read_invoice(invoice)
+        upload = await read_invoice(invoice)
         submitted = await submit(
             services.submissions, _reseller_id(user), submission, upload, idempotency_key
         )
@@ -309,7 +298,25 @@ async def submit_claim(
     return _submitted(submitted.claim)
 
 
-async def _read_invoice(invoice: UploadFile | None) -> Upload:
+def submission_of(
+    offer_id: str,
+    agreement_number: str,
+    customer_name: str,
+    reseller_name: str,
+    terms_accepted_version: str | None,
+) -> Submission:
+    """R5, R6: the fields of a submission as the service takes them (trimmed; the agreement
+    number in its canonical form, D1)."""
+    return Submission(
+        offer_id=offer_id.strip(),
+        agreement_number=canonical_agreement_number(agreement_number),
+        customer_name=customer_name.strip(),
+        reseller_name=reseller_name.strip(),
+        terms_accepted_version=(terms_accepted_version or "").strip() or None,
+    )
+
+
+async def read_invoice(invoice: UploadFile | None) -> Upload:
     """R5: the invoice's bytes, read in chunks and never more than the cap (plus one chunk)."""
     missing = ApiError(
         422,
@@ -381,33 +388,23 @@ def list_claims(
     cursor: Annotated[str | None, Query(description="`next_cursor` of the page before")] = None,
 ) -> ClaimPage:
     """The signed-in reseller's own claims, newest first, a page at a time."""
-    query = select(Claim).where(Claim.reseller_id == _reseller_id(user))
-    if status is not None:
-        query = query.where(Claim.status == status)
-    if cursor is not None:
-        created_at, claim_id = _decode_cursor(cursor)
-        query = query.where(
-            or_(
-                Claim.created_at < created_at,
-                and_(Claim.created_at == created_at, Claim.id < claim_id),
-            )
-        )
-    query = query.order_by(Claim.created_at.desc(), Claim.id.desc()).limit(limit + 1)
-    with services.database.reading() as session:
-        rows = list(session.scalars(query))
+    after = decode_cursor(cursor) if cursor is not None else None
+    rows = own_claims(
+        services.database, _reseller_id(user), status=status, limit=limit + 1, after=after
+    )
     page, more = rows[:limit], len(rows) > limit
     return ClaimPage(
         claims=[ClaimSummary.of(row, services.settings.policy.time_scale) for row in page],
-        next_cursor=_encode_cursor(page[-1]) if more else None,
+        next_cursor=encode_cursor(page[-1]) if more else None,
     )
 
 
-def _encode_cursor(claim: Claim) -> str:
+def encode_cursor(claim: Claim) -> str:
     raw = json.dumps([claim.created_at.isoformat(), claim.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, claim_id = json.loads(raw)
@@ -424,14 +421,6 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 # ---- GET /claims/{claim_id} ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Stored:
-    claim: Claim
-    clock: ProgramClock  # the claim's: a demo's instants are shown in program time
-    timeline: list[TimelineItem]
-    notices: list[NoticeItem]
-
-
 @router.get(
     "/claims/{claim_id}", response_model=ClaimRead, responses=error_responses(401, 403, 404)
 )
@@ -440,10 +429,12 @@ def read_claim(claim_id: str, user: ResellerUser, services: ServicesDep) -> Clai
     reasons of a verdict that needs a person or says no, of a rejection or cancellation), the
     notices sent and the timeline (D3). Read from the database, never from the workflow.
     Another reseller's claim is not found."""
+    found = own_claim(services.database, _reseller_id(user), claim_id)
+    if found is None:
+        raise not_found(f"claim {claim_id}")
+    claim = found.claim
     time_scale = services.settings.policy.time_scale
-    stored = _stored(services.database, _reseller_id(user), claim_id, time_scale)
-    claim = stored.claim
-    clock = stored.clock
+    clock = ProgramClock(origin=claim.created_at, time_scale=time_scale)  # a demo's program time
     return ClaimRead(
         **ClaimSummary.of(claim, time_scale).model_dump(),
         reseller_name_on_agreement=claim.reseller_name_on_agreement,
@@ -459,34 +450,17 @@ def read_claim(claim_id: str, user: ResellerUser, services: ServicesDep) -> Clai
             payout_due=claim.payout_due,
         ),
         next_step=_next_step(claim, clock, services.settings.support_address),
-        reasons=_reasons(claim),
-        notices=stored.notices,
-        timeline=stored.timeline,
-    )
-
-
-def _reasons(claim: Claim) -> list[str]:
-    """Why the claim stands as it does, for the reseller: a rejection's or cancellation's
-    reasons; under review, the reasons of a verdict that is not a plain yes (R8)."""
-    if claim.outcome_reasons:
-        return list(claim.outcome_reasons)
-    if claim.status is ClaimStatus.UNDER_REVIEW and claim.verdict in (
-        Verdict.INCONCLUSIVE,
-        Verdict.INELIGIBLE,
-    ):
-        return [str(reason["detail"]) for reason in claim.verdict_reasons]
-    return []
-
-
-def _stored(database: Database, reseller_id: str, claim_id: str, time_scale: float) -> _Stored:
-    with database.reading() as session:
-        claim = session.scalar(
-            select(Claim).where(Claim.id == claim_id, Claim.reseller_id == reseller_id)
-        )
-        if claim is None:
-            raise not_found(f"claim {claim_id}")
-        clock = ProgramClock(origin=claim.created_at, time_scale=time_scale)
-        timeline = [
+        reasons=found.reasons,
+        notices=[
+            NoticeItem(
+                kind=notice.kind,
+                number=notice.number,
+                sent_at=clock.shown(notice.sent_at),
+                respond_by=clock.shown_or_none(notice.respond_by),
+            )
+            for notice in found.notices
+        ],
+        timeline=[
             TimelineItem(
                 at=clock.shown(entry.at),
                 actor=entry.actor,
@@ -495,19 +469,9 @@ def _stored(database: Database, reseller_id: str, claim_id: str, time_scale: flo
                 to_status=entry.to_status,
                 reason=entry.reason,
             )
-            for entry in TimelineRepository(session).of(claim.id)
-        ]
-        notices = [
-            NoticeItem(
-                kind=notice.kind,
-                number=notice.number,
-                sent_at=clock.shown(notice.sent_at),
-                respond_by=clock.shown_or_none(notice.respond_by),
-            )
-            for notice in NoticeRepository(session).of(claim.id)
-            if not notice.kind.for_operators
-        ]
-        return _Stored(claim=claim, clock=clock, timeline=timeline, notices=notices)
+            for entry in found.timeline
+        ],
+    )
 
 
 def _next_step(claim: Claim, clock: ProgramClock, support: str) -> NextStep:
@@ -560,9 +524,3 @@ def _next_step(claim: Claim, clock: ProgramClock, support: str) -> NextStep:
 def _reseller_id(user: SignedIn) -> str:
     assert user.reseller_id is not None  # ResellerUser guarantees it
     return user.reseller_id
-
-
-def _amount(claim: Claim) -> Money | None:
-    if claim.amount_minor_units is None or claim.currency is None:
-        return None
-    return Money(minor_units=claim.amount_minor_units, currency=claim.currency)

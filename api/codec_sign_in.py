@@ -18,8 +18,7 @@ from fastapi import APIRouter, Cookie, Form, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import delete, select
 
-from api.accounts import TOKEN_LIFETIME, SignInForm
-from api.accounts import _authenticate as authenticate
+from api.accounts import TOKEN_LIFETIME, SignInForm, authenticate
 from api.bank_details import SECURITY_HEADERS, _language, render
 from api.browser import CODEC_PREFIX, SESSION_COOKIE, cookie_path
 from api.deps import ServicesDep
@@ -155,7 +154,7 @@ def sign_in(
         )
     form = SignInForm(username, password, request=request)
     try:
-        token = authenticate(services, form)
+        token = authenticate(services, form.username, form.password, form.source)
     except ApiError as refused:
         problem = "throttled" if refused.status_code == 429 else "wrong"
         page = _page(

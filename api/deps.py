@@ -39,7 +39,9 @@ class SignedIn:
     organisation_status: ResellerStatus | None = None  # R1: resellers' users only
 
 
-def _user_of(services: Services, token: str | None) -> SignedIn:
+def user_of(services: Services, token: str | None) -> SignedIn:
+    """The user a bearer token (or a portal session) stands for; 401 `unauthenticated` when it
+    is unknown, signed out or expired."""
     unauthenticated = ApiError(
         401, "unauthenticated", "sign in first: POST /auth/token, then send the bearer token"
     )
@@ -71,7 +73,7 @@ def _signed_in(services: ServicesDep, bearer: Annotated[str | None, Depends(_bea
     """The user of the bearer token. The session cookie is not read here: it opens the codec
     endpoints only (`CodecSession`, `CodecOperator`), so a page on another site cannot act
     with it."""
-    return _user_of(services, bearer)
+    return user_of(services, bearer)
 
 
 def _codec_user(
@@ -85,7 +87,7 @@ def _codec_user(
     to the codec endpoint when "include cross-origin credentials" is on; `BrowserGuard` has
     refused it already when it came from another site)."""
     try:
-        return _user_of(services, bearer or cookie_token)
+        return user_of(services, bearer or cookie_token)
     except ApiError as refused:
         # Whoever reads the refusal (the CLI's user) must learn where to sign in.
         page = _sign_in_page(services)
@@ -100,7 +102,7 @@ def _sign_in_page(services: Services) -> str:
 CurrentUser = Annotated[SignedIn, Depends(_signed_in)]
 
 
-def _reseller(user: CurrentUser) -> SignedIn:
+def approved_reseller(user: CurrentUser) -> SignedIn:
     """R1: a user of an organisation the program approved, whose address is confirmed."""
     if user.role is not UserRole.RESELLER or user.reseller_id is None:
         raise ApiError(403, "forbidden", "this endpoint is for resellers")
@@ -134,7 +136,7 @@ def _operator(user: CurrentUser) -> SignedIn:
     return user
 
 
-ResellerUser = Annotated[SignedIn, Depends(_reseller)]
+ResellerUser = Annotated[SignedIn, Depends(approved_reseller)]
 OperatorUser = Annotated[SignedIn, Depends(_operator)]
 
 

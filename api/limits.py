@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.browser import app_path
@@ -28,7 +28,7 @@ class BodyCap:
     error: str = "request_too_large"
     detail: str = ""
 
-    def refusal(self) -> JSONResponse:
+    def refusal(self) -> Response:
         detail = self.detail or (
             f"the request body may be at most {self.max_bytes // 1024} KiB; send less"
         )

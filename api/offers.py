@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import OperatorUser, ResellerUser, ServicesDep, links
 from api.errors import ApiError, error_responses, not_found
-from cashback.db.tables import Offer, Reseller
+from cashback.db.tables import Offer
 from cashback.domain.money import CurrencyCode, Money
 from cashback.domain.names import PlainText
 from cashback.domain.offers import ClaimPeriod, LicenceLimits, OfferCriteria
+from cashback.offers import open_offers
 
 router = APIRouter(tags=["offers"])
 
@@ -85,13 +85,9 @@ class OfferList(BaseModel):
 )
 def list_offers(user: ResellerUser, services: ServicesDep) -> OfferList:
     """R1, R2, R4: the offers open to the signed-in reseller now, soonest closing first."""
-    now = datetime.now(UTC)
-    with services.database.reading() as session:
-        reseller = session.get_one(Reseller, user.reseller_id)
-        offers = session.scalars(select(Offer)).all()
-        return OfferList(
-            offers=[OfferRead.of(o) for o in offers if o.is_open_to(reseller.country, now)]
-        )
+    assert user.reseller_id is not None
+    offers = open_offers(services.database, user.reseller_id, datetime.now(UTC))
+    return OfferList(offers=[OfferRead.of(offer) for offer in offers])
 
 
 @router.post(

@@ -15,6 +15,7 @@ from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.invoices import InvoiceStorage
 from cashback.mail import SmtpOutbox
 from cashback.organisations import Organisations
+from cashback.password_resets import PasswordResets
 from cashback.payment_runs import PaymentRuns
 from cashback.submissions import Submissions
 from cashback.wiring import (
@@ -42,6 +43,7 @@ class Services:
     outbox: SmtpOutbox  # R10, R13: the mails about changed bank details
     payment_runs: PaymentRuns  # R14: SEPA payment runs
     bank_answers: BankAnswerImports  # R14, R16: the bank's answers to them
+    password_resets: PasswordResets
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     passwords: Passwords = PASSWORDS  # one dummy hash per process
 
@@ -51,6 +53,7 @@ class Services:
     ) -> Services:
         database = database or open_database(settings)
         accounts = bank_accounts(settings, database)
+        mailer = account_mailer(settings)
         invoices = invoice_storage(settings)
         return cls(
             settings=settings,
@@ -68,9 +71,8 @@ class Services:
                 settings.policy,
                 settings.public_base_url,
             ),
-            organisations=Organisations(
-                database, account_mailer(settings), settings.public_base_url
-            ),
+            organisations=Organisations(database, mailer, settings.public_base_url),
+            password_resets=PasswordResets(database, mailer, settings.public_base_url),
             outbox=outbox(settings, database),
             payment_runs=payment_runs(settings, database, accounts),
             bank_answers=bank_answer_imports(settings, database),

@@ -12,29 +12,14 @@ from pydantic import BaseModel, Field
 
 from api.deps import ResellerUser, ServicesDep
 from api.errors import ApiError, error_responses, not_found
-from cashback.bank_details_changes import (
-    MailNotSent,
-    judge_standing,
-    set_standing,
-    withdraw_standing,
-)
-from cashback.bank_details_links import HOLDER_NAME_MAX, Entered, check
+from cashback.bank_details_changes import MailNotSent, withdraw_standing
+from cashback.bank_details_links import HOLDER_NAME_MAX, Entered
 from cashback.db.standing_confirmations import StandingDetails
-from cashback.domain.payout import BankDetailsJudgement, HolderType
+from cashback.domain.payout import HolderType
+from cashback.standing_details import REFUSED, StandingRefused, confirm_standing
 
 router = APIRouter(tags=["accounts"])
 PATH = "/account/bank-details"
-
-_REFUSED = {
-    BankDetailsJudgement.NAME_MISMATCH: (
-        "holder_name_mismatch",
-        "R11: the account holder must be named exactly like your company",
-    ),
-    BankDetailsJudgement.INDIVIDUAL_ACCOUNT: (
-        "individual_account",
-        "R12: cash back is paid to company accounts only, not to an individual's",
-    ),
-}
 
 
 class StandingDetailsUpdate(BaseModel):
@@ -55,20 +40,19 @@ async def set_standing_bank_details(
     holder is named like the company; R12: a company account). The company is mailed the
     change (masked IBAN) first: when the mail cannot be sent, nothing changes (503)."""
     assert user.reseller_id is not None
-    checked, errors = check(
-        Entered(details.holder_name, details.holder_type.value, details.iban, details.bic)
-    )
-    if checked is None:
+    entered = Entered(details.holder_name, details.holder_type.value, details.iban, details.bic)
+    try:
+        await run_in_threadpool(confirm_standing, services, user.reseller_id, entered, user.email)
+    except StandingRefused as refused:
+        codes = {code for code, _ in refused.errors.values()}
+        judged = [REFUSED[judgement] for judgement in REFUSED if REFUSED[judgement][0] in codes]
+        if judged:
+            raise ApiError(422, *judged[0]) from None
         raise ApiError(
             422,
             "invalid_bank_details",
-            "; ".join(f"{field}: {problem}" for field, problem in errors.items()),
-        )
-    judgement = await run_in_threadpool(judge_standing, services, user.reseller_id, checked)
-    if judgement in _REFUSED:
-        raise ApiError(422, *_REFUSED[judgement])
-    try:
-        await run_in_threadpool(set_standing, services, user.reseller_id, checked, user.email)
+            "; ".join(f"{field}: {code}" for field, (code, _) in refused.errors.items()),
+        ) from None
     except MailNotSent:
         raise ApiError(
             503,

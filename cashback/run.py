@@ -146,6 +146,7 @@ async def run(
             serving.result()  # the API could not start: say why
         print(
             "\nCashback is running:\n"
+            f"  Reseller portal   http://{host}:{api_port}/portal\n"
             f"  API               http://{host}:{api_port}/docs\n"
             f"  Dashboard         http://{host}:{api_port}/operator/dashboard (operators; "
             f"metrics at /metrics)\n"

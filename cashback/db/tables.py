@@ -158,6 +158,19 @@ class EmailConfirmation(Base):
     used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class PasswordReset(Base):
+    """A one-time, expiring link that sets a new password (the portal's "forgot password").
+    Only the token's SHA-256 is stored; the token itself is only in the e-mail."""
+
+    __tablename__ = "password_resets"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class Offer(Base):
     """One cash back promotion (R2, R3, R4, D4, R6)."""
 

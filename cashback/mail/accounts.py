@@ -1,6 +1,7 @@
 """E-mails about accounts rather than claims (R1): confirming an address, an address that is
-already registered, an organisation approved or refused. One plain-text template per message
-and language in `templates/mail/accounts/`; its `Subject:` line becomes the header."""
+already registered, an organisation approved or refused, a link to reset a password. One
+plain-text template per message and language in `templates/mail/accounts/`; its `Subject:`
+line becomes the header."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class AccountMail(StrEnum):
     ADDRESS_IN_USE = "address_in_use"
     ORGANISATION_APPROVED = "organisation_approved"
     ORGANISATION_REFUSED = "organisation_refused"
+    PASSWORD_RESET = "password_reset"
 
 
 class AccountMailer:

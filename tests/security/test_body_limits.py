@@ -117,7 +117,12 @@ async def asgi_request(
     await api.app(scope, receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    # A redirect (the codec's sign-out page) answers without a body.
+    # A redirect (the codec's sign-out page) answers without a body; the portal answers a page
+    # naming its problem (`data-problem`), read here like the API's error format.
+    if body.startswith(b"<!DOCTYPE html>"):
+        problem = re.search(rb'data-problem="([a-z_]+)"', body)
+        page = {"error": problem.group(1).decode(), "detail": "(a page)"} if problem else {}
+        return Answer(int(start["status"]), page, read)
     return Answer(int(start["status"]), json.loads(body) if body else {}, read)
 
 

@@ -20,6 +20,7 @@ from fastapi.routing import iter_route_contexts
 from cashback.domain.status import ClaimStatus
 from tests.api.claims_helpers import new_agreement, submitted, terminate_all, wait_for_status
 from tests.api.harness import Api, Reseller
+from tests.api.portal_helpers import Portal
 
 pytestmark = pytest.mark.security
 
@@ -67,6 +68,17 @@ async def _bank_details(api: Api, caller: Reseller, path: str, _: str) -> httpx.
     return await api.http.post(path, data=form, headers=caller.headers)
 
 
+_PORTALS: dict[str, Portal] = {}
+
+
+async def _portal_get(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
+    """The portal's page, in the caller's one browser session (its pages carry the session's
+    CSRF token: one session, so two answers compare word for word)."""
+    if caller.email not in _PORTALS:
+        _PORTALS[caller.email] = await Portal.of(api).signed_in(caller)
+    return await _PORTALS[caller.email].http.get(path)
+
+
 @dataclass(frozen=True)
 class Entry:
     """How reseller B calls the route for A's object (`{id}` filled from `kind`), and the status
@@ -97,6 +109,9 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/operator/reports/{name}.csv"): Entry("claim", _get, 403),
     ("GET", "/operator/dashboard/claims/{claim_id}"): Entry("claim", _get, 401),
     ("GET", "/operator/dashboard/reports/{name}.csv"): Entry("claim", _get, 401),
+    # The reseller portal: another's claim page reads like one that does not exist.
+    ("GET", "/portal/claims/{claim_id}"): Entry("claim", _portal_get, 404),
+    ("GET", "/portal/static/{name}"): Entry("claim", _portal_get, 404),
 }
 
 
