@@ -23,6 +23,7 @@ from api import (
     standing_confirmation,
 )
 from api.browser import BrowserGuard, CodecCors
+from api.contract import install_contract, operation_id
 from api.errors import install_error_handlers
 from api.limits import BodyCaps, BodyLimit
 from api.services import Services
@@ -48,6 +49,7 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         version="0.1.0",
         description="The reseller cash back program: accounts, offers, claims, bank details, "
         "and the operators' review.",
+        generate_unique_id_function=operation_id,
     )
     if services is not None:
         app.state.services = services
@@ -73,4 +75,5 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
     )
     for module in (*routers, codec, codec_sign_in):
         app.include_router(module.router)
+    install_contract(app)
     return app
