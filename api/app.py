@@ -21,6 +21,7 @@ from api import (
     operators,
     organisations,
     standing_confirmation,
+    webhooks,
 )
 from api.browser import BrowserGuard, CodecCors
 from api.contract import install_contract, operation_id
@@ -68,6 +69,7 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         standing_confirmation,
         offers,
         claims,
+        webhooks,
         bank_details,
         operators,
         invoice_links,
@@ -75,5 +77,6 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
     )
     for module in (*routers, codec, codec_sign_in):
         app.include_router(module.router)
+    app.webhooks.include_router(webhooks.webhooks)  # the events, in the document only
     install_contract(app)
     return app

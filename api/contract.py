@@ -117,6 +117,10 @@ def _one_error_format(spec: dict[str, Any]) -> None:
                 schema = response.get("content", {}).get("application/json", {}).get("schema", {})
                 if schema.get("$ref") == _VALIDATION_ERROR:
                     schema["$ref"] = _ERROR_BODY
+    # A webhook is answered by the receiver: its only documented answer is a 2xx.
+    for operations in spec.get("webhooks", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
     schemas = spec.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)

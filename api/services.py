@@ -15,12 +15,14 @@ from cashback.invoices import InvoiceStorage
 from cashback.mail import SmtpOutbox
 from cashback.organisations import Organisations
 from cashback.submissions import Submissions
+from cashback.webhooks.endpoints import WebhookEndpoints
 from cashback.wiring import (
     account_mailer,
     bank_accounts,
     invoice_storage,
     open_database,
     outbox,
+    webhook_endpoints,
 )
 
 
@@ -36,6 +38,7 @@ class Services:
     organisations: Organisations
     submissions: Submissions
     outbox: SmtpOutbox  # R10, R13: the mails about changed bank details
+    webhooks: WebhookEndpoints  # issue 17: resellers' webhook endpoints
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     passwords: Passwords = PASSWORDS  # one dummy hash per process
 
@@ -66,4 +69,5 @@ class Services:
                 database, account_mailer(settings), settings.public_base_url
             ),
             outbox=outbox(settings, database),
+            webhooks=webhook_endpoints(settings, database),
         )

@@ -24,6 +24,7 @@ class AccountMail(StrEnum):
     ADDRESS_IN_USE = "address_in_use"
     ORGANISATION_APPROVED = "organisation_approved"
     ORGANISATION_REFUSED = "organisation_refused"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled"
 
 
 class AccountMailer:
