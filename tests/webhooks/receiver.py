@@ -38,6 +38,7 @@ class Receiver:
     port: int = 0
     status: int = 204
     location: str = ""
+    drop: int = 0  # the first `drop` requests are read and then left unanswered (cut off)
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -57,6 +58,11 @@ class Receiver:
                     receiver.received.append(
                         Received({k.lower(): v for k, v in self.headers.items()}, body)
                     )
+                    cut_off = receiver.drop > 0
+                    receiver.drop -= 1 if cut_off else 0
+                if cut_off:  # as if the answer were lost: the sender cannot know it arrived
+                    self.close_connection = True
+                    return
                 self.send_response(receiver.status)
                 if receiver.location:
                     self.send_header("Location", receiver.location)
