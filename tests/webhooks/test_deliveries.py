@@ -28,6 +28,7 @@ from tests.api.harness import Api, Reseller
 from tests.api.test_bank_details_page import company_form
 from tests.api.test_read_model import approve, bank_details_page
 from tests.webhooks.conftest import WEBHOOK_SETTINGS
+from tests.webhooks.histories import keep_history
 from tests.webhooks.receiver import Received, Receiver
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -130,6 +131,7 @@ async def test_each_event_arrives_once_signed_in_order_and_verifies(
     assert [entry["status"] for entry in entries] == ["delivered"] * len(expected)
     assert [entry["attempts"] for entry in entries] == [1] * len(expected)
     assert {entry["webhook_id"] for entry in entries} == {item.webhook_id for item in received}
+    await keep_history(api, endpoint["endpoint_id"], claim_id, "delivered_in_order")
 
 
 async def test_a_receiver_down_for_a_while_gets_every_event_in_order_once_back(
@@ -167,6 +169,7 @@ async def test_a_receiver_down_for_a_while_gets_every_event_in_order_once_back(
     assert first["event_type"] == "claim.submitted"
     assert first["status"] == "delivered"
     assert first["attempts"] >= 2
+    await keep_history(api, endpoint["endpoint_id"], claim_id, "retried_until_the_receiver_is_back")
 
 
 async def test_redelivery_keeps_the_webhook_id_and_a_rotated_secret_overlaps(
@@ -178,7 +181,7 @@ async def test_redelivery_keeps_the_webhook_id_and_a_rotated_secret_overlaps(
     api = deliveries
     reseller = await api.register()
     endpoint = await register_endpoint(api, reseller, receiver.url, ["claim.submitted"])
-    await claim_under_review(api, reseller)
+    claim_id = await claim_under_review(api, reseller)
     [first] = await arrived(receiver, lambda got: len(got) >= 1)
     base = f"/webhooks/endpoints/{endpoint['endpoint_id']}"
     rotated = await api.http.post(
@@ -200,6 +203,7 @@ async def test_redelivery_keeps_the_webhook_id_and_a_rotated_secret_overlaps(
     assert received[1].body == first.body
     assert len(received[1].headers["webhook-signature"].split(" ")) == 2
     assert received[1].verified_with(new_secret) == received[1].verified_with(endpoint["secret"])
+    await keep_history(api, endpoint["endpoint_id"], claim_id, "redelivered_on_request")
     # Another organisation cannot see or redeliver this endpoint's deliveries.
     stranger = await api.register("Fabrikam Software GmbH")
     foreign = await api.http.post(

@@ -13,6 +13,7 @@ import pytest
 
 from tests.api.harness import Api
 from tests.webhooks.conftest import WEBHOOK_SETTINGS
+from tests.webhooks.histories import keep_history
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_deliveries import arrived, claim_under_review, register_endpoint
 
@@ -60,7 +61,7 @@ async def test_an_endpoint_failing_for_the_give_up_time_is_disabled_and_people_a
     endpoint = await register_endpoint(api, reseller, receiver.url, ["claim.submitted"])
     base = f"/webhooks/endpoints/{endpoint['endpoint_id']}"
     receiver.down()
-    await claim_under_review(api, reseller)
+    claim_id = await claim_under_review(api, reseller)
     for _ in range(200):
         read = (await api.http.get(base, headers=reseller.headers)).json()
         if not read["enabled"]:
@@ -81,6 +82,7 @@ async def test_an_endpoint_failing_for_the_give_up_time_is_disabled_and_people_a
         for recipient in mail.rcpt_tos
     }
     assert told == {reseller.email, api.services.settings.operators_address}
+    await keep_history(api, endpoint["endpoint_id"], claim_id, "given_up_and_disabled")
 
     receiver.up()
     enabled = await api.http.post(f"{base}/enable", headers=reseller.headers)
