@@ -20,7 +20,7 @@ from cashback.domain.webhooks import (
     ClaimEvent,
     WebhookEventType,
 )
-from cashback.webhooks.endpoints import EndpointNotFound, TooManyEndpoints
+from cashback.webhooks.endpoints import EndpointDisabled, EndpointNotFound, TooManyEndpoints
 
 router = APIRouter(tags=["webhooks"])
 
@@ -278,17 +278,25 @@ def list_deliveries(endpoint_id: str, user: ResellerUser, services: ServicesDep)
     "/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver",
     status_code=202,
     response_class=Response,
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(401, 403, 404, 409),
 )
 def redeliver(
     endpoint_id: str, delivery_id: str, user: ResellerUser, services: ServicesDep
 ) -> Response:
-    """Send the event again, with the same `webhook-id` (so the receiver can deduplicate),
-    after the claim's events still pending for the endpoint."""
+    """Send the event again, with the same `webhook-id` (so the receiver can deduplicate), in
+    the claim's order among its events still pending for the endpoint. A disabled endpoint is
+    refused (409): enable it first."""
     try:
         services.webhooks.redeliver(_reseller_id(user), endpoint_id, delivery_id)
     except EndpointNotFound:
         raise not_found(f"delivery {delivery_id} of webhook endpoint {endpoint_id}") from None
+    except EndpointDisabled:
+        raise ApiError(
+            409,
+            "endpoint_disabled",
+            f"webhook endpoint {endpoint_id} is disabled; enable it "
+            f"(POST /webhooks/endpoints/{endpoint_id}/enable), then send the event again",
+        ) from None
     return Response(status_code=202)
 
 

@@ -101,13 +101,17 @@ class SqlWebhookStore:
             endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
             assert event is not None  # foreign keys
             assert endpoint is not None
-            if not endpoint.enabled or endpoint.deleted_at is not None:
-                return "the endpoint is disabled"
-            url = endpoint.url
-            body = body_of(event)
-            headers = signature_headers(
-                event.id, now, body, signing_secrets(endpoint, self._box, now)
-            )
+            endpoint_id = endpoint.id
+            stopped = not endpoint.enabled or endpoint.deleted_at is not None
+            if not stopped:
+                url = endpoint.url
+                body = body_of(event)
+                headers = signature_headers(
+                    event.id, now, body, signing_secrets(endpoint, self._box, now)
+                )
+        if stopped:  # disabled or deleted meanwhile: nothing is sent, the log says why
+            self._stopped(delivery_id, now)
+            return None
         outcome = send(
             url,
             headers,
@@ -134,8 +138,23 @@ class SqlWebhookStore:
                 .values(**values)
             )
         if not outcome.delivered:
-            log.warning("webhook %s to endpoint %s: %s", delivery_id, endpoint.id, outcome.error)
+            log.warning("webhook %s to endpoint %s: %s", delivery_id, endpoint_id, outcome.error)
         return None if outcome.delivered else outcome.error
+
+    def _stopped(self, delivery_id: str, now: datetime) -> None:
+        with self._database.transaction() as session:
+            session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id == delivery_id,
+                    WebhookDelivery.status == WebhookDeliveryStatus.PENDING,
+                )
+                .values(
+                    status=WebhookDeliveryStatus.FAILED,
+                    last_attempt_at=now,
+                    last_error="not sent: the endpoint is disabled or deleted",
+                )
+            )
 
     def give_up(self, endpoint_id: str, delivery_id: str, days: float) -> None:
         """In one transaction, which the mails are part of: a mail that cannot be sent rolls

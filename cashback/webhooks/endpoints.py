@@ -38,6 +38,10 @@ class TooManyEndpoints(Exception):
     pass
 
 
+class EndpointDisabled(Exception):
+    """Redelivery to a disabled endpoint: enable it first."""
+
+
 @dataclass(frozen=True)
 class Created:
     endpoint: WebhookEndpoint
@@ -184,10 +188,12 @@ class WebhookEndpoints:
             return rows
 
     def redeliver(self, reseller_id: str, endpoint_id: str, delivery_id: str) -> WebhookDelivery:
-        """The same event again (same `webhook-id`), after the claim's pending ones; the
-        relay starts or nudges the endpoint's delivery workflow for the claim."""
+        """The same event again (same `webhook-id`), in the claim's order among its events
+        still pending for the endpoint; the relay starts or nudges the endpoint's delivery
+        workflow for the claim. A disabled endpoint is enabled first."""
         with self._database.transaction() as session:
-            self._owned(session, reseller_id, endpoint_id)
+            if not self._owned(session, reseller_id, endpoint_id).enabled:
+                raise EndpointDisabled(f"webhook endpoint {endpoint_id} is disabled")
             delivery = session.get(WebhookDelivery, delivery_id)
             if delivery is None or delivery.endpoint_id != endpoint_id:
                 raise EndpointNotFound(f"delivery {delivery_id}")

@@ -11,6 +11,7 @@ time-outs apply and at most `MAX_RESPONSE_BYTES` of an answer are read.
 
 from __future__ import annotations
 
+import functools
 import socket
 import ssl
 from collections.abc import Callable, Iterable, Sequence
@@ -120,13 +121,19 @@ class GuardedBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The certificate authorities (certifi's), loaded once per process."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport over `GuardedBackend`, with no proxies and no retries of its own."""
 
     def __init__(self, backend: GuardedBackend) -> None:
         super().__init__(trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl.create_default_context(cafile=certifi.where()),
+            ssl_context=_tls(),
             max_connections=1,
             network_backend=backend,
         )

@@ -10,7 +10,9 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from cashback.db.tables import WebhookDelivery, WebhookDeliveryStatus
 from tests.api.harness import Api
 from tests.webhooks.conftest import WEBHOOK_SETTINGS
 from tests.webhooks.histories import keep_history
@@ -84,6 +86,11 @@ async def test_an_endpoint_failing_for_the_give_up_time_is_disabled_and_people_a
     assert told == {reseller.email, api.services.settings.operators_address}
     await keep_history(api, endpoint["endpoint_id"], claim_id, "given_up_and_disabled")
 
+    refused = await api.http.post(
+        f"{base}/deliveries/{delivery['delivery_id']}/redeliver", headers=reseller.headers
+    )
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "endpoint_disabled"
     receiver.up()
     enabled = await api.http.post(f"{base}/enable", headers=reseller.headers)
     assert enabled.status_code == 200, enabled.text
@@ -95,3 +102,36 @@ async def test_an_endpoint_failing_for_the_give_up_time_is_disabled_and_people_a
     [received] = await arrived(receiver, lambda got: len(got) >= 1)
     assert received.webhook_id == delivery["webhook_id"]
     received.verified_with(endpoint["secret"])
+
+
+async def test_a_deleted_endpoint_gets_nothing_more(deliveries: Api, receiver: Receiver) -> None:
+    """Issue 17: after an endpoint is deleted, the events of its claims are not sent: a
+    delivery waiting for its retry is logged as failed, unsent, and later events make none."""
+    api = deliveries
+    reseller = await api.register()
+    endpoint = await register_endpoint(api, reseller, receiver.url)
+    base = f"/webhooks/endpoints/{endpoint['endpoint_id']}"
+    receiver.down()  # the first event waits for its retry
+    claim_id = await claim_under_review(api, reseller)
+    for _ in range(200):  # an attempt was refused: the delivery waits for its retry
+        with api.services.database.reading() as session:
+            tried = session.scalar(
+                select(WebhookDelivery.attempts).where(WebhookDelivery.claim_id == claim_id)
+            )
+        if tried:
+            break
+        await asyncio.sleep(0.05)
+    deleted = await api.http.delete(base, headers=reseller.headers)
+    assert deleted.status_code == 204
+    await asyncio.sleep(0.2)  # an attempt under way when it was deleted has been refused
+    receiver.up()
+    await asyncio.sleep(2.0)  # the retry comes, and finds the endpoint deleted
+    assert receiver.snapshot() == []
+    assert (await api.http.get(base, headers=reseller.headers)).status_code == 404
+    with api.services.database.reading() as session:
+        rows = session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.claim_id == claim_id)
+        ).all()
+        assert rows
+        assert {row.status for row in rows} == {WebhookDeliveryStatus.FAILED}
+        assert rows[0].last_error.startswith("not sent")
