@@ -1,5 +1,7 @@
 """The claim worker's entry point: connects with the encrypting data converter and runs the
-claim workflow and its activities on one task queue (`cashback/temporal.py` builds them).
+claim workflow and its activities on one task queue (`cashback/temporal.py` builds them), the
+webhook delivery workflows on their own (`<task queue>-webhooks`) and the relay that starts
+them from the outbox of claim events.
 
     python worker.py     # a worker on the configured services (production, docker-compose)
 
@@ -21,9 +23,16 @@ from cashback.temporal import (  # re-exported: scripts and tests start workers 
     connect,
     metrics_runtime,
     replayer,
+    webhook_worker,
     workflow_runner,
 )
-from cashback.wiring import build_activities, data_converter, open_database
+from cashback.wiring import (
+    build_activities,
+    build_webhook_activities,
+    data_converter,
+    open_database,
+    webhook_relay,
+)
 
 __all__ = [
     "TASK_QUEUE",
@@ -32,6 +41,7 @@ __all__ = [
     "connect",
     "main",
     "replayer",
+    "webhook_worker",
     "workflow_runner",
 ]
 
@@ -49,18 +59,27 @@ async def main() -> None:
         data_converter(settings),
         runtime=runtime,
     )
-    activities = build_activities(settings, open_database(settings))
+    database = open_database(settings)
+    activities = build_activities(settings, database)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    async with claim_worker(
-        client,
-        activities,
-        decision_key=settings.decision_key_bytes,
-        task_queue=settings.task_queue,
-        max_cached_workflows=settings.worker_max_cached_workflows,
+    async with (
+        claim_worker(
+            client,
+            activities,
+            decision_key=settings.decision_key_bytes,
+            task_queue=settings.task_queue,
+            max_cached_workflows=settings.worker_max_cached_workflows,
+        ),
+        webhook_worker(
+            client,
+            build_webhook_activities(settings, database),
+            task_queue=settings.webhook_task_queue,
+        ),
     ):
-        await stop.wait()
+        # Issue 17: the outbox's relay starts the webhook deliveries of new claim events.
+        await webhook_relay(settings, database, client).run(stop)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,16 @@ from typing import Annotated, Literal
 import holidays
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, EmailStr, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import delete, select, update
 
 from api.bank_details import render
@@ -45,6 +54,21 @@ class ResellerRegistration(BaseModel):
     carry (R11); the VAT id and/or partner id identify the organisation and must be unique in
     the program."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "company_name": "Northwind Traders GmbH",
+                    "country": "DE",
+                    "language": "en",
+                    "email": "claims@northwind.example",
+                    "password": "orchard-lantern-quarry-42",
+                    "vat_id": "DE812345673",
+                }
+            ]
+        }
+    )
+
     company_name: PlainText = Field(
         min_length=2,
         max_length=200,
@@ -53,7 +77,8 @@ class ResellerRegistration(BaseModel):
     country: str = Field(
         pattern=r"^[A-Za-z]{2}$",
         description="ISO 3166 alpha-2, of a country with a business-day calendar (R9)",
-        json_schema_extra={"enum": [*COUNTRIES, *(code.lower() for code in COUNTRIES)]},
+        # Declared once, in canonical (upper) case; lower case is accepted and upper-cased.
+        json_schema_extra={"enum": list[JsonValue](COUNTRIES)},
     )
     language: Language = Language.ENGLISH
     email: EmailStr = Field(description="a company address; free-mail providers are refused")
@@ -127,6 +152,18 @@ class NewLinkRequest(BaseModel):
 
 
 class TokenRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "k3Jb9Xo2mQ",
+                    "token_type": "bearer",
+                    "expires_at": "2026-12-07T16:00:00Z",
+                }
+            ]
+        }
+    )
+
     access_token: str
     token_type: str = "bearer"
     expires_at: datetime

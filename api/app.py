@@ -26,8 +26,10 @@ from api import (
     portal,
     reports,
     standing_confirmation,
+    webhooks,
 )
 from api.browser import BrowserGuard, CodecCors
+from api.contract import install_contract, operation_id
 from api.errors import install_error_handlers
 from api.limits import BodyCaps, BodyLimit
 from api.metrics import ApiMetrics, LatencyByRoute
@@ -66,6 +68,7 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         version="0.1.0",
         description="The reseller cash back program: accounts, offers, claims, bank details, "
         "and the operators' review.",
+        generate_unique_id_function=operation_id,
     )
     if services is not None:
         app.state.services = services
@@ -91,6 +94,7 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         standing_confirmation,
         offers,
         claims,
+        webhooks,
         bank_details,
         operators,
         invoice_links,
@@ -101,4 +105,6 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
     for module in (*routers, codec, codec_sign_in, dashboard):
         app.include_router(module.router)
     portal.install(app)
+    app.webhooks.include_router(webhooks.webhooks)  # the events, in the document only
+    install_contract(app)
     return app

@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -28,7 +28,7 @@ from fastapi import (
 )
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from activities.records import TimelineEvent
@@ -50,6 +50,7 @@ from cashback.submissions import (
     check_complete,
     invoice_content_type,
     submit,
+    terms_not_accepted,
 )
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,14 @@ class _CappedBodyRoute(APIRoute):
             try:
                 return await handle(request)
             except RequestValidationError as error:
+                missing = _missing_parts(error.errors())
+                if missing == {"terms_accepted_version"} or missing == {
+                    "terms_accepted_version",
+                    "invoice",
+                }:
+                    raise _refused(terms_not_accepted()) from None  # R6 first, as before
+                if missing == {"invoice"}:
+                    raise _invoice_missing() from None
                 if any(_is_text_part(item) for item in error.errors()):
                     raise ApiError(
                         422,
@@ -121,6 +130,26 @@ class _CappedBodyRoute(APIRoute):
         return capped
 
 
+def _missing_parts(errors: Sequence[Any]) -> set[str] | None:
+    """The form parts left out (or blank), when that is all that is wrong with the form."""
+    parts: set[str] = set()
+    for item in errors:
+        loc = tuple(item.get("loc", ()))
+        if item.get("type") != "missing" or len(loc) != 2 or loc[0] != "body":
+            return None
+        parts.add(str(loc[1]))
+    return parts
+
+
+def _invoice_missing() -> ApiError:
+    return ApiError(
+        422,
+        "invoice_missing",
+        "R5: attach a copy of the customer invoice (PDF, PNG or JPEG) as the `invoice` file; "
+        "without it the submission cannot be completed",
+    )
+
+
 def _is_text_part(error: Any) -> bool:
     """The invoice sent as a text field: its bytes would have been decoded as text."""
     return tuple(error.get("loc", ())) == ("body", "invoice") and "UploadFile" in str(
@@ -135,6 +164,21 @@ router = APIRouter(tags=["claims"], route_class=_CappedBodyRoute)
 
 
 class ClaimSubmitted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "claim_id": "c_3f9a1b2c4d5e",
+                    "status": "SUBMITTED",
+                    "offer_id": "o_demo_office",
+                    "agreement_number": "OL-DEMO-1",
+                    "submitted_at": "2026-12-07T09:30:00Z",
+                    "message": "Claim c_3f9a1b2c4d5e was received. " + _PRELIMINARY,
+                }
+            ]
+        }
+    )
+
     claim_id: str
     status: ClaimStatus
     offer_id: str
@@ -144,6 +188,23 @@ class ClaimSubmitted(BaseModel):
 
 
 class ClaimSummary(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "claim_id": "c_3f9a1b2c4d5e",
+                    "offer_id": "o_demo_office",
+                    "agreement_number": "OL-DEMO-1",
+                    "customer_name": "Fabrikam 1 AG",
+                    "status": "SCHEDULED_FOR_PAYMENT",
+                    "amount": {"minor_units": 125000, "currency": "EUR"},
+                    "submitted_at": "2026-12-07T09:30:00Z",
+                    "updated_at": "2026-12-09T14:05:00Z",
+                }
+            ]
+        }
+    )
+
     claim_id: str
     offer_id: str
     agreement_number: str
@@ -263,11 +324,20 @@ async def submit_claim(
         Form(min_length=1, max_length=255, description="R5: the reseller on the agreement"),
     ],
     terms_accepted_version: Annotated[
-        str | None, Form(max_length=64, description="R6: the offer's T&C version you accepted")
-    ] = None,
+        str,
+        Form(
+            max_length=64,
+            description="R6: the offer's T&C version you accepted (its `terms_version`)",
+            examples=["2026-01"],
+        ),
+    ],
     invoice: Annotated[
-        UploadFile | None, File(description="R5: the customer invoice, PDF, PNG or JPEG, ≤ 10 MB")
-    ] = None,
+        UploadFile,
+        File(
+            description="R5: the customer invoice, PDF, PNG or JPEG, ≤ 10 MB, as a file part",
+            json_schema_extra={"format": "binary"},  # what client generators read as a file
+        ),
+    ],
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -318,14 +388,8 @@ def submission_of(
 
 async def read_invoice(invoice: UploadFile | None) -> Upload:
     """R5: the invoice's bytes, read in chunks and never more than the cap (plus one chunk)."""
-    missing = ApiError(
-        422,
-        "invoice_missing",
-        "R5: attach a copy of the customer invoice (PDF, PNG or JPEG) as the `invoice` file; "
-        "without it the submission cannot be completed",
-    )
-    if invoice is None:
-        raise missing
+    if invoice is None:  # the portal's form may come without one
+        raise _invoice_missing()
     chunks: list[bytes] = []
     size = 0
     while chunk := await invoice.read(_CHUNK_BYTES):
@@ -334,7 +398,7 @@ async def read_invoice(invoice: UploadFile | None) -> Upload:
             raise _too_large()
         chunks.append(chunk)
     if size == 0:
-        raise missing
+        raise _invoice_missing()
     return Upload(b"".join(chunks), invoice.content_type or "", invoice.filename or "")
 
 

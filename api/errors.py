@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,8 +24,22 @@ DATABASE_RETRY_AFTER_SECONDS = 30
 
 
 class ErrorBody(BaseModel):
-    error: str
-    detail: str
+    """Every error the API answers: a stable code to branch on, and a sentence for a person."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": "invoice_missing",
+                    "detail": "R5: attach a copy of the customer invoice (PDF, PNG or JPEG) as "
+                    "the `invoice` file; without it the submission cannot be completed",
+                }
+            ]
+        }
+    )
+
+    error: str = Field(description="a stable code, e.g. `invoice_missing`")
+    detail: str = Field(description="what happened and what to do about it")
 
 
 class ApiError(Exception):

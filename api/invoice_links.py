@@ -22,6 +22,7 @@ from cashback.invoices import (
 from cashback.invoices.links import PATH
 
 router = APIRouter(tags=["operators"])
+_FILE = {"type": "string", "format": "binary"}
 
 # The invoice is a customer's document: never cached, never rendered in this origin's context.
 DOWNLOAD_HEADERS = {
@@ -35,7 +36,15 @@ DOWNLOAD_HEADERS = {
 @router.get(
     PATH + "/{object_key:path}",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}, **error_responses(403, 404, 410, 503)},
+    responses={
+        200: {
+            "description": "R5: the invoice's bytes, of the type it was stored with",
+            "content": {
+                kind: {"schema": _FILE} for kind in ("application/pdf", "image/png", "image/jpeg")
+            },
+        },
+        **error_responses(403, 404, 410, 503),
+    },
 )
 async def signed_invoice(
     object_key: str,

@@ -18,6 +18,7 @@ from cashback.organisations import Organisations
 from cashback.password_resets import PasswordResets
 from cashback.payment_runs import PaymentRuns
 from cashback.submissions import Submissions
+from cashback.webhooks.endpoints import WebhookEndpoints
 from cashback.wiring import (
     account_mailer,
     bank_accounts,
@@ -26,6 +27,7 @@ from cashback.wiring import (
     open_database,
     outbox,
     payment_runs,
+    webhook_endpoints,
 )
 
 
@@ -44,6 +46,7 @@ class Services:
     payment_runs: PaymentRuns  # R14: SEPA payment runs
     bank_answers: BankAnswerImports  # R14, R16: the bank's answers to them
     password_resets: PasswordResets
+    webhooks: WebhookEndpoints  # issue 17: resellers' webhook endpoints
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     passwords: Passwords = PASSWORDS  # one dummy hash per process
 
@@ -76,4 +79,5 @@ class Services:
             outbox=outbox(settings, database),
             payment_runs=payment_runs(settings, database, accounts),
             bank_answers=bank_answer_imports(settings, database),
+            webhooks=webhook_endpoints(settings, database),
         )

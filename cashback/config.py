@@ -153,6 +153,15 @@ class Settings(BaseSettings):
         gt=0,
         le=8 * 1024 * 1024,
         description="payment runs: the largest pain.002 or camt.054 file imported (8 MiB at most)",
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="development only: webhook endpoints on loopback (plain http:// too)",
+    )
+    webhook_retry_initial_seconds: float = Field(
+        default=10.0, gt=0, description="the first retry of a webhook; doubling from there"
+    )
+    webhook_give_up_after_hours: float = Field(
+        default=72.0, gt=0, description="a webhook not delivered within this disables its endpoint"
     )
 
     policy: ProgramPolicy = Field(default_factory=ProgramPolicy)
@@ -187,6 +196,11 @@ class Settings(BaseSettings):
                 )
             if not self.database_url:
                 raise ValueError("set CASHBACK_DATABASE_URL (PostgreSQL) in production")
+            if self.webhook_allow_loopback:
+                raise ValueError(
+                    "CASHBACK_WEBHOOK_ALLOW_LOOPBACK is for development only: in production "
+                    "webhooks go to public https:// endpoints"
+                )
             self._check_public_base_url()
         return self
 
@@ -256,3 +270,8 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'cashback.sqlite3'}"
+
+    @property
+    def webhook_task_queue(self) -> str:
+        """The webhook delivery workflows' task queue, beside the claims'."""
+        return f"{self.task_queue}-webhooks"

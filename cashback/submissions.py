@@ -257,12 +257,17 @@ def check_complete(submission: Submission) -> None:
             f"agreement; blank: {', '.join(blank)}",
         )
     if submission.terms_accepted_version is None:
-        raise SubmissionRefused(
-            Refusal.INVALID,
-            "terms_not_accepted",
-            "R6: read and accept the offer's Terms and Conditions, and send the accepted "
-            "version as terms_accepted_version; a claim without acceptance is not processed",
-        )
+        raise terms_not_accepted()
+
+
+def terms_not_accepted() -> SubmissionRefused:
+    """R6: a claim without the accepted T&C version (blank or left out of the form)."""
+    return SubmissionRefused(
+        Refusal.INVALID,
+        "terms_not_accepted",
+        "R6: read and accept the offer's Terms and Conditions, and send the accepted "
+        "version as terms_accepted_version; a claim without acceptance is not processed",
+    )
 
 
 def _invoice_type(upload: Upload) -> _InvoiceType:

@@ -27,8 +27,10 @@ from activities.invoices import InvoiceActivities
 from activities.mail import MailActivities
 from activities.payments import PaymentActivities
 from activities.records import RecordsActivities
+from activities.webhooks import WebhookActivities
 from cashback.decisions import DecisionKey, trust_on
 from workflows.claim import ClaimWorkflow
+from workflows.webhooks import WebhookDeliveryWorkflow
 
 TASK_QUEUE = "claims"
 
@@ -137,4 +139,23 @@ def claim_worker(
         # Workflows kept in memory between their tasks; an evicted one is replayed from its
         # history when it wakes up. Bounds the worker's memory (docs/performance.md).
         max_cached_workflows=max_cached_workflows,
+    )
+
+
+def webhook_worker(
+    client: Client,
+    activities: WebhookActivities,
+    *,
+    task_queue: str,
+    max_activity_threads: int = 8,
+) -> Worker:
+    """A worker for the webhook delivery workflows (issue 17), on a task queue of their own
+    (`Settings.webhook_task_queue`); the POSTs block, so the activities run on a thread pool."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[WebhookDeliveryWorkflow],
+        workflow_runner=workflow_runner(),
+        activities=[activities.next_delivery, activities.deliver, activities.give_up],
+        activity_executor=ThreadPoolExecutor(max_workers=max_activity_threads),
     )

@@ -5,8 +5,10 @@ command, end-to-end tests) wires itself here, so configuration has one meaning e
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from email.utils import parseaddr
 
+from temporalio.client import Client
 from temporalio.converter import DataConverter
 
 from activities.bank_details import BankDetailsActivities
@@ -15,6 +17,7 @@ from activities.invoices import InvoiceActivities
 from activities.mail import MailActivities, NoticeRequest
 from activities.payments import PaymentActivities, PaymentGateway
 from activities.records import RecordsActivities
+from activities.webhooks import WebhookActivities
 from cashback.bank.file_exchange import FileExchangeGateway
 from cashback.bank.pain001 import DebtorAccount
 from cashback.bank.payment_queue import PaymentRunQueue
@@ -49,6 +52,10 @@ from cashback.mail.accounts import AccountMailer
 from cashback.mail.smtp import SmtpServer
 from cashback.payment_runs import PaymentRuns
 from cashback.temporal import ClaimActivities
+from cashback.webhooks.delivery import SqlWebhookStore
+from cashback.webhooks.dispatch import Relay
+from cashback.webhooks.endpoints import WebhookEndpoints
+from cashback.webhooks.sealing import SecretBox
 
 
 def payload_codec(settings: Settings) -> EncryptionCodec:
@@ -234,4 +241,39 @@ def build_activities(settings: Settings, database: Database) -> ClaimActivities:
         eligibility=EligibilityActivities(SqlLicensingRecords(database)),
         payments=PaymentActivities(payments, pending=payments),
         bank_details=BankDetailsActivities(StandingConfirmations(database, accounts)),
+    )
+
+
+def webhook_secret_box(settings: Settings) -> SecretBox:
+    """Webhook secrets are sealed like bank details: the same key (R13)."""
+    return SecretBox(settings.bank_details_key_bytes, key_id=settings.bank_details_key_id)
+
+
+def webhook_endpoints(settings: Settings, database: Database) -> WebhookEndpoints:
+    return WebhookEndpoints(
+        database, webhook_secret_box(settings), allow_loopback=settings.webhook_allow_loopback
+    )
+
+
+def build_webhook_activities(settings: Settings, database: Database) -> WebhookActivities:
+    """The webhook delivery workflow's activities: the guarded sender, the delivery log, and
+    the mails when an endpoint is disabled."""
+    return WebhookActivities(
+        SqlWebhookStore(
+            database,
+            webhook_secret_box(settings),
+            allow_loopback=settings.webhook_allow_loopback,
+            mail=account_mailer(settings).send,
+            operators_address=settings.operators_address,
+        )
+    )
+
+
+def webhook_relay(settings: Settings, database: Database, client: Client) -> Relay:
+    return Relay(
+        database=database,
+        client=client,
+        task_queue=settings.webhook_task_queue,
+        retry_initial=timedelta(seconds=settings.webhook_retry_initial_seconds),
+        give_up_after=timedelta(hours=settings.webhook_give_up_after_hours),
     )

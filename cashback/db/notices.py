@@ -10,6 +10,7 @@ from cashback.db.claims import ClaimRepository
 from cashback.db.session import Database
 from cashback.db.statements import insert_unless_present
 from cashback.db.tables import NoticeSent
+from cashback.db.webhooks import WebhookOutbox
 
 
 class NoticeRepository:
@@ -81,5 +82,6 @@ class SqlNoticeLog:
         def record(session: Session) -> None:
             if NoticeRepository(session).record(notice, receipt):
                 ClaimRepository(session).project_notice(notice)
+                WebhookOutbox(session).record_notice(notice, receipt.sent_at)
 
         self._database.write(record, within=self._record_within)

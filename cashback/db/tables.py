@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -571,3 +572,78 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class WebhookDeliveryStatus(StrEnum):
+    PENDING = "pending"  # to be sent, or being retried
+    DELIVERED = "delivered"  # the endpoint answered 2xx
+    FAILED = "failed"  # given up (3 days of retries): the endpoint was disabled
+
+
+class WebhookEndpoint(Base):
+    """A reseller's webhook endpoint (issue 17): its URL, the event types it chose and its
+    signing secret, sealed (AES-GCM under the bank-details key, `key_id` names the key). While a
+    rotation's overlap lasts, the previous secret signs too."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reseller_id: Mapped[str] = mapped_column(String(64), ForeignKey("resellers.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    key_id: Mapped[str] = mapped_column(String(64))
+    secret_nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    previous_key_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    previous_secret_nonce: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    previous_secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    disabled_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WebhookEvent(Base):
+    """The outbox: an event about a claim, written in the transaction that projects the change
+    onto the claim's row (the read model); unique per (claim, key), `key` being the timeline
+    entry's sequence (`t<n>`) or the notice's idempotency key (`n:<key>`). `position` orders
+    the events (per claim too)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("claim_id", "key"),)
+
+    position: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)  # the webhook-id header
+    claim_id: Mapped[str] = mapped_column(String(64), ForeignKey("claims.id"), index=True)
+    reseller_id: Mapped[str] = mapped_column(String(64), ForeignKey("resellers.id"))
+    key: Mapped[str] = mapped_column(String(300))
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    occurred_at: Mapped[datetime]
+    dispatched: Mapped[bool] = mapped_column(default=False, server_default=false(), index=True)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint, and how its delivery went (the endpoint's delivery log)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_position"),
+        Index("ix_webhook_deliveries_endpoint_claim", "endpoint_id", "claim_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(String(64), ForeignKey("webhook_endpoints.id"))
+    event_position: Mapped[int] = mapped_column(ForeignKey("webhook_events.position"))
+    claim_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[WebhookDeliveryStatus] = mapped_column(StrEnumText(WebhookDeliveryStatus, 16))
+    scheduled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_status_code: Mapped[int | None] = mapped_column(default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime]

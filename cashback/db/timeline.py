@@ -10,6 +10,7 @@ from cashback.db.claims import ClaimRepository
 from cashback.db.session import Database
 from cashback.db.statements import insert_unless_present
 from cashback.db.tables import TimelineRow
+from cashback.db.webhooks import WebhookOutbox
 
 
 class TimelineRepository:
@@ -91,6 +92,8 @@ class SqlTimeline:
                 claims.project(entry.claim_id, entry.sequence, entry.projection)
             elif stored and entry.to_status is not None and timeline.is_latest_change(entry):
                 claims.set_status(entry.claim_id, entry.to_status, entry.amount)
+            if stored:  # events are the projection's changes, in its transaction (issue 17)
+                WebhookOutbox(session).record_entry(entry)
 
     def of(self, claim_id: str) -> list[TimelineEntry]:
         """D3: the claim's timeline, in order."""

@@ -26,7 +26,9 @@ def minor_unit_exponent(currency: str) -> int:
 class Money(BaseModel):
     """An amount in integer minor units of an ISO 4217 currency (D4)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        frozen=True, json_schema_extra={"examples": [{"minor_units": 125000, "currency": "EUR"}]}
+    )
 
     minor_units: StrictInt  # 12.0, True or "12" are refused, never coerced
     currency: CurrencyCode

@@ -26,6 +26,7 @@ class AccountMail(StrEnum):
     ORGANISATION_APPROVED = "organisation_approved"
     ORGANISATION_REFUSED = "organisation_refused"
     PASSWORD_RESET = "password_reset"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled"
 
 
 class AccountMailer:

@@ -5,6 +5,8 @@ the simulated bank."""
 from __future__ import annotations
 
 import shutil
+import ipaddress
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,11 +21,23 @@ from api.app import create_app
 from api.services import Services
 from cashback.config import Settings
 from cashback.db import upgrade_to_head
-from cashback.wiring import build_activities, open_database
+from cashback.webhooks.endpoints import WebhookEndpoints
+from cashback.wiring import build_activities, open_database, webhook_secret_box
 from tests.api.harness import Api
 from tests.db.conftest import schema_of_its_own
 from tests.mail.mailbox import Mailbox, SmtpServer
 from worker import claim_worker
+
+
+def offline_resolver(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+    """getaddrinfo without the network: literal addresses and `localhost` (/etc/hosts) only;
+    any other name is as unknown as to a resolver that is down."""
+    if host != "localhost":
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, f"{host}: no DNS in the tests") from None
+    return socket.getaddrinfo(host, port, *args, **kwargs)
 
 
 @pytest.fixture
@@ -73,6 +87,13 @@ async def api(
         upgrade_to_head(settings.resolved_database_url)
     database = open_database(settings)
     services = Services.build(settings, env.client, database)
+    # No DNS from the tests: webhook endpoints resolve literal addresses and localhost only.
+    services.webhooks = WebhookEndpoints(
+        database,
+        webhook_secret_box(settings),
+        allow_loopback=settings.webhook_allow_loopback,
+        resolve=offline_resolver,
+    )
     app = create_app(services)
     activities = build_activities(settings, database)
     async with (

@@ -36,6 +36,7 @@ from tests.e2e.stack import (
     sign_in,
     submit_claim,
 )
+from tests.webhooks.receiver import Receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.security]
 
@@ -100,7 +101,14 @@ async def test_r13_canary_bank_details_stay_secret_through_the_whole_product(
     assert names_match(CANARY_HOLDER, COMPANY)
     answers: list[str] = []  # every page and JSON body a person got
     behaviours = json.dumps({REJECTED.compact: "AC04"})
-    with running_stack(tmp_path, CASHBACK_SIMULATED_BANK_BEHAVIOURS=behaviours) as stack:
+    receiver = Receiver()  # issue 17: the reseller's webhook endpoint, on loopback
+    receiver.up()
+    with running_stack(
+        tmp_path,
+        CASHBACK_SIMULATED_BANK_BEHAVIOURS=behaviours,
+        CASHBACK_WEBHOOK_ALLOW_LOOPBACK="true",
+        CASHBACK_WEBHOOK_RETRY_INITIAL_SECONDS="0.5",
+    ) as stack:
         create_operator(stack)
         async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
             operator = await sign_in(http, OPERATOR)
@@ -108,6 +116,10 @@ async def test_r13_canary_bank_details_stay_secret_through_the_whole_product(
             reseller = await register(
                 http, stack, COMPANY, "claims@kanarienvogel.example", "DE129273398"
             )
+            endpoint = await http.post(
+                "/webhooks/endpoints", headers=reseller, json={"url": receiver.url}
+            )
+            assert endpoint.status_code == 201, endpoint.text
             claim_id = await submit_claim(http, reseller, offer_id, AGREEMENT, COMPANY)
             claim_url = f"/claims/{claim_id}"
             decided = await http.post(
@@ -132,15 +144,23 @@ async def test_r13_canary_bank_details_stay_secret_through_the_whole_product(
             assert corrected.status_code == 200, corrected.text
             paid = await poll(http, claim_url, reseller, "PAID")
             answers += [corrected.text, json.dumps(failed), json.dumps(paid)]
+            for _ in range(300):  # the webhooks follow the projection within moments
+                if any('"claim.paid"' in item.body for item in receiver.snapshot()):
+                    break
+                await asyncio.sleep(0.1)
+            webhooks = receiver.snapshot()
+            answers += [item.body + json.dumps(item.headers) for item in webhooks]
             for url, headers in (
                 (claim_url, reseller),
                 ("/claims", reseller),
+                (f"/webhooks/endpoints/{endpoint.json()['endpoint_id']}/deliveries", reseller),
                 (f"/operator/claims/{claim_id}", operator),
                 ("/operator/review-queue", operator),
             ):
                 response = await http.get(url, headers=headers)
                 answers.append(response.text)
         history_bytes, history_json = await raw_history(stack, claim_id)
+    receiver.down()
 
     # Control: the searches see what they search (masked IBANs, plain search attributes, and
     # payloads that say they are encrypted).
@@ -151,6 +171,8 @@ async def test_r13_canary_bank_details_stay_secret_through_the_whole_product(
     assert b"binary/encrypted" in history_bytes
     assert stack.data_dir / "worker.log" in written
     assert stack.run_log in written
+    assert [json.loads(item.body)["type"] for item in webhooks][-1] == "claim.paid"
+    assert b"claim.payment_failed" in written[stack.data_dir / "cashback.sqlite3"]
 
     leaks = {str(path.relative_to(tmp_path)): leaks_in(data) for path, data in written.items()}
     leaks |= {"history (raw)": leaks_in(history_bytes), "history (json)": leaks_in(history_json)}
