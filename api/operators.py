@@ -106,6 +106,10 @@ class ClaimFacts(BaseModel):
     review_deadline: date | None = Field(description="R9: the last business day of the review")
     verdict: VerdictRead | None = Field(description="R8: the automatic verdict, once in")
     escalated: bool = Field(description="R9: the deadline passed without a conclusive verdict")
+    awaiting_budget: bool = Field(
+        default=False,
+        description="D7: approved, but the offer's budget cannot cover it: top it up or decide",
+    )
     decided_by: str | None = Field(description="who approved or rejected the claim")
     final_confirmation_on: date | None = Field(description="R14: the 45 days start here")
     respond_by: AwareDatetime | None = Field(description="R10, R16: bank details due by")
@@ -151,6 +155,7 @@ class ClaimFacts(BaseModel):
             "review_deadline": claim.review_deadline,
             "verdict": verdict,
             "escalated": claim.escalated,
+            "awaiting_budget": claim.awaiting_budget,
             "decided_by": claim.decided_by,
             "final_confirmation_on": claim.final_confirmation_on,
             "respond_by": claim.respond_by,
