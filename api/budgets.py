@@ -95,7 +95,7 @@ def _refused(error: BudgetRefused) -> ApiError:
 @router.put(
     "/operator/offers/{offer_id}/budget",
     response_model=BudgetChangedRead,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 422),
 )
 async def set_budget(
     offer_id: str, body: BudgetSet, user: OperatorUser, services: ServicesDep
@@ -114,7 +114,7 @@ async def set_budget(
 @router.post(
     "/operator/offers/{offer_id}/budget/top-up",
     response_model=BudgetChangedRead,
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(400, 401, 403, 404, 422),
 )
 async def top_up_budget(
     offer_id: str, body: BudgetTopUp, user: OperatorUser, services: ServicesDep
@@ -170,16 +170,13 @@ def budget_use_csv(user: OperatorUser, services: ServicesDep) -> Response:
 
 Through = Annotated[
     date | None,
-    Query(
-        ge=date(2000, 1, 1),
-        le=date(2100, 12, 31),
-        description="the last month listed (its day); today's month if not given",
-    ),
+    Query(description="the last month listed (a day of it); today's month if not given or later"),
 ]
 
 
 def _accruals(services: ServicesDep, through: date | None) -> tuple[date, list[AccrualLine]]:
-    day = through or datetime.now(UTC).date()
+    today = datetime.now(UTC).date()
+    day = min(through, today) if through else today  # later months would repeat this one's
     return day, budgets.accrual_lines(services.database, day)
 
 

@@ -183,7 +183,7 @@ def close_offer(offer_id: str, user: OperatorUser, services: ServicesDep) -> Off
 @router.put(
     "/operator/offers/{offer_id}/decision-policy",
     response_model=OfferRead,
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(400, 401, 403, 404, 422),
 )
 def set_decision_policy(
     offer_id: str, body: DecisionPolicySet, user: OperatorUser, services: ServicesDep

@@ -344,7 +344,7 @@ class ClaimWorkflow:
         self._state.awaiting_budget = True
         await self._record(TimelineEvent.BUDGET_SHORT, actor=SYSTEM, reason=reason)
         if first:
-            await self._notify(NoticeKind.OPERATOR_ESCALATION, reasons=(reason,))
+            await self._notify(NoticeKind.BUDGET_SHORTFALL, reasons=(reason,))
         return False
 
     async def _settle_budget(self, paid: bool) -> None:

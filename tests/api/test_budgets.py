@@ -113,6 +113,14 @@ async def test_d7_d8_a_claim_the_budget_cannot_cover_waits_for_a_top_up(api: Api
             "claims": 1,
         }
     ]
+    later = await api.http.get(
+        "/operator/budgets/accruals", params={"through": "2999-12-31"}, headers=api.operator
+    )
+    assert later.json() == accruals.json()  # months after today's would repeat it
+    earlier = await api.http.get(
+        "/operator/budgets/accruals", params={"through": "2000-01-31"}, headers=api.operator
+    )
+    assert earlier.json() == {"through": "2000-01-31", "accruals": []}
     accruals_csv = await api.http.get("/operator/budgets/accruals.csv", headers=api.operator)
     assert rows_of(accruals_csv.text) == [
         {

@@ -88,6 +88,7 @@ def test_counts_come_from_the_policy() -> None:
         (NoticeKind.REMITTANCE_ADVICE, {"payment_reference": None}),
         (NoticeKind.PAYMENT_FAILURE, {"bank_return_code": None}),
         (NoticeKind.OPERATOR_ESCALATION, {"reasons": ()}),
+        (NoticeKind.BUDGET_SHORTFALL, {"reasons": ()}),
     ],
 )
 def test_a_notice_without_the_facts_of_its_kind_is_invalid(

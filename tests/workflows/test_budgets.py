@@ -151,7 +151,7 @@ async def test_d7_an_approval_the_budget_cannot_cover_waits_for_a_top_up(
     assert short[0].projection.awaiting_budget
     escalation = program.notices(claim)[-1]
     assert (escalation.kind, escalation.facts.reasons) == (
-        NoticeKind.OPERATOR_ESCALATION,
+        NoticeKind.BUDGET_SHORTFALL,
         (reason,),
     )
     assert program.budgets.state_of(claim.claim_id) is None
@@ -161,7 +161,7 @@ async def test_d7_an_approval_the_budget_cannot_cover_waits_for_a_top_up(
     state = await program.wait_for(handle, ClaimStatus.AWAITING_BANK_DETAILS)
     assert (state.awaiting_budget, state.amount is not None) == (False, True)
     assert program.budgets.use(OFFER) == BudgetUse(budget=50_000, committed=AMOUNT)
-    escalations = [k for k in program.kinds(claim) if k is NoticeKind.OPERATOR_ESCALATION]
+    escalations = [k for k in program.kinds(claim) if k is NoticeKind.BUDGET_SHORTFALL]
     assert len(escalations) == 1
     approved = program.status_changes(claim)[-1]
     assert (approved.actor, approved.reason) == (
