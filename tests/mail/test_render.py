@@ -162,3 +162,32 @@ def test_dates_and_instants_do_not_depend_on_the_host_locale() -> None:
     moment = datetime(2026, 3, 5, 10, 0, tzinfo=berlin_winter)
     assert format_moment(moment, Language.GERMAN) == "05.03.2026, 09:00 Uhr (UTC)"
     assert format_moment(moment.astimezone(UTC), Language.ENGLISH) == "5 March 2026, 09:00 UTC"
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        (Language.ENGLISH, ("offer's budget cannot cover", "Top up the offer's budget")),
+        (Language.GERMAN, ("Budget seines Angebots deckt", "Stocken Sie das Budget")),
+    ],
+)
+def test_d7_the_budget_shortfall_tells_the_operators_the_reason_and_what_to_do(
+    renderer: MailRenderer, language: Language, words: tuple[str, str]
+) -> None:
+    """D7: the operators learn the claim, its offer and agreement, the reason with the
+    amounts, and that a top-up or a new decision lets it go on; not the R9 escalation's
+    words (no deadline passed)."""
+    reason = (
+        "D7: the offer's budget cannot cover this approval of 250.00 EUR (100.00 EUR of "
+        "100.00 EUR remain); top up the budget or decide again"
+    )
+    notice = make_notice(NoticeKind.BUDGET_SHORTFALL, language, reasons=(reason,))
+    rendered = renderer.render(notice, language=language, support_address=SUPPORT)
+    assert "D7" in rendered.subject
+    assert "claim-0001" in rendered.subject
+    for part in (rendered.text, rendered.html):
+        assert reason in part.replace("&#39;", "'")
+        assert all(word in part.replace("&#39;", "'") for word in words)
+        assert "Open License Winter 2026" in part
+        assert "/budget/top-up" in part
+        assert "R9" not in part
