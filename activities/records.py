@@ -33,6 +33,11 @@ class TimelineEvent(StrEnum):
     NOTICE_UNDELIVERABLE = "notice_undeliverable"  # the operators are told instead
     BUDGET_SHORT = "budget_short"  # D7: the offer's budget cannot cover an approval
 
+    @property
+    def for_operators(self) -> bool:
+        """Shown to the operators only: the program's budget is not the reseller's business."""
+        return self is TimelineEvent.BUDGET_SHORT
+
 
 class ClaimProjection(BaseModel):
     """What people read about a claim, as its workflow knows it when it records a timeline

@@ -489,6 +489,7 @@ def _stored(database: Database, reseller_id: str, claim_id: str) -> _Stored:
                 reason=entry.reason,
             )
             for entry in TimelineRepository(session).of(claim.id)
+            if not entry.event.for_operators
         ]
         notices = [
             NoticeItem(

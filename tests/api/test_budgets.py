@@ -114,6 +114,10 @@ async def test_d7_d8_a_claim_the_budget_cannot_cover_waits_for_a_top_up(api: Api
     assert (claim["status"], claim["escalated"], claim["amount"]) == ("UNDER_REVIEW", True, None)
     reasons = [entry["reason"] for entry in claim["timeline"]]
     assert any(r.startswith("D7: the offer's budget cannot cover this approval") for r in reasons)
+    # The reseller sees the claim under review, never the program's budget.
+    own = await api.http.get(f"/claims/{claim_id}", headers=reseller.headers)
+    assert own.json()["status"] == "UNDER_REVIEW"
+    assert "budget" not in own.text
 
     topped = await api.http.post(
         f"/operator/offers/{offer['offer_id']}/budget/top-up",

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from activities.records import TimelineEvent
 from cashback.domain.budgets import (
     BudgetUse,
     Commitment,
@@ -116,3 +117,9 @@ def test_d7_d8_wire_values() -> None:
     """The stored and sent values of the commitment states and the decision policies."""
     assert {s.value for s in CommitmentState} == {"committed", "paid", "released"}
     assert {p.value for p in DecisionPolicy} == {"at_the_deadline", "at_once_when_conclusive"}
+
+
+def test_d7_only_the_budget_shortfall_is_kept_from_the_resellers_timeline() -> None:
+    """D7: the reason names the offer's budget, which is the program's, not the reseller's."""
+    assert {event for event in TimelineEvent if event.for_operators} == {TimelineEvent.BUDGET_SHORT}
+    assert TimelineEvent.BUDGET_SHORT.value == "budget_short"
