@@ -21,6 +21,7 @@ from cashback.db import Database
 from cashback.db.budgets import BudgetBelowUse, BudgetRepository, UnknownOffer
 from cashback.db.tables import Claim, Offer
 from cashback.domain.budgets import BudgetUse, accruals
+from cashback.domain.status import ClaimStatus
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,11 @@ def _change(
             raise BudgetRefused(409, "budget_below_use", str(error)) from None
         waiting = session.execute(
             select(Claim.id, Claim.workflow_id)
-            .where(Claim.offer_id == offer_id, Claim.awaiting_budget.is_(True))
+            .where(
+                Claim.offer_id == offer_id,
+                Claim.awaiting_budget.is_(True),
+                Claim.status == ClaimStatus.UNDER_REVIEW,
+            )
             .order_by(Claim.created_at)
         ).all()
         return BudgetLine.of(offer, use), [(claim_id, wf) for claim_id, wf in waiting]

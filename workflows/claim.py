@@ -305,6 +305,7 @@ class ClaimWorkflow:
 
     async def _reject(self, actor: str, reasons: tuple[str, ...]) -> None:
         self._state.outcome_reasons.extend(reasons)
+        self._state.awaiting_budget = False  # D7: rejected instead of waiting for budget
         await self._release_licences()
         await self._settle_budget(paid=False)
         await self._set_status(ClaimStatus.REJECTED, actor, self._how("; ".join(reasons)))

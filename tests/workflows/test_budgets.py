@@ -190,5 +190,9 @@ async def test_d7_while_waiting_for_budget_an_operator_decides_instead(
     reject = Decision(kind=DecisionKind.REJECT, operator="olga.operator", reasons=("no budget",))
     state = await program.decide(waiting, reject)
     assert state.status is ClaimStatus.REJECTED
+    assert state.awaiting_budget is False  # no longer told of top-ups
+    rejected = program.status_changes(other)[-1]
+    assert rejected.projection is not None
+    assert rejected.projection.awaiting_budget is False
     assert program.budgets.state_of(other.claim_id) is None
     adds_up(program.budgets.use(OFFER), 8 * 1250)
