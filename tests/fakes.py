@@ -52,6 +52,8 @@ class InMemoryBudgets:
     def __init__(self) -> None:
         self.budgets: dict[str, int] = {}  # offer id -> budget; absent: no budget
         self.commitments: dict[str, tuple[str, int, CommitmentState]] = {}  # claim id ->
+        self.refused: list[str] = []  # claim ids, one per refused commitment
+        self.top_up_after_refusal: int | None = None  # an operator's top-up racing the claim
         self._lock = threading.Lock()
 
     def use(self, offer_id: str) -> BudgetUse:
@@ -72,7 +74,12 @@ class InMemoryBudgets:
             if existing is not None and existing[2] is not CommitmentState.RELEASED:
                 return CommitAnswer(True, self.use(offer_id), amount.currency)
             if not self.use(offer_id).covers(amount.minor_units):
-                return CommitAnswer(False, self.use(offer_id), amount.currency)
+                self.refused.append(claim_id)
+                refused = CommitAnswer(False, self.use(offer_id), amount.currency)
+                if self.top_up_after_refusal is not None:
+                    self.budgets[offer_id] = self.top_up_after_refusal
+                    self.top_up_after_refusal = None
+                return refused
             self.commitments[claim_id] = (offer_id, amount.minor_units, CommitmentState.COMMITTED)
             return CommitAnswer(True, self.use(offer_id), amount.currency)
 

@@ -319,7 +319,33 @@ class ClaimWorkflow:
         """D7: commit the approval's amount against the offer's budget. When the budget
         cannot cover it, the claim is escalated to the operators with the reason (the mail
         once, the timeline each time) and waits, under review, for a top-up or a decision."""
-        answer: BudgetAnswer = await workflow.execute_local_activity_method(
+        answer = await self._try_to_commit(amount)
+        if not answer.committed:
+            remaining = answer.remaining.format() if answer.remaining else "-"
+            budget = answer.budget.format() if answer.budget else "-"
+            reason = (
+                f"D7: the offer's budget cannot cover this approval of {amount.format()} "
+                f"({remaining} of {budget} remain); top up the budget or decide again"
+            )
+            first = not self._state.awaiting_budget
+            self._state.decision = None
+            self._state.escalated = True
+            self._state.awaiting_budget = True
+            await self._record(TimelineEvent.BUDGET_SHORT, actor=SYSTEM, reason=reason)
+            if first:
+                await self._notify(NoticeKind.BUDGET_SHORTFALL, reasons=(reason,))
+            # A top-up made before the claim showed as waiting (recorded just above) told no
+            # one: try once more; a later one finds the claim waiting and signals it.
+            answer = await self._try_to_commit(amount)
+        if not answer.committed:
+            self._decision = None  # a new decision is awaited (and `decide` answers now)
+            return False
+        self._budget_committed = True
+        self._state.awaiting_budget = False
+        return True
+
+    async def _try_to_commit(self, amount: Money) -> BudgetAnswer:
+        return await workflow.execute_local_activity_method(
             BudgetActivities.commit,
             BudgetRequest(
                 claim_id=self._claim.claim_id, offer_id=self._claim.offer.offer_id, amount=amount
@@ -328,25 +354,6 @@ class ClaimWorkflow:
             retry_policy=budgets.RETRY,
             summary=f"D7: commit {amount.format()} against the offer's budget",
         )
-        if answer.committed:
-            self._budget_committed = True
-            self._state.awaiting_budget = False
-            return True
-        remaining = answer.remaining.format() if answer.remaining else "-"
-        budget = answer.budget.format() if answer.budget else "-"
-        reason = (
-            f"D7: the offer's budget cannot cover this approval of {amount.format()} "
-            f"({remaining} of {budget} remain); top up the budget or decide again"
-        )
-        first = not self._state.awaiting_budget
-        self._decision = None
-        self._state.decision = None
-        self._state.escalated = True
-        self._state.awaiting_budget = True
-        await self._record(TimelineEvent.BUDGET_SHORT, actor=SYSTEM, reason=reason)
-        if first:
-            await self._notify(NoticeKind.BUDGET_SHORTFALL, reasons=(reason,))
-        return False
 
     async def _settle_budget(self, paid: bool) -> None:
         """D7: the payout consumes the commitment; a cancellation or forfeit releases it.

@@ -171,6 +171,22 @@ async def test_d7_an_approval_the_budget_cannot_cover_waits_for_a_top_up(
     await handle.terminate("test done")
 
 
+async def test_d7_a_top_up_racing_the_shortfall_is_not_missed(program: Program) -> None:
+    """D7: an operator tops up after the claim's commitment was refused but before the claim
+    shows as waiting for budget (so the top-up tells no one): having recorded the shortfall,
+    the claim tries once more, and is approved without waiting."""
+    claim, handle = await under_review(program, budget=10_000)
+    program.budgets.top_up_after_refusal = 50_000
+    state = await program.decide(handle, APPROVE)
+    assert state.status is ClaimStatus.AWAITING_BANK_DETAILS
+    assert state.awaiting_budget is False
+    assert program.budgets.refused == [claim.claim_id]
+    events = [e.event for e in program.timeline_of(claim)]
+    assert events.count(TimelineEvent.BUDGET_SHORT) == 1
+    assert program.budgets.use(OFFER) == BudgetUse(budget=50_000, committed=AMOUNT)
+    await handle.terminate("test done")
+
+
 async def test_d7_while_waiting_for_budget_an_operator_decides_instead(
     program: Program,
 ) -> None:
