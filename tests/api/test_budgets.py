@@ -16,6 +16,7 @@ import pytest
 from cashback.domain.status import ClaimStatus
 from tests.api.claims_helpers import new_agreement, submitted, terminate_all, wait_for_status
 from tests.api.harness import Api, Reseller
+from tests.api.operator_helpers import add_claim_row
 from tests.api.test_bank_details_page import company_form
 from tests.api.test_read_model import bank_details_page
 
@@ -257,3 +258,29 @@ async def test_d7_budget_endpoints_refuse_bad_input_and_non_operators(api: Api) 
         headers=api.operator,
     )
     assert wrong.status_code == 422
+
+
+async def test_d7_a_waiting_claim_whose_workflow_cannot_be_reached_is_named(api: Api) -> None:
+    """D7: a claim shown as waiting for budget whose workflow the service cannot reach (here:
+    none runs) is named in `claims_not_reached`, so the operator decides it; the top-up itself
+    is made."""
+    offer = await api.create_offer(budget_minor_units=1_000)
+    reseller = await api.register()
+    row, _, _ = add_claim_row(
+        api, reseller.reseller_id, offer["offer_id"], new_agreement(),
+        status=ClaimStatus.UNDER_REVIEW,
+    )  # fmt: skip
+    with api.services.database.transaction() as session:
+        session.get_one(type(row), row.id).awaiting_budget = True
+    topped = await api.http.post(
+        f"/operator/offers/{offer['offer_id']}/budget/top-up",
+        json={"amount_minor_units": 500},
+        headers=api.operator,
+    )
+    assert topped.status_code == 200, topped.text
+    answer = topped.json()
+    assert (answer["budget"], answer["claims_told"], answer["claims_not_reached"]) == (
+        1_500,
+        [],
+        [row.id],
+    )

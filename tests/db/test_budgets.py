@@ -3,12 +3,15 @@ operators' changes of a budget."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
+from cashback.budgets import AccrualLine, BudgetLine, accrual_lines, as_csv, budget_use
 from cashback.db import Database
 from cashback.db.budgets import BudgetBelowUse, BudgetRepository, SqlBudgets, UnknownOffer
-from cashback.db.tables import BudgetCommitment, OfferBudgetChange
+from cashback.db.tables import BudgetCommitment, Offer, OfferBudgetChange
 from cashback.domain.budgets import BudgetUse, CommitmentState
 from cashback.domain.money import Money
 from tests.db.seed import OFFER_ID, add_claims
@@ -123,3 +126,20 @@ def test_d7_every_offers_use_and_commitments(database: Database, ledger: SqlBudg
     assert (offer.id, found) == (OFFER_ID, BudgetUse(budget=50_000, committed=5_000, paid=10_000))
     assert sorted(c.amount for c in commitments[OFFER_ID]) == [5_000, 10_000]
     assert [c.settled_on is None for c in commitments[OFFER_ID]].count(True) == 1
+
+
+def test_d7_the_reports_as_csv_keep_formulas_out(database: Database, ledger: SqlBudgets) -> None:
+    """D7: the budget-use report and the accruals from the database, as CSV; an offer's name
+    a spreadsheet would run as a formula starts with `'` (CSV injection)."""
+    with database.transaction() as session:
+        session.get_one(Offer, OFFER_ID).name = '=HYPERLINK("http://x")'
+    ledger.commit("c-paid", OFFER_ID, eur(20_000))
+    lines = budget_use(database)
+    assert as_csv(lines, BudgetLine).splitlines() == [
+        "offer_id,offer_name,currency,budget,committed,paid,released,remaining",
+        'offer-1,"\'=HYPERLINK(""http://x"")",EUR,50000,20000,0,0,30000',
+    ]
+    today = datetime.now(UTC).date()
+    accrued = accrual_lines(database, today)
+    assert accrued == [AccrualLine(OFFER_ID, "EUR", f"{today:%Y-%m}", 20_000, 1)]
+    assert as_csv(accrued, AccrualLine).splitlines()[1] == f"offer-1,EUR,{today:%Y-%m},20000,1"
