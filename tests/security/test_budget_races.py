@@ -17,7 +17,7 @@ twice); committed + paid + released is exactly what was approved; and a refusal 
 (the budget at the step's start, less what was committed and paid then and what others were
 granted during the step, left no room for it).
 
-A **trial** is one operation. The normal run does `CASHBACK_BUDGET_RACE_TRIALS` (default 200)
+A **trial** is one operation. The normal run does `CASHBACK_BUDGET_RACE_TRIALS` (default 100)
 per database; the proof of issue 13 is 1,000 (`CASHBACK_BUDGET_RACE_TRIALS=1000`);
 `CASHBACK_BUDGET_RACE_SEED` sets the seed. A failure prints the seed, the step and its
 operations. Every test prints its counts.
@@ -50,7 +50,7 @@ from tests.db.seed import OFFER_ID, add_offer, add_reseller, new_claim
 
 pytestmark = pytest.mark.security
 
-TRIALS = int(os.environ.get("CASHBACK_BUDGET_RACE_TRIALS", "200"))
+TRIALS = int(os.environ.get("CASHBACK_BUDGET_RACE_TRIALS", "100"))
 SEED = int(os.environ.get("CASHBACK_BUDGET_RACE_SEED", "20261207"))
 FIRST_BUDGET = 60_000
 
