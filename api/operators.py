@@ -193,6 +193,9 @@ class _Filters:
         ] = None,
         verdict: Annotated[Verdict | None, Query(description="R8: the automatic verdict")] = None,
         escalated: Annotated[bool | None, Query(description="R9: escalated or not")] = None,
+        awaiting_budget: Annotated[
+            bool | None, Query(description="D7: waiting for a top-up of the offer's budget")
+        ] = None,
         deadline_before: Annotated[
             date | None, Query(description="R9: review deadline before this day")
         ] = None,
@@ -205,6 +208,7 @@ class _Filters:
             country=country,
             verdict=verdict,
             escalated=escalated,
+            awaiting_budget=awaiting_budget,
             deadline_before=deadline_before,
         )
 

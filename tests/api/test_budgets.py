@@ -56,6 +56,10 @@ async def test_d7_d8_a_claim_the_budget_cannot_cover_waits_for_a_top_up(api: Api
             break
         await asyncio.sleep(0.1)
     assert (claim["status"], claim["escalated"], claim["amount"]) == ("UNDER_REVIEW", True, None)
+    waiting = await api.http.get(
+        "/operator/review-queue", params={"awaiting_budget": "true"}, headers=api.operator
+    )
+    assert [c["claim_id"] for c in waiting.json()["claims"]] == [claim_id]
     reasons = [entry["reason"] for entry in claim["timeline"]]
     assert any(r.startswith("D7: the offer's budget cannot cover this approval") for r in reasons)
     # The reseller sees the claim under review, never the program's budget.
@@ -75,6 +79,10 @@ async def test_d7_d8_a_claim_the_budget_cannot_cover_waits_for_a_top_up(api: Api
     assert approved["amount"] == {"minor_units": 25_000, "currency": "EUR"}
     claim = await read()
     assert claim["awaiting_budget"] is False
+    waiting = await api.http.get(
+        "/operator/claims", params={"awaiting_budget": "true"}, headers=api.operator
+    )
+    assert waiting.json()["claims"] == []
     assert any(
         e["reason"] == "decided automatically: approved: 20 licences, 250.00 EUR"
         for e in claim["timeline"]
