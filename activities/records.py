@@ -31,6 +31,12 @@ class TimelineEvent(StrEnum):
     PAYMENT_REJECTED = "payment_rejected"  # R16, with the bank's return code
     PAYOUT_OVERDUE = "payout_overdue"  # R14: the 45-day bound is or will be missed
     NOTICE_UNDELIVERABLE = "notice_undeliverable"  # the operators are told instead
+    BUDGET_SHORT = "budget_short"  # D7: the offer's budget cannot cover an approval
+
+    @property
+    def for_operators(self) -> bool:
+        """Shown to the operators only: the program's budget is not the reseller's business."""
+        return self is TimelineEvent.BUDGET_SHORT
 
 
 class ClaimProjection(BaseModel):
@@ -46,6 +52,8 @@ class ClaimProjection(BaseModel):
     verdict_reasons: tuple[Reason, ...] = ()
     eligible_licences: int | None = None
     escalated: bool = False
+    # D7: approved, but the offer's budget cannot cover it: waits for a top-up or a decision.
+    awaiting_budget: bool = False
     decided_by: str | None = None
     amount: Money | None = None
     final_confirmation_on: date | None = None

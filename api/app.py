@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 from api import (
     accounts,
     bank_details,
+    budgets,
     claims,
     codec,
     codec_sign_in,
@@ -97,6 +98,7 @@ def create_app(services: Services | None, *, lifespan: Lifespan | None = None) -
         webhooks,
         bank_details,
         operators,
+        budgets,
         invoice_links,
         organisations,
         reports,

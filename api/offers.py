@@ -12,10 +12,11 @@ from sqlalchemy.exc import IntegrityError
 
 from api.deps import OperatorUser, ResellerUser, ServicesDep, links
 from api.errors import ApiError, error_responses, not_found
+from cashback.db.budgets import BudgetRepository
 from cashback.db.tables import Offer
 from cashback.domain.money import CurrencyCode, Money
 from cashback.domain.names import PlainText
-from cashback.domain.offers import ClaimPeriod, LicenceLimits, OfferCriteria
+from cashback.domain.offers import ClaimPeriod, DecisionPolicy, LicenceLimits, OfferCriteria
 from cashback.offers import open_offers
 
 router = APIRouter(tags=["offers"])
@@ -32,6 +33,20 @@ class OfferCreate(BaseModel):
     currency: CurrencyCode
     terms_version: str = Field(min_length=1, max_length=64)
     terms_text: str = Field(min_length=1, description="R6: the Terms and Conditions")
+    decision_policy: DecisionPolicy = Field(
+        default=DecisionPolicy.AT_THE_DEADLINE,
+        description="D8: decide conclusive verdicts at the review deadline (R9) or at once",
+    )
+    budget_minor_units: int | None = Field(
+        default=None,
+        ge=0,
+        le=10**15,
+        description="D7: the offer's budget in minor units of its currency; none if not given",
+    )
+
+
+class DecisionPolicySet(BaseModel):
+    decision_policy: DecisionPolicy
 
 
 class OfferRead(BaseModel):
@@ -44,6 +59,9 @@ class OfferRead(BaseModel):
     terms_version: str
     terms_text: str
     closed_at: AwareDatetime | None
+    decision_policy: DecisionPolicy = Field(
+        description="D8: when conclusive verdicts decide: at the review deadline, or at once"
+    )
 
     @classmethod
     def of(cls, offer: Offer) -> OfferRead:
@@ -57,6 +75,7 @@ class OfferRead(BaseModel):
             terms_version=offer.terms_version,
             terms_text=offer.terms_text,
             closed_at=offer.closed_at,
+            decision_policy=offer.decision_policy,
         )
 
 
@@ -126,11 +145,16 @@ def create_offer(offer: OfferCreate, user: OperatorUser, services: ServicesDep) 
         terms_text=offer.terms_text,
         created_at=datetime.now(UTC),
         closed_at=None,
+        decision_policy=offer.decision_policy,
     )
     try:
         with services.database.transaction() as session:
             session.add(row)
             session.flush()
+            if offer.budget_minor_units is not None:
+                BudgetRepository(session).change_budget(
+                    row.id, user.email, to=offer.budget_minor_units
+                )
             return OfferRead.of(row)
     except IntegrityError as error:
         raise ApiError(409, "offer_exists", "an offer with this id exists; try again") from error
@@ -149,4 +173,23 @@ def close_offer(offer_id: str, user: OperatorUser, services: ServicesDep) -> Off
             raise not_found(f"offer {offer_id}")
         if offer.closed_at is None:
             offer.closed_at = datetime.now(UTC)
+        return OfferRead.of(offer)
+
+
+@router.put(
+    "/operator/offers/{offer_id}/decision-policy",
+    response_model=OfferRead,
+    responses=error_responses(400, 401, 403, 404, 422),
+)
+def set_decision_policy(
+    offer_id: str, body: DecisionPolicySet, user: OperatorUser, services: ServicesDep
+) -> OfferRead:
+    """Operators, D8: when the offer's claims are decided on a conclusive verdict. Claims
+    submitted from now on follow it; claims in flight keep the policy they were submitted
+    under."""
+    with services.database.transaction() as session:
+        offer = session.get(Offer, offer_id)
+        if offer is None:
+            raise not_found(f"offer {offer_id}")
+        offer.decision_policy = body.decision_policy
         return OfferRead.of(offer)

@@ -107,6 +107,10 @@ class ClaimFacts(BaseModel):
     review_deadline: date | None = Field(description="R9: the last business day of the review")
     verdict: VerdictRead | None = Field(description="R8: the automatic verdict, once in")
     escalated: bool = Field(description="R9: the deadline passed without a conclusive verdict")
+    awaiting_budget: bool = Field(
+        default=False,
+        description="D7: approved, but the offer's budget cannot cover it: top it up or decide",
+    )
     decided_by: str | None = Field(description="who approved or rejected the claim")
     final_confirmation_on: date | None = Field(description="R14: the 45 days start here")
     respond_by: AwareDatetime | None = Field(description="R10, R16: bank details due by")
@@ -155,6 +159,7 @@ class ClaimFacts(BaseModel):
             "review_deadline": claim.review_deadline,
             "verdict": verdict,
             "escalated": claim.escalated,
+            "awaiting_budget": claim.awaiting_budget,
             "decided_by": claim.decided_by,
             "final_confirmation_on": claim.final_confirmation_on,
             "respond_by": clock.shown_or_none(claim.respond_by),
@@ -192,6 +197,9 @@ class _Filters:
         ] = None,
         verdict: Annotated[Verdict | None, Query(description="R8: the automatic verdict")] = None,
         escalated: Annotated[bool | None, Query(description="R9: escalated or not")] = None,
+        awaiting_budget: Annotated[
+            bool | None, Query(description="D7: waiting for a top-up of the offer's budget")
+        ] = None,
         deadline_before: Annotated[
             date | None, Query(description="R9: review deadline before this day")
         ] = None,
@@ -204,6 +212,7 @@ class _Filters:
             country=country,
             verdict=verdict,
             escalated=escalated,
+            awaiting_budget=awaiting_budget,
             deadline_before=deadline_before,
         )
 

@@ -16,7 +16,7 @@ from activities.invoices import InvoiceRef
 from activities.records import ClaimProjection
 from cashback.domain.eligibility import ClaimedAgreement
 from cashback.domain.money import Money
-from cashback.domain.offers import LicenceLimits, OfferCriteria
+from cashback.domain.offers import DecisionPolicy, LicenceLimits, OfferCriteria
 from cashback.domain.payout import BankDetailsJudgement, HolderType
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.reseller import ResellerSnapshot
@@ -40,6 +40,8 @@ class OfferSnapshot(BaseModel):
     limits: LicenceLimits
     rate_per_licence: Money
     terms_version: str
+    # D8: claims submitted before the policy existed decode with today's behaviour.
+    decision_policy: DecisionPolicy = DecisionPolicy.AT_THE_DEADLINE
 
 
 class ClaimInput(BaseModel):
@@ -111,6 +113,7 @@ class ClaimState(BaseModel):
     review_deadline: date | None = None
     verdict: ClaimVerdict | None = None
     escalated: bool = False
+    awaiting_budget: bool = False  # D7: approved, but the budget cannot cover it (yet)
     decision: Decision | None = None
     amount: Money | None = None
     final_confirmation_on: date | None = None
@@ -136,6 +139,7 @@ class ClaimState(BaseModel):
             verdict_reasons=verdict.reasons if verdict else (),
             eligible_licences=verdict.eligible_licences if verdict else None,
             escalated=self.escalated,
+            awaiting_budget=self.awaiting_budget,
             decided_by=self.decision.operator if self.decision else None,
             amount=self.amount,
             final_confirmation_on=self.final_confirmation_on,

@@ -97,7 +97,11 @@ def own_claim(database: Database, reseller_id: str, claim_id: str) -> OwnClaim |
         return OwnClaim(
             claim=claim,
             offer_name=offer_name,
-            timeline=TimelineRepository(session).of(claim.id),
+            timeline=[
+                entry
+                for entry in TimelineRepository(session).of(claim.id)
+                if not entry.event.for_operators
+            ],
             notices=[
                 notice
                 for notice in NoticeRepository(session).of(claim.id)

@@ -21,6 +21,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import workflows.claim
 from activities.bank_details import BankDetailsActivities
+from activities.budgets import BudgetActivities
 from activities.calendar import CalendarActivities
 from activities.eligibility import EligibilityActivities
 from activities.invoices import InvoiceActivities
@@ -48,6 +49,7 @@ class ClaimActivities:
     eligibility: EligibilityActivities
     payments: PaymentActivities
     bank_details: BankDetailsActivities
+    budgets: BudgetActivities
     calendar: CalendarActivities = field(default_factory=CalendarActivities)
 
     def functions(self) -> Sequence[Callable[..., Any]]:
@@ -61,6 +63,9 @@ class ClaimActivities:
             self.eligibility.hold_approved_licences,
             self.payments.pay,
             self.bank_details.standing_confirmation,
+            self.budgets.commit,
+            self.budgets.consume,
+            self.budgets.release,
         ]
 
 

@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 
 from activities.bank_details import BankDetailsActivities
+from activities.budgets import BudgetActivities
 from activities.eligibility import EligibilityActivities
 from activities.invoices import InvoiceActivities
 from activities.mail import MailActivities, NoticeRequest
@@ -36,6 +37,7 @@ from cashback.db import (
     SqlNoticeLog,
     SqlTimeline,
 )
+from cashback.db.budgets import SqlBudgets
 from cashback.db.invitations import BankDetailsInvitations
 from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.domain.policy import ProgramPolicy
@@ -241,6 +243,7 @@ def build_activities(settings: Settings, database: Database) -> ClaimActivities:
         eligibility=EligibilityActivities(SqlLicensingRecords(database)),
         payments=PaymentActivities(payments, pending=payments),
         bank_details=BankDetailsActivities(StandingConfirmations(database, accounts)),
+        budgets=BudgetActivities(SqlBudgets(database)),
     )
 
 

@@ -21,7 +21,9 @@ from activities.payments import (
 )
 from activities.records import TimelineEntry
 from cashback.claims import BankDetailsSubmission
+from cashback.domain.budgets import BudgetUse, CommitAnswer, CommitmentState
 from cashback.domain.eligibility import LicensingRecord
+from cashback.domain.money import Money
 from cashback.domain.status import NoticeKind
 from cashback.mail.errors import InvalidNotice
 
@@ -41,6 +43,56 @@ class InMemoryTimeline:
                 (e for (c, _), e in self._entries.items() if c == claim_id),
                 key=lambda e: e.sequence,
             )
+
+
+class InMemoryBudgets:
+    """Offer budgets (D7) as cashback/db/budgets.py keeps them: one commitment per claim,
+    committed only while the budget's remainder covers it, then paid or released."""
+
+    def __init__(self) -> None:
+        self.budgets: dict[str, int] = {}  # offer id -> budget; absent: no budget
+        self.commitments: dict[str, tuple[str, int, CommitmentState]] = {}  # claim id ->
+        self.refused: list[str] = []  # claim ids, one per refused commitment
+        self.top_up_after_refusal: int | None = None  # an operator's top-up racing the claim
+        self._lock = threading.Lock()
+
+    def use(self, offer_id: str) -> BudgetUse:
+        sums = dict.fromkeys(CommitmentState, 0)
+        for offer, amount, state in self.commitments.values():
+            if offer == offer_id:
+                sums[state] += amount
+        return BudgetUse(
+            budget=self.budgets.get(offer_id),
+            committed=sums[CommitmentState.COMMITTED],
+            paid=sums[CommitmentState.PAID],
+            released=sums[CommitmentState.RELEASED],
+        )
+
+    def commit(self, claim_id: str, offer_id: str, amount: Money) -> CommitAnswer:
+        with self._lock:
+            existing = self.commitments.get(claim_id)
+            if existing is not None and existing[2] is not CommitmentState.RELEASED:
+                return CommitAnswer(True, self.use(offer_id), amount.currency)
+            if not self.use(offer_id).covers(amount.minor_units):
+                self.refused.append(claim_id)
+                refused = CommitAnswer(False, self.use(offer_id), amount.currency)
+                if self.top_up_after_refusal is not None:
+                    self.budgets[offer_id] = self.top_up_after_refusal
+                    self.top_up_after_refusal = None
+                return refused
+            self.commitments[claim_id] = (offer_id, amount.minor_units, CommitmentState.COMMITTED)
+            return CommitAnswer(True, self.use(offer_id), amount.currency)
+
+    def settle(self, claim_id: str, state: CommitmentState) -> None:
+        with self._lock:
+            existing = self.commitments.get(claim_id)
+            if existing is not None and existing[2] is CommitmentState.COMMITTED:
+                self.commitments[claim_id] = (existing[0], existing[1], state)
+
+    def state_of(self, claim_id: str) -> CommitmentState | None:
+        with self._lock:
+            found = self.commitments.get(claim_id)
+            return found[2] if found else None
 
 
 class InMemoryStandingConfirmations:

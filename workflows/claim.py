@@ -16,8 +16,18 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import bank_details, calendar, eligibility, invoices, mail, payments, records
+    from activities import (
+        bank_details,
+        budgets,
+        calendar,
+        eligibility,
+        invoices,
+        mail,
+        payments,
+        records,
+    )
     from activities.bank_details import BankDetailsActivities
+    from activities.budgets import BudgetActivities, BudgetAnswer, BudgetRequest
     from activities.calendar import CalendarActivities, ReviewDeadlineRequest
     from activities.eligibility import (
         ApprovedLicences,
@@ -47,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from cashback.domain.eligibility import Verdict, sold_by_another
     from cashback.domain.money import Money, cashback_amount
+    from cashback.domain.offers import DecisionPolicy
     from cashback.domain.payout import (
         BankDetailsJudgement,
         judge_bank_details,
@@ -64,6 +75,8 @@ STANDING_CONFIRMATION = "standing-confirmation-of-bank-details"
 APPROVED_LICENCES_HELD = "approved-licences-held"
 SEARCH_ATTRIBUTES_ON_THE_DAY = "search-attributes-on-the-day"
 PROGRAM_DAYS = "program-days"
+OFFER_BUDGETS = "offer-budgets"
+STRAIGHT_THROUGH = "straight-through-decisions"
 
 
 def _start_of(day: date) -> datetime:
@@ -96,6 +109,9 @@ class ClaimWorkflow:
         self._timeline_sequence = 0
         self._sent_per_kind: dict[NoticeKind, int] = {}
         self._decision: Decision | None = None
+        self._decided_at_once = False  # D8: by the offer's straight-through policy
+        self._budget_committed = False  # D7: this claim's approval holds part of the budget
+        self._budget_topped_up = False  # D7: a top-up arrived while the claim waited for one
         self._accepting_bank_details = False
         self._bank_details: BankDetailsSubmission | None = None
         self._sale_date: date | None = None
@@ -193,8 +209,11 @@ class ClaimWorkflow:
         await self._set_status(
             ClaimStatus.UNDER_REVIEW, SYSTEM, f"automatic verdict: {_describe(verdict)}"
         )
+        if self._decides_at_once():
+            self._decision = self._automatic_decision(verdict)
+            self._decided_at_once = self._decision is not None
 
-        decided = await self._wait_until(
+        decided = self._decided_at_once or await self._wait_until(
             lambda: self._decision is not None,
             self._scaled(_end_of(deadline)),
             f"R9: operator decision until {deadline.isoformat()}",
@@ -208,8 +227,29 @@ class ClaimWorkflow:
                 None,
                 "R9: escalated; waiting for an operator decision",
             )
-        assert self._decision is not None
-        return await self._apply(self._decision)
+        decision = self._decision
+        assert decision is not None
+        while (approved := await self._apply(decision)) is None:
+            # D7: the budget could not cover the approval: a top-up tries it again, an
+            # operator's decision replaces it.
+            await self._wait_until(
+                lambda: self._decision is not None or self._budget_topped_up,
+                None,
+                "D7: the offer's budget cannot cover the approval; waiting for a top-up or an "
+                "operator decision",
+            )
+            self._budget_topped_up = False
+            if self._decision is not None:
+                decision, self._decided_at_once = self._decision, False
+        return approved
+
+    def _decides_at_once(self) -> bool:
+        """D8: the offer decides conclusive verdicts at once (straight-through). Only such
+        offers reach the patch, so claims of other offers run exactly as before."""
+        policy = self._claim.offer.decision_policy
+        return policy is DecisionPolicy.AT_ONCE_WHEN_CONCLUSIVE and workflow.patched(
+            STRAIGHT_THROUGH
+        )
 
     def _automatic_decision(self, verdict: ClaimVerdict) -> Decision | None:
         """R9: at the deadline, a conclusive verdict decides; an inconclusive one does not."""
@@ -233,8 +273,9 @@ class ClaimWorkflow:
             reasons=(reason, *(r.detail for r in verdict.eligibility.reasons)),
         )
 
-    async def _apply(self, decision: Decision) -> bool:
-        """Carry out the decision: final confirmation (R9, R14 starts) or rejection."""
+    async def _apply(self, decision: Decision) -> bool | None:
+        """Carry out the decision: final confirmation (R9, R14 starts) or rejection; None when
+        the offer's budget cannot cover the approval (D7): the claim is escalated instead."""
         self._state.decision = decision
         actor = decision.operator
         if decision.kind is DecisionKind.REJECT:
@@ -250,7 +291,10 @@ class ClaimWorkflow:
                 await self._reject(actor, (self._over_maximum(decision.licences, 0),))
                 return False
         self._sale_date = decision.sale_date or verdict.sale_date
-        self._state.amount = cashback_amount(licences, self._claim.offer.rate_per_licence)
+        amount = cashback_amount(licences, self._claim.offer.rate_per_licence)
+        if workflow.patched(OFFER_BUDGETS) and not await self._commit_budget(amount):
+            return None
+        self._state.amount = amount
         await self._notify(NoticeKind.FINAL_CONFIRMATION)
         confirmed_on = self._today()  # R14: the 45 days run from this e-mail
         self._state.final_confirmation_on = confirmed_on
@@ -258,14 +302,77 @@ class ClaimWorkflow:
         approved = f"approved: {licences} licences, {self._state.amount.format()}"
         if decision.licences is not None and licences < decision.licences:
             approved += f" ({self._over_maximum(decision.licences, licences)})"
-        await self._set_status(ClaimStatus.AWAITING_BANK_DETAILS, actor, approved)
+        await self._set_status(ClaimStatus.AWAITING_BANK_DETAILS, actor, self._how(approved))
         return True
 
     async def _reject(self, actor: str, reasons: tuple[str, ...]) -> None:
         self._state.outcome_reasons.extend(reasons)
+        self._state.awaiting_budget = False  # D7: rejected instead of waiting for budget
         await self._release_licences()
-        await self._set_status(ClaimStatus.REJECTED, actor, "; ".join(reasons))
+        await self._settle_budget(paid=False)
+        await self._set_status(ClaimStatus.REJECTED, actor, self._how("; ".join(reasons)))
         await self._notify(NoticeKind.REJECTION, reasons=reasons)
+
+    def _how(self, reason: str) -> str:
+        """D8: a decision the straight-through policy made says so on the timeline."""
+        return f"decided automatically: {reason}" if self._decided_at_once else reason
+
+    async def _commit_budget(self, amount: Money) -> bool:
+        """D7: commit the approval's amount against the offer's budget. When the budget
+        cannot cover it, the claim is escalated to the operators with the reason (the mail
+        once, the timeline each time) and waits, under review, for a top-up or a decision."""
+        answer = await self._try_to_commit(amount)
+        if not answer.committed:
+            remaining = answer.remaining.format() if answer.remaining else "-"
+            budget = answer.budget.format() if answer.budget else "-"
+            reason = (
+                f"D7: the offer's budget cannot cover this approval of {amount.format()} "
+                f"({remaining} of {budget} remain); top up the budget or decide again"
+            )
+            first = not self._state.awaiting_budget
+            self._state.decision = None
+            self._state.escalated = True
+            self._state.awaiting_budget = True
+            await self._record(TimelineEvent.BUDGET_SHORT, actor=SYSTEM, reason=reason)
+            if first:
+                await self._notify(NoticeKind.BUDGET_SHORTFALL, reasons=(reason,))
+            # A top-up made before the claim showed as waiting (recorded just above) told no
+            # one: try once more; a later one finds the claim waiting and signals it.
+            answer = await self._try_to_commit(amount)
+        if not answer.committed:
+            self._decision = None  # a new decision is awaited (and `decide` answers now)
+            return False
+        self._budget_committed = True
+        self._state.awaiting_budget = False
+        return True
+
+    async def _try_to_commit(self, amount: Money) -> BudgetAnswer:
+        return await workflow.execute_local_activity_method(
+            BudgetActivities.commit,
+            BudgetRequest(
+                claim_id=self._claim.claim_id, offer_id=self._claim.offer.offer_id, amount=amount
+            ),
+            start_to_close_timeout=budgets.TIMEOUT,
+            retry_policy=budgets.RETRY,
+            summary=f"D7: commit {amount.format()} against the offer's budget",
+        )
+
+    async def _settle_budget(self, paid: bool) -> None:
+        """D7: the payout consumes the commitment; a cancellation or forfeit releases it.
+        Only claims that committed (under the patch) have one to settle."""
+        if not self._budget_committed:
+            return
+        self._budget_committed = False
+        method = BudgetActivities.consume if paid else BudgetActivities.release
+        await workflow.execute_local_activity_method(
+            method,
+            self._claim.claim_id,
+            start_to_close_timeout=budgets.TIMEOUT,
+            retry_policy=budgets.RETRY,
+            summary="D7: the payout consumes the budget's commitment"
+            if paid
+            else "D7: release the budget's commitment",
+        )
 
     async def _hold_approved_licences(self, licences: int) -> int:
         """R3: the licences an operator approved count against the customer's maximum as the
@@ -403,6 +510,7 @@ class ClaimWorkflow:
                 summary=f"R14: pay {self._amount_text()} (attempt {self._payout_attempt})",
             )
             if result.outcome is PaymentOutcome.PAID:
+                await self._settle_budget(paid=True)
                 self._state.paid_on = self._today()
                 self._state.payment_reference = result.bank_reference
                 await self._watch_payout_bound(self._state.paid_on)
@@ -440,6 +548,7 @@ class ClaimWorkflow:
     async def _cancel(self, reason: str) -> None:
         self._state.outcome_reasons.append(reason)
         await self._release_licences()
+        await self._settle_budget(paid=False)
         await self._set_status(ClaimStatus.CANCELLED, SYSTEM, reason)
         await self._notify(NoticeKind.CANCELLATION, reasons=(reason,))
 
@@ -449,8 +558,19 @@ class ClaimWorkflow:
     async def decide(self, decision: Decision) -> ClaimState:
         """An operator approves or rejects the claim under review (R8, R9)."""
         self._decision = decision
-        await workflow.wait_condition(lambda: self._state.status is not ClaimStatus.UNDER_REVIEW)
+        # Answered once the claim left review, or (D7) once the budget could not cover it.
+        await workflow.wait_condition(
+            lambda: (
+                self._state.status is not ClaimStatus.UNDER_REVIEW or self._decision is not decision
+            )
+        )
         return self.state()
+
+    @workflow.signal
+    def budget_topped_up(self) -> None:
+        """D7: the offer's budget was topped up; a claim waiting for one tries again."""
+        if self._state.awaiting_budget:
+            self._budget_topped_up = True
 
     @decide.validator
     def _validate_decision(self, decision: Decision) -> None:

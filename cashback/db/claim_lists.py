@@ -28,6 +28,7 @@ class ClaimFilter:
     country: str | None = None  # the reseller's (R9 calendar)
     verdict: Verdict | None = None
     escalated: bool | None = None
+    awaiting_budget: bool | None = None  # D7: approved, but the budget cannot cover it
     deadline_before: date | None = None  # R9: review deadline before this day
     status: ClaimStatus | None = None
 
@@ -69,6 +70,8 @@ def _conditions(claims: ClaimFilter, *, join: bool) -> list[ColumnElement[bool]]
         conditions.append(Claim.verdict == claims.verdict)
     if claims.escalated is not None:
         conditions.append(Claim.escalated.is_(claims.escalated))
+    if claims.awaiting_budget is not None:
+        conditions.append(Claim.awaiting_budget.is_(claims.awaiting_budget))
     if claims.deadline_before is not None:
         conditions.append(Claim.review_deadline < claims.deadline_before)
     return conditions

@@ -123,6 +123,7 @@ class ClaimRepository:
         claim.verdict_reasons = [reason.model_dump() for reason in projection.verdict_reasons]
         claim.eligible_licences = projection.eligible_licences
         claim.escalated = projection.escalated
+        claim.awaiting_budget = projection.awaiting_budget
         claim.decided_by = projection.decided_by
         claim.final_confirmation_on = projection.final_confirmation_on
         claim.respond_by = projection.respond_by

@@ -32,6 +32,7 @@ def claim_input_of(
             limits=offer.limits(),
             rate_per_licence=offer.rate_per_licence(),
             terms_version=offer.terms_version,
+            decision_policy=offer.decision_policy,
         ),
         claimed=ClaimedAgreement(
             agreement_number=claim.agreement_number,

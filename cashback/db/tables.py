@@ -34,9 +34,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from activities.records import TimelineEvent
 from cashback.db.types import StrEnumText, UtcDateTime
 from cashback.domain.agreements import agreement_key
+from cashback.domain.budgets import CommitmentState
 from cashback.domain.eligibility import Verdict
 from cashback.domain.money import Money
-from cashback.domain.offers import ClaimPeriod, LicenceLimits, OfferCriteria
+from cashback.domain.offers import ClaimPeriod, DecisionPolicy, LicenceLimits, OfferCriteria
 from cashback.domain.reseller import Language
 from cashback.domain.status import RELEASES_AGREEMENT, ClaimStatus, NoticeKind
 
@@ -181,6 +182,7 @@ class Offer(Base):
         CheckConstraint("max_per_customer >= min_per_customer", name="limits_ordered"),
         CheckConstraint("claim_closes_at > claim_opens_at", name="claim_period_ordered"),
         CheckConstraint("rate_minor_units >= 0", name="rate_not_negative"),
+        CheckConstraint("budget_minor_units >= 0", name="budget_not_negative"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -201,6 +203,14 @@ class Offer(Base):
     terms_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # D7: the offer's budget in minor units of its currency; None: no budget.
+    budget_minor_units: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # D8: when its claims are decided on a conclusive automatic verdict.
+    decision_policy: Mapped[DecisionPolicy] = mapped_column(
+        StrEnumText(DecisionPolicy, 32),
+        default=DecisionPolicy.AT_THE_DEADLINE,
+        server_default=DecisionPolicy.AT_THE_DEADLINE.value,
+    )
 
     def criteria(self) -> OfferCriteria:
         """R2, as the domain checks it."""
@@ -351,6 +361,8 @@ class Claim(Base):
     bank_return_code: Mapped[str | None] = mapped_column(String(8), default=None)
     outcome_reasons: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     bank_details_ref: Mapped[str | None] = mapped_column(String(64), default=None)
+    # D7: approved, but the offer's budget could not cover it: waits for a top-up or a decision.
+    awaiting_budget: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class TimelineRow(Base):
@@ -647,3 +659,36 @@ class WebhookDelivery(Base):
     last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime]
+
+
+class BudgetCommitment(Base):
+    """D7: the amount one approved claim committed against its offer's budget, and whether
+    its payout consumed it (paid) or a cancellation or forfeit released it."""
+
+    __tablename__ = "budget_commitments"
+    __table_args__ = (
+        Index("ix_budget_commitments_offer_state", "offer_id", "state"),
+        CheckConstraint("amount_minor_units >= 0", name="amount_not_negative"),
+    )
+
+    claim_id: Mapped[str] = mapped_column(String(64), ForeignKey("claims.id"), primary_key=True)
+    offer_id: Mapped[str] = mapped_column(String(64), ForeignKey("offers.id"))
+    amount_minor_units: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    state: Mapped[CommitmentState] = mapped_column(StrEnumText(CommitmentState, 16))
+    committed_at: Mapped[datetime]
+    settled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OfferBudgetChange(Base):
+    """D7: who set or topped up an offer's budget, when, and to what."""
+
+    __tablename__ = "offer_budget_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    offer_id: Mapped[str] = mapped_column(String(64), ForeignKey("offers.id"), index=True)
+    at: Mapped[datetime]
+    operator: Mapped[str] = mapped_column(String(320))
+    change: Mapped[str] = mapped_column(String(16))  # "set" or "top_up"
+    amount_minor_units: Mapped[int] = mapped_column(BigInteger)
+    budget_minor_units: Mapped[int] = mapped_column(BigInteger)  # after the change

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -69,3 +70,13 @@ class ClaimPeriod(BaseModel):
     def is_open(self, at: datetime) -> bool:
         """R4: a claim submitted at `at` falls in this claim period."""
         return self.opens_at <= at < self.closes_at
+
+
+class DecisionPolicy(StrEnum):
+    """D8: when a claim of an offer is decided on its automatic verdict. `at_the_deadline`
+    (the default): at the end of the review window (R9); `at_once_when_conclusive`: as soon as
+    the verdict is in, when it is eligible or ineligible (an inconclusive one goes to the
+    operators as under the default)."""
+
+    AT_THE_DEADLINE = "at_the_deadline"
+    AT_ONCE_WHEN_CONCLUSIVE = "at_once_when_conclusive"

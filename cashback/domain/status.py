@@ -33,11 +33,16 @@ class NoticeKind(StrEnum):
     REMITTANCE_ADVICE = "remittance_advice"  # R14
     OPERATOR_ESCALATION = "operator_escalation"  # R9: deadline without a conclusive verdict
     PAYOUT_OVERDUE = "payout_overdue"  # R14: the 45-day bound is or will be missed
+    BUDGET_SHORTFALL = "budget_shortfall"  # D7: the offer's budget cannot cover an approval
 
     @property
     def for_operators(self) -> bool:
         """Sent to the program's operators, not to the reseller."""
-        return self in {NoticeKind.OPERATOR_ESCALATION, NoticeKind.PAYOUT_OVERDUE}
+        return self in {
+            NoticeKind.OPERATOR_ESCALATION,
+            NoticeKind.PAYOUT_OVERDUE,
+            NoticeKind.BUDGET_SHORTFALL,
+        }
 
     @property
     def asks_for_bank_details(self) -> bool:

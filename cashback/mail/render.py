@@ -28,7 +28,7 @@ from cashback.mail.errors import InvalidNotice
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "mail"
 
 OPERATOR_KINDS = frozenset(kind for kind in NoticeKind if kind.for_operators)
-"""Notices to the program's operators (R9, R14), not to the reseller."""
+"""Notices to the program's operators (R9, R14, D7), not to the reseller."""
 
 PARTS = ("subject.txt", "txt", "html")
 _BLANK_LINES = re.compile(r"\n{3,}")  # templates may leave runs of blank lines; one is enough
@@ -45,6 +45,7 @@ _REQUIRED_FACTS: dict[NoticeKind, tuple[str, ...]] = {
     NoticeKind.REMITTANCE_ADVICE: ("amount", "payment_reference"),
     NoticeKind.OPERATOR_ESCALATION: ("reasons",),
     NoticeKind.PAYOUT_OVERDUE: ("reasons",),
+    NoticeKind.BUDGET_SHORTFALL: ("reasons",),
 }
 
 _MONTHS_EN = (

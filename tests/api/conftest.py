@@ -4,8 +4,8 @@ the simulated bank."""
 
 from __future__ import annotations
 
-import shutil
 import ipaddress
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator

@@ -37,6 +37,7 @@ def projection_of(row: Claim) -> ClaimProjection:
         verdict_reasons=tuple(Reason.model_validate(reason) for reason in row.verdict_reasons),
         eligible_licences=row.eligible_licences,
         escalated=row.escalated,
+        awaiting_budget=row.awaiting_budget,
         decided_by=row.decided_by,
         amount=amount,
         final_confirmation_on=row.final_confirmation_on,

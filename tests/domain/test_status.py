@@ -6,11 +6,13 @@ from __future__ import annotations
 from cashback.domain.status import RELEASES_AGREEMENT, ClaimStatus, NoticeKind
 
 
-def test_r9_r14_only_escalations_and_overdue_payouts_go_to_the_operators() -> None:
-    """R9: an escalation, R14: a payout past the 45 days; every other notice is the reseller's."""
+def test_r9_r14_d7_only_escalations_overdue_payouts_and_budget_shortfalls_go_to_operators() -> None:
+    """R9: an escalation, R14: a payout past the 45 days, D7: an approval the budget cannot
+    cover; every other notice is the reseller's."""
     assert {kind for kind in NoticeKind if kind.for_operators} == {
         NoticeKind.OPERATOR_ESCALATION,
         NoticeKind.PAYOUT_OVERDUE,
+        NoticeKind.BUDGET_SHORTFALL,
     }
 
 
@@ -57,4 +59,5 @@ def test_d3_statuses_and_notices_keep_their_wire_values() -> None:
         "remittance_advice",
         "operator_escalation",
         "payout_overdue",
+        "budget_shortfall",
     ]

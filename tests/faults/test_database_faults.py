@@ -52,6 +52,7 @@ from sqlalchemy.exc import OperationalError
 from temporalio.client import WorkflowHandle
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.budgets import BudgetRequest
 from activities.calendar import ReviewDeadlineRequest
 from activities.eligibility import ApprovedLicences, ClaimVerdict, EligibilityRequest
 from activities.mail import NoticeFacts, NoticeReceipt, NoticeRequest
@@ -69,16 +70,19 @@ from cashback.db import (
     make_engine,
     upgrade_to_head,
 )
+from cashback.db.budgets import BudgetRepository, SqlBudgets
 from cashback.db.invitations import BankDetailsInvitations
 from cashback.db.notices import NoticeRepository, SqlNoticeLog
 from cashback.db.tables import (
     BankDetailsInvitation,
+    BudgetCommitment,
     Claim,
     LicenceReservation,
     Payment,
     PaymentStatus,
     TimelineRow,
 )
+from cashback.domain.money import Money
 from cashback.domain.names import normalise_name
 from cashback.domain.status import ClaimStatus, NoticeKind
 from cashback.invoices import LocalInvoiceStorage
@@ -353,6 +357,68 @@ def _hold_approved(rig: Rig, mailbox: Mailbox) -> Prepared:
     )
 
 
+def _commitment_of(rig: Rig, claim: ClaimInput) -> dict[str, Any]:
+    with rig.clean.reading() as session:
+        repository = BudgetRepository(session)
+        use = repository.use(repository.lock_offer(claim.offer.offer_id))
+        rows = session.scalars(
+            select(BudgetCommitment.state).where(BudgetCommitment.claim_id == claim.claim_id)
+        ).all()
+    return {
+        "commitments": [state.value for state in rows],
+        "committed": use.committed,
+        "paid": use.paid,
+        "released": use.released,
+    }
+
+
+def _budgeted_claim(rig: Rig, *, committed: bool) -> ClaimInput:
+    """A claim whose offer has a budget of 1,000.00 EUR; its 250.00 EUR committed if asked."""
+    claim = seed_claim(rig.clean, _local_invoices(rig.settings))
+    with rig.clean.transaction() as session:
+        BudgetRepository(session).change_budget(claim.offer.offer_id, OPERATOR, to=100_000)
+    if committed:
+        SqlBudgets(rig.clean).commit(claim.claim_id, claim.offer.offer_id, BUDGETED)
+    return claim
+
+
+BUDGETED = Money(minor_units=LICENCES * 1250, currency="EUR")
+
+
+def _commit_budget(rig: Rig, mailbox: Mailbox) -> Prepared:
+    """D7: an approval commits its 250.00 EUR against the offer's budget, once."""
+    claim = _budgeted_claim(rig, committed=False)
+    request = BudgetRequest(claim_id=claim.claim_id, offer_id=claim.offer.offer_id, amount=BUDGETED)
+    activities = rig.activities
+    return Prepared(
+        call=lambda: activities.budgets.commit(request),
+        effect=lambda: _commitment_of(rig, claim),
+        expected={"commitments": ["committed"], "committed": 25_000, "paid": 0, "released": 0},
+    )
+
+
+def _consume_budget(rig: Rig, mailbox: Mailbox) -> Prepared:
+    """D7: the payout consumes the commitment, once."""
+    claim = _budgeted_claim(rig, committed=True)
+    activities = rig.activities
+    return Prepared(
+        call=lambda: activities.budgets.consume(claim.claim_id),
+        effect=lambda: _commitment_of(rig, claim),
+        expected={"commitments": ["paid"], "committed": 0, "paid": 25_000, "released": 0},
+    )
+
+
+def _release_budget(rig: Rig, mailbox: Mailbox) -> Prepared:
+    """D7: a cancellation releases the commitment, once."""
+    claim = _budgeted_claim(rig, committed=True)
+    activities = rig.activities
+    return Prepared(
+        call=lambda: activities.budgets.release(claim.claim_id),
+        effect=lambda: _commitment_of(rig, claim),
+        expected={"commitments": ["released"], "committed": 0, "paid": 0, "released": 25_000},
+    )
+
+
 def _notice(claim: ClaimInput) -> NoticeRequest:
     return NoticeRequest(
         claim_id=claim.claim_id,
@@ -451,6 +517,9 @@ WRITING: dict[str, Callable[[Rig, Mailbox], Prepared]] = {
     "eligibility.hold_approved_licences": _hold_approved,
     "mail.send_notice": _send_notice,
     "payments.pay": _pay,
+    "budgets.commit": _commit_budget,
+    "budgets.consume": _consume_budget,
+    "budgets.release": _release_budget,
 }
 
 

@@ -89,6 +89,7 @@ def test_counts_come_from_the_policy() -> None:
         (NoticeKind.REMITTANCE_ADVICE, {"payment_reference": None}),
         (NoticeKind.PAYMENT_FAILURE, {"bank_return_code": None}),
         (NoticeKind.OPERATOR_ESCALATION, {"reasons": ()}),
+        (NoticeKind.BUDGET_SHORTFALL, {"reasons": ()}),
     ],
 )
 def test_a_notice_without_the_facts_of_its_kind_is_invalid(
@@ -192,3 +193,32 @@ def test_r10_r16_a_demos_respond_by_is_shown_in_program_time(
     for body in (rendered.text, rendered.html):
         assert shown in body
         assert format_moment(wall, language) not in body
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        (Language.ENGLISH, ("offer's budget cannot cover", "Top up the offer's budget")),
+        (Language.GERMAN, ("Budget seines Angebots deckt", "Stocken Sie das Budget")),
+    ],
+)
+def test_d7_the_budget_shortfall_tells_the_operators_the_reason_and_what_to_do(
+    renderer: MailRenderer, language: Language, words: tuple[str, str]
+) -> None:
+    """D7: the operators learn the claim, its offer and agreement, the reason with the
+    amounts, and that a top-up or a new decision lets it go on; not the R9 escalation's
+    words (no deadline passed)."""
+    reason = (
+        "D7: the offer's budget cannot cover this approval of 250.00 EUR (100.00 EUR of "
+        "100.00 EUR remain); top up the budget or decide again"
+    )
+    notice = make_notice(NoticeKind.BUDGET_SHORTFALL, language, reasons=(reason,))
+    rendered = renderer.render(notice, language=language, support_address=SUPPORT)
+    assert "D7" in rendered.subject
+    assert "claim-0001" in rendered.subject
+    for part in (rendered.text, rendered.html):
+        assert reason in part.replace("&#39;", "'")
+        assert all(word in part.replace("&#39;", "'") for word in words)
+        assert "Open License Winter 2026" in part
+        assert "/budget/top-up" in part
+        assert "R9" not in part

@@ -63,6 +63,19 @@ async def _payment_result(api: Api, caller: Reseller, path: str, _: str) -> http
     return await _post_json({"return_code": "ACSC"}, api, caller, path)
 
 
+async def _set_budget(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
+    return await api.http.put(path, json={"budget_minor_units": 1}, headers=caller.headers)
+
+
+async def _top_up(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
+    return await _post_json({"amount_minor_units": 1}, api, caller, path)
+
+
+async def _set_policy(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
+    body = {"decision_policy": "at_once_when_conclusive"}
+    return await api.http.put(path, json=body, headers=caller.headers)
+
+
 async def _bank_details(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
     form = {"holder_name": caller.company_name, "iban": "DE02120300000000202051"}
     return await api.http.post(path, data=form, headers=caller.headers)
@@ -92,6 +105,9 @@ class Entry:
 ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/claims/{claim_id}"): Entry("claim", _get, 404),
     ("POST", "/operator/offers/{offer_id}/close"): Entry("offer", _close, 403),
+    ("PUT", "/operator/offers/{offer_id}/budget"): Entry("offer", _set_budget, 403),
+    ("POST", "/operator/offers/{offer_id}/budget/top-up"): Entry("offer", _top_up, 403),
+    ("PUT", "/operator/offers/{offer_id}/decision-policy"): Entry("offer", _set_policy, 403),
     ("GET", "/operator/claims/{claim_id}"): Entry("claim", _get, 403),
     ("GET", "/operator/claims/{claim_id}/invoice"): Entry("claim", _get, 403),
     ("POST", "/operator/claims/{claim_id}/decision"): Entry("claim", _decide, 403),

@@ -15,6 +15,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.bank_details import BankDetailsActivities
+from activities.budgets import BudgetActivities
 from activities.eligibility import EligibilityActivities
 from activities.invoices import InvoiceActivities, InvoiceRef
 from activities.mail import MailActivities, NoticeRequest
@@ -33,7 +34,7 @@ from cashback.claims import (
 from cashback.domain.eligibility import ClaimedAgreement, LicenceLine, LicensingRecord
 from cashback.domain.identity import Claimant
 from cashback.domain.money import Money
-from cashback.domain.offers import LicenceLimits, OfferCriteria
+from cashback.domain.offers import DecisionPolicy, LicenceLimits, OfferCriteria
 from cashback.domain.payout import BankDetailsJudgement, HolderType
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.reseller import Language, ResellerSnapshot
@@ -41,6 +42,7 @@ from cashback.domain.status import ClaimStatus, NoticeKind
 from tests.claim_waits import OUTCOME_SECONDS, claim_outcome, claim_state_until, claim_update
 from tests.decisions import decision_key, signed
 from tests.fakes import (
+    InMemoryBudgets,
     InMemoryInvoiceStore,
     InMemoryLicensingRecords,
     InMemoryStandingConfirmations,
@@ -86,6 +88,7 @@ def claim_input(
     policy: ProgramPolicy | None = None,
     country: str = "DE",
     customer_name: str = "Fabrikam AG",
+    decision_policy: DecisionPolicy = DecisionPolicy.AT_THE_DEADLINE,
 ) -> ClaimInput:
     now = datetime.now(UTC)
     return ClaimInput(
@@ -111,6 +114,7 @@ def claim_input(
             limits=LicenceLimits(min_per_customer=5, max_per_customer=100),
             rate_per_licence=Money(minor_units=1250, currency="EUR"),
             terms_version="2026-01",
+            decision_policy=decision_policy,
         ),
         claimed=ClaimedAgreement(
             agreement_number=agreement_number,
@@ -149,6 +153,7 @@ class Program:
     records: InMemoryLicensingRecords = field(default_factory=InMemoryLicensingRecords)
     bank: ScriptedBank = field(default_factory=ScriptedBank)
     standing: InMemoryStandingConfirmations = field(default_factory=InMemoryStandingConfirmations)
+    budgets: InMemoryBudgets = field(default_factory=InMemoryBudgets)
     handles: list[WorkflowHandle[Any, ClaimOutcome]] = field(default_factory=list)
     skipped: dict[str, timedelta] = field(default_factory=dict)  # workflow id -> fast-forwarded
 
@@ -160,6 +165,7 @@ class Program:
             eligibility=EligibilityActivities(self.records),
             payments=PaymentActivities(self.bank),
             bank_details=BankDetailsActivities(self.standing),
+            budgets=BudgetActivities(self.budgets),
         )
 
     def add_record(self, record: LicensingRecord) -> None:
@@ -225,6 +231,12 @@ class Program:
         """Move this workflow's clock on by `duration`; False when it completed on the way."""
         self.skipped[handle.id] = self.skipped.get(handle.id, timedelta(0)) + duration
         return await self.env.fast_forward(handle, duration)
+
+    async def top_up(self, offer_id: str, budget: int, *handles: WorkflowHandle[Any, Any]) -> None:
+        """D7: the offer's budget is now `budget`; the claims waiting for one are told."""
+        self.budgets.budgets[offer_id] = budget
+        for handle in handles:
+            await handle.signal(ClaimWorkflow.budget_topped_up)
 
     def signed(self, handle: WorkflowHandle[Any, Any], decision: Decision) -> Decision:
         """`decision` signed for the claim of `handle`, dated by the claim's clock (D3)."""
