@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from api.accounts import SignInForm
-from api.accounts import _authenticate as authenticate
+from api.accounts import authenticate
 from api.bank_details import SECURITY_HEADERS, _language, render
 from api.browser import SESSION_COOKIE
 from api.codec_sign_in import (

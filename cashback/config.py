@@ -153,6 +153,7 @@ class Settings(BaseSettings):
         gt=0,
         le=8 * 1024 * 1024,
         description="payment runs: the largest pain.002 or camt.054 file imported (8 MiB at most)",
+    )
     webhook_allow_loopback: bool = Field(
         default=False,
         description="development only: webhook endpoints on loopback (plain http:// too)",

@@ -3,7 +3,7 @@ operator; the bank's answers (pain.002, camt.054) imported once; payments carry 
 EndToEndId, the run that holds them and an escalated reason code.
 
 Revision ID: 20261207_i14_payment_runs
-Revises: 362bf67c0c64
+Revises: 20261207_i13_budgets
 Create Date: 2026-12-07 06:25:04.524398+00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261207_i14_payment_runs"
-down_revision: str | None = "362bf67c0c64"
+down_revision: str | None = "20261207_i13_budgets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Password resets: one-time, expiring links that set a new password (the reseller portal)
 
 Revision ID: 20261207_i15_password_resets
-Revises: 362bf67c0c64
+Revises: 20261207_i14_payment_runs
 Create Date: 2026-12-07 06:30:00+00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261207_i15_password_resets"
-down_revision: str | None = "362bf67c0c64"
+down_revision: str | None = "20261207_i14_payment_runs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

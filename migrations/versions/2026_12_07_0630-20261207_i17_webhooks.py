@@ -2,7 +2,7 @@
 written with the read model's projection, and the delivery log.
 
 Revision ID: 20261207_i17_webhooks
-Revises: 362bf67c0c64
+Revises: 20261207_i15_password_resets
 Create Date: 2026-12-07 06:30:00+00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261207_i17_webhooks"
-down_revision: str | None = "362bf67c0c64"
+down_revision: str | None = "20261207_i15_password_resets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
