@@ -18,8 +18,7 @@ from fastapi import APIRouter, Cookie, Form, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from api.accounts import SignInForm
-from api.accounts import authenticate
+from api.accounts import SignInForm, authenticate
 from api.bank_details import SECURITY_HEADERS, _language, render
 from api.browser import SESSION_COOKIE
 from api.codec_sign_in import (
@@ -422,7 +421,8 @@ def sign_in(
             services, language, status_code=422, problem="missing", username=username
         )
     try:
-        token = authenticate(services, SignInForm(username, password, request=request))
+        form = SignInForm(username, password, request=request)
+        token = authenticate(services, form.username, form.password, form.source)
     except ApiError as refused:
         page = _sign_in_page(
             services,
