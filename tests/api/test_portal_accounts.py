@@ -35,7 +35,7 @@ async def test_r1_a_company_registers_in_the_portal_and_free_mail_is_refused_at_
     assert 'id="email-error"' in refused.text
     assert "Freemail-Adressen sind ausgeschlossen (R1)" in refused.text
     assert PASSWORD not in refused.text
-    assert 'aria-invalid="true" aria-describedby="email-error"' in refused.text
+    assert 'aria-describedby="email-hint email-error" aria-invalid="true"' in refused.text
 
     english = await portal.post("/portal/register?lang=en", fields)
     assert "register with your company&#39;s e-mail address (R1)" in english.text
