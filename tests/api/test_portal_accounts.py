@@ -188,7 +188,7 @@ async def test_r1_sign_in_is_throttled_as_in_the_api(api: Api) -> None:
 
 async def test_r1_a_pending_organisation_is_told_why_it_cannot_claim_yet(api: Api) -> None:
     """R1: a signed-in user of an organisation the program has not approved sees why, not the
-    offers."""
+    offers; the account page changes the password, but takes no bank details (R10)."""
     pending = await api.register(approve=False)
     portal = await Portal.of(api).signed_in(pending)
     offers = await portal.http.get("/portal/offers")
@@ -196,3 +196,20 @@ async def test_r1_a_pending_organisation_is_told_why_it_cannot_claim_yet(api: Ap
     assert 'data-problem="organisation_pending"' in offers.text
     assert hidden(offers.text, "csrf")  # the sign-out form still works
     assert CSRF_COOKIE in portal.http.cookies
+    account = await portal.http.get("/portal/account")
+    assert account.status_code == 200  # the password is theirs to change meanwhile
+    assert 'data-problem="organisation_pending"' in account.text
+    assert 'id="bank-title"' not in account.text  # R10: bank details once it may claim
+    changed = await portal.post(
+        "/portal/account/password",
+        {"current_password": PASSWORD, "new_password": "meadow-copper-lantern-77"},
+        form_path="/portal/account",
+    )
+    assert changed.status_code == 303
+    refused = await portal.post(
+        "/portal/account/bank-details",
+        {"holder_name": pending.company_name, "iban": "DE02120300000000202051"},
+        form_path="/portal/account",
+    )
+    assert refused.status_code == 403
+    assert api.services.standing.of(pending.reseller_id) is None
