@@ -213,3 +213,34 @@ async def test_r1_a_pending_organisation_is_told_why_it_cannot_claim_yet(api: Ap
     )
     assert refused.status_code == 403
     assert api.services.standing.of(pending.reseller_id) is None
+
+
+async def test_r1_an_unconfirmed_address_gets_a_new_link_from_the_portal(api: Api) -> None:
+    """R1: a user who has not confirmed the address is told so, and asks for a new link on the
+    page: the mail goes out, and the new link confirms the address."""
+    portal = Portal.of(api)
+    email = "claims@adatum.example"
+    registered = await portal.post(
+        "/portal/register",
+        {
+            "company_name": "Adatum Software GmbH",
+            "country": "DE",
+            "language": "en",
+            "email": email,
+            "password": PASSWORD,
+            "vat_id": new_vat_id(),
+        },
+    )
+    assert registered.status_code == 200
+    first = api.link_token(email)
+    assert (await portal.sign_in(email)).status_code == 303
+    offers = await portal.http.get("/portal/offers")
+    assert offers.status_code == 403
+    assert 'data-problem="address_unconfirmed"' in offers.text
+    sent = await portal.post("/portal/confirmation", {}, form_path="/portal/account")
+    assert sent.status_code == 200
+    assert 'data-problem="confirmation_sent"' in sent.text
+    second = api.link_token(email)
+    assert second != first
+    confirmed = await api.http.post("/auth/confirm", json={"token": second})
+    assert confirmed.status_code == 200
