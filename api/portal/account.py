@@ -13,7 +13,14 @@ from pydantic import ValidationError
 
 from api.accounts import PasswordChange, change_password_of, request_source
 from api.errors import ApiError
-from api.portal.web import PORTAL, PostingReseller, ResellerVisitor, Visitor
+from api.portal.web import (
+    PORTAL,
+    PostingReseller,
+    PostingSignedIn,
+    SignedInVisitor,
+    Visitor,
+    may_claim,
+)
 from cashback.bank_details_changes import MailNotSent, withdraw_standing
 from cashback.bank_details_links import HOLDER_NAME_MAX, Entered
 from cashback.db.tables import Reseller
@@ -35,14 +42,21 @@ def _account_page(
     status_code: int = 200,
 ) -> Response:
     assert visitor.user is not None
-    with visitor.services.database.reading() as session:
-        company = session.get_one(Reseller, visitor.reseller_id).company_name
-    standing = visitor.services.standing.of(visitor.reseller_id)
+    reseller_id = visitor.user.reseller_id
+    company = ""
+    if reseller_id is not None:
+        with visitor.services.database.reading() as session:
+            company = session.get_one(Reseller, reseller_id).company_name
+    # R1, R10: bank details for later claims are for an organisation that may claim.
+    refused = may_claim(visitor)
+    standing = visitor.services.standing.of(visitor.reseller_id) if refused is None else None
     return visitor.render(
         "account.html",
         status_code,
         email=visitor.user.email,
         company=company,
+        may_claim=refused is None,
+        refused=refused,
         standing=standing,
         done=done if done in DONE else "",
         errors=errors or {},
@@ -52,13 +66,15 @@ def _account_page(
 
 
 @router.get("/account")
-def account(visitor: ResellerVisitor, done: Annotated[str, Query(max_length=16)] = "") -> Response:
+def account(visitor: SignedInVisitor, done: Annotated[str, Query(max_length=16)] = "") -> Response:
+    """The password for every signed-in user; the bank details once the organisation may
+    claim (R1)."""
     return _account_page(visitor, done=done)
 
 
 @router.post("/account/password")
 def change_password(
-    visitor: PostingReseller, current_password: Text = "", new_password: Text = ""
+    visitor: PostingSignedIn, current_password: Text = "", new_password: Text = ""
 ) -> Response:
     """The API's password change: the current password again (wrong ones throttled like
     sign-ins), a strong new one; every other session of the user ends, this one goes on."""

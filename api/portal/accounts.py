@@ -18,7 +18,7 @@ from api.accounts import (
     request_source,
 )
 from api.errors import ApiError
-from api.portal.web import PORTAL, PortalVisitor, PostingVisitor, safe_next
+from api.portal.web import PORTAL, PortalVisitor, PostingSignedIn, PostingVisitor, safe_next
 from api.security import password_problem, token_digest
 from cashback.db.tables import ApiToken
 from cashback.mail.errors import MailServerUnavailable
@@ -183,3 +183,14 @@ def request_password_reset(
         return visitor.render("problem.html", 410, problem="reset_link_invalid")
     visitor.end_session()
     return visitor.render("new_password.html", token="", error=None)
+
+
+@router.post("/confirmation")
+def send_new_confirmation_link(visitor: PostingSignedIn) -> Response:
+    """R1: a new link to confirm the signed-in user's address (nothing for one confirmed)."""
+    assert visitor.user is not None
+    try:
+        visitor.services.organisations.send_new_link(visitor.user.email)
+    except MailServerUnavailable:
+        return visitor.render("problem.html", 503, problem="mail_unavailable")
+    return visitor.render("problem.html", 200, problem="confirmation_sent")

@@ -261,21 +261,38 @@ def checked_post(
 PostingVisitor = Annotated[Visitor, Depends(checked_post)]
 
 
-def _signed_in(visitor: Visitor) -> Visitor:
+def signed_in(visitor: PortalVisitor) -> Visitor:
+    """Any signed-in user (an organisation still pending included); else the sign-in form."""
     if visitor.user is None:
         raise SignInFirst(visitor)
     return visitor
 
 
-def signed_in_reseller(visitor: PortalVisitor) -> Visitor:
-    """R1: a signed-in user of an approved organisation whose address is confirmed; else the
-    sign-in form, or a page saying what is missing (403)."""
-    _signed_in(visitor)
+def posting_signed_in(visitor: PostingVisitor) -> Visitor:
+    return signed_in(visitor)
+
+
+SignedInVisitor = Annotated[Visitor, Depends(signed_in)]
+PostingSignedIn = Annotated[Visitor, Depends(posting_signed_in)]
+
+
+def may_claim(visitor: Visitor) -> str | None:
+    """None when the visitor's organisation may claim (R1); else why not (a problem's name)."""
     assert visitor.user is not None
     try:
         approved_reseller(visitor.user)
     except ApiError as refused:
-        raise PortalProblem(403, refused.error, visitor) from None
+        return refused.error
+    return None
+
+
+def signed_in_reseller(visitor: PortalVisitor) -> Visitor:
+    """R1: a signed-in user of an approved organisation whose address is confirmed; else the
+    sign-in form, or a page saying what is missing (403)."""
+    signed_in(visitor)
+    refused = may_claim(visitor)
+    if refused is not None:
+        raise PortalProblem(403, refused, visitor)
     return visitor
 
 

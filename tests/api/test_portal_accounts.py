@@ -35,7 +35,7 @@ async def test_r1_a_company_registers_in_the_portal_and_free_mail_is_refused_at_
     assert 'id="email-error"' in refused.text
     assert "Freemail-Adressen sind ausgeschlossen (R1)" in refused.text
     assert PASSWORD not in refused.text
-    assert 'aria-invalid="true" aria-describedby="email-error"' in refused.text
+    assert 'aria-describedby="email-hint email-error" aria-invalid="true"' in refused.text
 
     english = await portal.post("/portal/register?lang=en", fields)
     assert "register with your company&#39;s e-mail address (R1)" in english.text
@@ -188,7 +188,7 @@ async def test_r1_sign_in_is_throttled_as_in_the_api(api: Api) -> None:
 
 async def test_r1_a_pending_organisation_is_told_why_it_cannot_claim_yet(api: Api) -> None:
     """R1: a signed-in user of an organisation the program has not approved sees why, not the
-    offers."""
+    offers; the account page changes the password, but takes no bank details (R10)."""
     pending = await api.register(approve=False)
     portal = await Portal.of(api).signed_in(pending)
     offers = await portal.http.get("/portal/offers")
@@ -196,3 +196,51 @@ async def test_r1_a_pending_organisation_is_told_why_it_cannot_claim_yet(api: Ap
     assert 'data-problem="organisation_pending"' in offers.text
     assert hidden(offers.text, "csrf")  # the sign-out form still works
     assert CSRF_COOKIE in portal.http.cookies
+    account = await portal.http.get("/portal/account")
+    assert account.status_code == 200  # the password is theirs to change meanwhile
+    assert 'data-problem="organisation_pending"' in account.text
+    assert 'id="bank-title"' not in account.text  # R10: bank details once it may claim
+    changed = await portal.post(
+        "/portal/account/password",
+        {"current_password": PASSWORD, "new_password": "meadow-copper-lantern-77"},
+        form_path="/portal/account",
+    )
+    assert changed.status_code == 303
+    refused = await portal.post(
+        "/portal/account/bank-details",
+        {"holder_name": pending.company_name, "iban": "DE02120300000000202051"},
+        form_path="/portal/account",
+    )
+    assert refused.status_code == 403
+    assert api.services.standing.of(pending.reseller_id) is None
+
+
+async def test_r1_an_unconfirmed_address_gets_a_new_link_from_the_portal(api: Api) -> None:
+    """R1: a user who has not confirmed the address is told so, and asks for a new link on the
+    page: the mail goes out, and the new link confirms the address."""
+    portal = Portal.of(api)
+    email = "claims@adatum.example"
+    registered = await portal.post(
+        "/portal/register",
+        {
+            "company_name": "Adatum Software GmbH",
+            "country": "DE",
+            "language": "en",
+            "email": email,
+            "password": PASSWORD,
+            "vat_id": new_vat_id(),
+        },
+    )
+    assert registered.status_code == 200
+    first = api.link_token(email)
+    assert (await portal.sign_in(email)).status_code == 303
+    offers = await portal.http.get("/portal/offers")
+    assert offers.status_code == 403
+    assert 'data-problem="address_unconfirmed"' in offers.text
+    sent = await portal.post("/portal/confirmation", {}, form_path="/portal/account")
+    assert sent.status_code == 200
+    assert 'data-problem="confirmation_sent"' in sent.text
+    second = api.link_token(email)
+    assert second != first
+    confirmed = await api.http.post("/auth/confirm", json={"token": second})
+    assert confirmed.status_code == 200
