@@ -4,6 +4,8 @@ history."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import timedelta
 from typing import Protocol
 
@@ -19,6 +21,8 @@ MAX_INTERVAL = timedelta(hours=6)
 GIVE_UP_AFTER = timedelta(days=3)
 RETRY_INITIAL = timedelta(seconds=10)
 ATTEMPT_TIMEOUT = timedelta(seconds=30)  # one POST: 5 s to connect, 10 s per read, the log
+HEARTBEAT_EVERY = timedelta(seconds=1)
+HEARTBEAT_TIMEOUT = timedelta(seconds=5)  # a worker that died mid-attempt: retried after this
 LOCAL_TIMEOUT = timedelta(seconds=10)
 LOCAL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
@@ -78,8 +82,17 @@ class WebhookActivities:
 
     @activity.defn(name="webhooks.deliver")
     def deliver(self, delivery_id: str) -> None:
-        """One attempt; not delivered raises, and Temporal retries with backoff."""
-        failure = self._store.attempt(delivery_id)
+        """One attempt; not delivered raises, and Temporal retries with backoff. The attempt
+        runs beside a heartbeat, so an attempt whose worker died is retried after
+        HEARTBEAT_TIMEOUT, not after the whole ATTEMPT_TIMEOUT."""
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            attempt = pool.submit(self._store.attempt, delivery_id)
+            while True:
+                try:
+                    failure = attempt.result(timeout=HEARTBEAT_EVERY.total_seconds())
+                    break
+                except FutureTimeout:
+                    activity.heartbeat()
         if failure is not None:
             raise ApplicationError(f"not delivered: {failure}", type=NOT_DELIVERED)
 

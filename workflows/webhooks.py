@@ -58,6 +58,7 @@ class WebhookDeliveryWorkflow:
                     WebhookActivities.deliver,
                     delivery_id,
                     start_to_close_timeout=webhooks.ATTEMPT_TIMEOUT,
+                    heartbeat_timeout=webhooks.HEARTBEAT_TIMEOUT,
                     schedule_to_close_timeout=request.give_up_after,
                     retry_policy=RetryPolicy(
                         initial_interval=request.retry_initial,

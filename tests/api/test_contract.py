@@ -191,3 +191,31 @@ def test_schemas_carry_examples_that_are_valid(
     assert examples
     for example in examples:
         model.model_validate(example)
+
+
+def test_the_webhooks_are_documented_with_their_body_and_signature_headers(
+    spec: dict[str, Any],
+) -> None:
+    """Issue 17: the document's `webhooks` section has each of the eight events, its body the
+    `ClaimEvent` (with an example) and the three Standard Webhooks headers required."""
+    assert set(spec["webhooks"]) == {
+        "claim.submitted",
+        "claim.under_review",
+        "claim.approved",
+        "claim.rejected",
+        "claim.bank_details_requested",
+        "claim.paid",
+        "claim.payment_failed",
+        "claim.cancelled",
+    }
+    for name, operations in spec["webhooks"].items():
+        operation = operations["post"]
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": "#/components/schemas/ClaimEvent"}, name
+        headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+        assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+        assert all(p["required"] for p in operation["parameters"])
+        assert set(operation["responses"]) == {"200"}
+    assert spec["components"]["schemas"]["ClaimEvent"]["examples"]
+    data = spec["components"]["schemas"]["ClaimEventData"]["properties"]
+    assert not any("iban" in field or "bank_details" in field for field in data)

@@ -19,7 +19,7 @@ from tests.webhooks.receiver import Receiver
 
 WEBHOOK_SETTINGS: dict[str, Any] = {
     "webhook_allow_loopback": True,
-    "webhook_retry_initial_seconds": 0.5,
+    "webhook_retry_initial_seconds": 0.25,
 }
 
 

@@ -39,6 +39,8 @@ class Receiver:
     status: int = 204
     location: str = ""
     drop: int = 0  # the first `drop` requests are read and then left unanswered (cut off)
+    hold: int = 0  # the first `hold` requests are read and answered only once `release` is set
+    release: threading.Event = field(default_factory=threading.Event)
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,6 +62,10 @@ class Receiver:
                     )
                     cut_off = receiver.drop > 0
                     receiver.drop -= 1 if cut_off else 0
+                    held = receiver.hold > 0
+                    receiver.hold -= 1 if held else 0
+                if held:
+                    receiver.release.wait(timeout=60)
                 if cut_off:  # as if the answer were lost: the sender cannot know it arrived
                     self.close_connection = True
                     return

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cashback.db.tables import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from cashback.domain.status import ClaimStatus
@@ -146,7 +146,16 @@ async def test_a_receiver_down_for_a_while_gets_every_event_in_order_once_back(
     receiver.down()
     claim_id = await claim_under_review(api, reseller)
     await approve(api, claim_id)
-    await asyncio.sleep(2.0)  # retries fail meanwhile (0.5 s, 1 s, ...)
+    for _ in range(200):  # attempts are refused meanwhile, and retried (0.5 s, 1 s, ...)
+        with api.services.database.reading() as session:
+            refused = session.scalar(
+                select(func.max(WebhookDelivery.attempts)).where(
+                    WebhookDelivery.claim_id == claim_id
+                )
+            )
+        if refused is not None and refused >= 2:
+            break
+        await asyncio.sleep(0.05)
     assert receiver.snapshot() == []
     receiver.up()
     received = await arrived(receiver, lambda got: len(got) >= 4)
