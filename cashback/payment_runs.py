@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cashback.bank.pain001 import DebtorAccount, Transfer, build
-from cashback.bank.run_files import LocalRunFiles, RunFileError, write_once
+from cashback.bank.run_files import RunFileError, RunFiles, write_once
 from cashback.db import BankAccounts, Database, mask_iban
 from cashback.db.payment_runs import PaymentRunRepository
 from cashback.db.tables import (
@@ -158,7 +158,7 @@ class PaymentRuns:
         self,
         database: Database,
         accounts: BankAccounts,
-        files: LocalRunFiles,
+        files: RunFiles,
         outbox: Path,
         debtor: DebtorAccount,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
