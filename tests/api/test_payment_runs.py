@@ -30,7 +30,8 @@ def settings_overrides() -> dict[str, Any]:
 async def test_r14_d5_a_run_is_prepared_released_by_a_second_operator_and_sent(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """R14, D5: a run whose stored file was altered is refused at release (409) and discarded,
+    """R14, D5: an answer typed in for an order not sent yet is refused (409); a run whose
+    stored file was altered is refused at release (409) and discarded,
     its order queued again. The queued order goes into a new run whose file validates against
     the official schema, with the claim's EndToEndId, its amount, the control sum and a
     TARGET2 business day; the preparer's release is refused (403, four eyes) and nothing
@@ -43,6 +44,14 @@ async def test_r14_d5_a_run_is_prepared_released_by_a_second_operator_and_sent(
     payment = queued_payment(api, claim_id)
     assert payment is not None
     outbox = api.services.payment_runs.outbox
+
+    # R14: no answer can be typed in for an order that has not gone to the bank.
+    typed = await api.http.post(
+        f"/operator/claims/{claim_id}/payment-result",
+        json={"return_code": "ACSC"},
+        headers=api.operator,
+    )
+    assert (typed.status_code, typed.json()["error"]) == (409, "payment_not_sent")
 
     # A run whose stored file was altered after it was built is never released; discarded,
     # its order goes back to the queue.
