@@ -16,7 +16,13 @@ from pydantic import BaseModel
 from api.deps import OperatorUser, ServicesDep
 from api.errors import ApiError, error_responses
 from api.limits import MULTIPART_ALLOWANCE, BodyCap
-from cashback.bank_answers import ImportReport, InboxFile, complete_payments, import_inbox
+from cashback.bank_answers import (
+    ImportedFile,
+    ImportReport,
+    InboxFile,
+    complete_payments,
+    import_inbox,
+)
 from cashback.db.tables import PaymentRunStatus
 from cashback.payment_runs import Reconciliation, Refusal, RunRefused, RunSummary
 
@@ -189,6 +195,17 @@ async def import_bank_file(
         raise refused(refusal) from None
     await complete_payments(services.temporal, imported.completions)
     return imported.report
+
+
+@router.get(
+    "/operator/bank-files",
+    response_model=list[ImportedFile],
+    responses=error_responses(401, 403),
+)
+def list_bank_files(user: OperatorUser, services: ServicesDep) -> list[ImportedFile]:
+    """The bank files imported, newest first: who imported each, when, and what each entry
+    did."""
+    return services.bank_answers.imported_files()
 
 
 @router.post(

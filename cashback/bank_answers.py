@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -85,11 +86,40 @@ class Imported:
     completions: tuple[Completion, ...] = ()
 
 
+class ImportedFile(BaseModel):
+    """A bank file on record: who imported it when, and what it did."""
+
+    kind: str
+    message_id: str
+    sha256: str
+    imported_by: str
+    imported_at: datetime
+    entries: list[EntryReport] = []
+
+
 class BankAnswerImports:
     def __init__(self, database: Database, max_bytes: int, currency: str = "EUR") -> None:
         self._database = database
         self.max_bytes = max_bytes
         self._currency = currency
+
+    def imported_files(self, limit: int = 100) -> list[ImportedFile]:
+        """The bank files imported, newest first."""
+        with self._database.reading() as session:
+            rows = session.scalars(
+                select(BankFile).order_by(BankFile.imported_at.desc()).limit(limit)
+            )
+            return [
+                ImportedFile(
+                    kind=row.kind,
+                    message_id=row.message_id,
+                    sha256=row.sha256,
+                    imported_by=row.imported_by,
+                    imported_at=row.imported_at,
+                    entries=ImportReport.model_validate(row.report).entries,
+                )
+                for row in rows
+            ]
 
     def import_file(self, content: bytes, operator: str) -> Imported:
         """Apply the file once. Raises `RunRefused` (too_large, invalid) with nothing applied."""

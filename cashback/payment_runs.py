@@ -28,8 +28,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cashback.bank.pain001 import DebtorAccount, Transfer, build
-from cashback.bank.run_files import LocalRunFiles, RunFileError, write_once
+from cashback.bank.pain001 import (
+    SCHEMA_VERSION,
+    DebtorAccount,
+    InvalidPaymentFile,
+    Transfer,
+    build,
+)
+from cashback.bank.run_files import RunFileError, RunFiles, write_once
 from cashback.db import BankAccounts, Database, mask_iban
 from cashback.db.payment_runs import PaymentRunRepository
 from cashback.db.tables import (
@@ -158,7 +164,7 @@ class PaymentRuns:
         self,
         database: Database,
         accounts: BankAccounts,
-        files: LocalRunFiles,
+        files: RunFiles,
         outbox: Path,
         debtor: DebtorAccount,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
@@ -222,7 +228,15 @@ class PaymentRuns:
                         )
                     )
                 execute_on = execution_date(self._today())
-                built = build(self._debtor, execute_on, SEPA_CURRENCY, transfers)
+                try:
+                    built = build(self._debtor, execute_on, SEPA_CURRENCY, transfers)
+                except InvalidPaymentFile as error:
+                    raise RunRefused(
+                        Refusal.CONFLICT,
+                        "payment_file_invalid",
+                        f"the run's file does not validate against {SCHEMA_VERSION} ({error}); "
+                        "no run was prepared",
+                    ) from None
                 file_key = f"{run_id}/pain.001.xml"
                 claims_key = f"{run_id}/claims.csv"
                 file_sha256 = self._files.put(file_key, built.content)

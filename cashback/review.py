@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from anyio import to_thread
+from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
@@ -16,7 +17,7 @@ from activities.payments import PaymentOutcome, PaymentResult
 from cashback.bank.simulated import BANK_DETAIL_ERRORS
 from cashback.claims import ClaimState, Decision, DecisionKind
 from cashback.db import Database, PaymentRepository
-from cashback.db.tables import Claim, PaymentStatus
+from cashback.db.tables import Claim, Payment, PaymentRun, PaymentRunStatus, PaymentStatus
 from cashback.decisions import DecisionKey
 from cashback.domain.status import ClaimStatus
 
@@ -116,11 +117,21 @@ async def enter_payment_result(
     def pending() -> tuple[str, bytes] | None:
         with database.reading() as session:
             waiting = [
-                (p.idempotency_key, p.task_token)
+                p
                 for p in PaymentRepository(session).of_claim(claim_id)
                 if p.status is PaymentStatus.PENDING and p.task_token is not None
             ]
-            return waiting[-1] if waiting else None
+            if not waiting:
+                return None
+            payment = waiting[-1]
+            if not _sent(session, payment):
+                raise ActionRefused(
+                    "payment_not_sent",
+                    "the payment waits for a payment run and has not gone to the bank; "
+                    "prepare and release a run (no answer can be entered before)",
+                )
+            assert payment.task_token is not None
+            return payment.idempotency_key, payment.task_token
 
     found = await to_thread.run_sync(pending)
     if found is None:
@@ -144,3 +155,15 @@ async def enter_payment_result(
 
     await to_thread.run_sync(record)
     return PaymentAnswered(idempotency_key=key, outcome=result.outcome)
+
+
+def _sent(session: Session, payment: Payment) -> bool:
+    """Whether the bank can have answered: a payment of a payment run only once its run was
+    released (or the bank's answer was escalated to the operators); every other gateway's
+    order went out when it was made."""
+    if payment.queued_at is None or payment.escalation_code is not None:
+        return True
+    if payment.run_id is None:
+        return False
+    run = session.get(PaymentRun, payment.run_id)
+    return run is not None and run.status is PaymentRunStatus.RELEASED

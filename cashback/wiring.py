@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from email.utils import parseaddr
 
+import boto3
+from botocore.config import Config
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 
@@ -23,7 +25,7 @@ from cashback.bank.file_exchange import FileExchangeGateway
 from cashback.bank.pain001 import DebtorAccount
 from cashback.bank.payment_queue import PaymentRunQueue
 from cashback.bank.recorded import RecordedGateway
-from cashback.bank.run_files import LocalRunFiles
+from cashback.bank.run_files import LocalRunFiles, RunFiles, S3RunFiles
 from cashback.bank.simulated import Payee, SimulatedBank
 from cashback.bank.simulated_channel import SimulatedBankChannel
 from cashback.bank_answers import BankAnswerImports
@@ -204,13 +206,33 @@ def payment_gateway(
     )
 
 
+def run_files(settings: Settings) -> RunFiles:
+    """Where payment runs keep their files: the invoices' S3 bucket (under `payment-runs/`)
+    when invoices go to S3, else `<data dir>/payment-runs/`."""
+    if settings.invoice_backend is InvoiceBackend.S3:
+        secret = settings.s3_secret_access_key
+        session = boto3.session.Session(
+            aws_access_key_id=settings.s3_access_key_id,
+            aws_secret_access_key=secret.get_secret_value() if secret else None,
+            region_name=settings.s3_region,
+        )
+        config = Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path" if settings.s3_endpoint_url else "auto"},
+            retries={"mode": "standard", "max_attempts": 3},
+        )
+        client = session.client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
+        return S3RunFiles(client, settings.s3_bucket)
+    return LocalRunFiles(settings.data_dir / "payment-runs")
+
+
 def payment_runs(settings: Settings, database: Database, accounts: BankAccounts) -> PaymentRuns:
-    """The operators' payment runs (R14): files under `payment-runs/`, the bank channel's
-    outbox `bank-outbox/`, the program's debtor account from the settings."""
+    """The operators' payment runs (R14): files where `run_files` keeps them, the bank
+    channel's outbox `bank-outbox/`, the program's debtor account from the settings."""
     return PaymentRuns(
         database,
         accounts,
-        LocalRunFiles(settings.data_dir / "payment-runs"),
+        run_files(settings),
         settings.data_dir / "bank-outbox",
         DebtorAccount(settings.debtor_name, settings.debtor_iban, settings.debtor_bic),
     )

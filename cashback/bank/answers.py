@@ -10,6 +10,7 @@ any of it raises `InvalidBankFile` with a stable code and a sentence for a perso
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -101,6 +102,21 @@ def parse(content: bytes, max_bytes: int, currency: str = "EUR") -> BankAnswerFi
     )
 
 
+_CODE = re.compile(r"^[A-Z0-9]{4}$")  # ISO 20022 status and reason codes (Max4Text)
+
+
+def _code(value: str | None, what: str) -> str | None:
+    if value is not None and not _CODE.match(value):
+        raise InvalidBankFile("invalid_code", f"{value[:40]!r} is not an ISO 20022 {what}")
+    return value
+
+
+def _end_to_end(value: str) -> str:
+    if len(value) > 35:
+        raise InvalidBankFile("invalid_end_to_end_id", f"{value[:40]!r}… is over 35 characters")
+    return value
+
+
 class _Reader:
     def __init__(self, namespace: str, currency: str) -> None:
         self._ns = {"d": namespace}
@@ -136,7 +152,7 @@ class _Reader:
     def _count(self, text: str | None) -> int | None:
         if text is None:
             return None
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()) or len(text) > 15:
             raise InvalidBankFile("invalid_count", f"{text!r} is not a number of transactions")
         return int(text)
 
@@ -152,9 +168,11 @@ class _Reader:
         for tx in report.iterfind("d:OrgnlPmtInfAndSts/d:TxInfAndSts", self._ns):
             entries.append(
                 AnswerEntry(
-                    end_to_end_id=self._required(tx, "d:OrgnlEndToEndId", "OrgnlEndToEndId"),
-                    status=self._required(tx, "d:TxSts", "TxSts"),
-                    reason=self._text(tx, "d:StsRsnInf/d:Rsn/d:Cd"),
+                    end_to_end_id=_end_to_end(
+                        self._required(tx, "d:OrgnlEndToEndId", "OrgnlEndToEndId")
+                    ),
+                    status=_code(self._required(tx, "d:TxSts", "TxSts"), "status") or "",
+                    reason=_code(self._text(tx, "d:StsRsnInf/d:Rsn/d:Cd"), "reason code"),
                     amount_minor_units=self._amount(tx, "d:OrgnlTxRef/d:Amt/d:InstdAmt"),
                     bank_reference=self._text(tx, "d:AcctSvcrRef"),
                 )
@@ -165,8 +183,8 @@ class _Reader:
             original_message_id=self._required(group, "d:OrgnlMsgId", "OrgnlMsgId"),
             original_count=self._count(self._text(group, "d:OrgnlNbOfTxs")),
             original_control_sum=self._minor(control_sum) if control_sum is not None else None,
-            group_status=self._text(group, "d:GrpSts"),
-            group_reason=self._text(group, "d:StsRsnInf/d:Rsn/d:Cd"),
+            group_status=_code(self._text(group, "d:GrpSts"), "status"),
+            group_reason=_code(self._text(group, "d:StsRsnInf/d:Rsn/d:Cd"), "reason code"),
             entries=tuple(entries),
         )
 
@@ -185,17 +203,20 @@ class _Reader:
                     raise InvalidBankFile("missing_element", "an entry has no Amt")
                 total += entry_amount
                 status = self._text(entry, "d:Sts/d:Cd") or self._text(entry, "d:Sts") or ""
+                _code(status, "entry status")
                 reference = self._text(entry, "d:AcctSvcrRef")
                 details = entry.findall("d:NtryDtls/d:TxDtls", self._ns)
                 if not details:
                     raise InvalidBankFile("missing_element", "an entry has no TxDtls")
                 for tx in details:
-                    reason = self._text(tx, "d:RtrInf/d:Rsn/d:Cd")
+                    reason = _code(self._text(tx, "d:RtrInf/d:Rsn/d:Cd"), "return reason")
                     returned = tx.find("d:RtrInf", self._ns) is not None
                     amount = self._amount(tx, "d:Amt")
                     entries.append(
                         AnswerEntry(
-                            end_to_end_id=self._required(tx, "d:Refs/d:EndToEndId", "EndToEndId"),
+                            end_to_end_id=_end_to_end(
+                                self._required(tx, "d:Refs/d:EndToEndId", "EndToEndId")
+                            ),
                             status=RETURNED if returned else status,
                             reason=reason,
                             amount_minor_units=amount if amount is not None else entry_amount,

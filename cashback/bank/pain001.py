@@ -7,6 +7,7 @@ idempotency key (`cashback.domain.sepa.end_to_end_id`), so the bank's answers fi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -66,8 +67,9 @@ def validate(content: bytes) -> None:
         raise InvalidPaymentFile(f"not well-formed XML: {error}") from None
     errors = list(_schema().iter_errors(document))
     if errors:
-        first = errors[0]
-        raise InvalidPaymentFile(f"{len(errors)} schema error(s); first: {first.reason}")
+        # The element's path only: a reason can quote the value, and values are bank details.
+        where = re.sub(r"\{[^}]*\}", "", errors[0].path or "") or "the document"
+        raise InvalidPaymentFile(f"{len(errors)} schema error(s); the first at {where}")
 
 
 def build(

@@ -9,6 +9,12 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}/[A-Za-z0-9_.-]{1,64}$")
 
@@ -46,6 +52,25 @@ def write_once(path: Path, data: bytes) -> None:
         temporary.unlink(missing_ok=True)
 
 
+class RunFiles(Protocol):
+    """Where runs keep their files: each key written once, read back checked."""
+
+    def put(self, key: str, data: bytes) -> str:
+        """Store `data` under `key` once (the same bytes again are no error, other bytes are
+        refused with RunFileError); returns its SHA-256."""
+        ...
+
+    def get(self, key: str, sha256: str) -> bytes:
+        """The bytes under `key`; RunFileError when missing or not the ones recorded."""
+        ...
+
+
+def _checked_key(key: str) -> str:
+    if not _KEY.match(key):
+        raise RunFileError(f"{key!r} is not a run file's key")
+    return key
+
+
 class LocalRunFiles:
     """The runs' files in a folder of the local disk, each written once."""
 
@@ -53,9 +78,7 @@ class LocalRunFiles:
         self._root = root
 
     def _path(self, key: str) -> Path:
-        if not _KEY.match(key):
-            raise RunFileError(f"{key!r} is not a run file's key")
-        return self._root / key
+        return self._root / _checked_key(key)
 
     def put(self, key: str, data: bytes) -> str:
         """Store `data` under `key` once; returns its SHA-256."""
@@ -71,3 +94,67 @@ class LocalRunFiles:
         if sha256_hex(data) != sha256:
             raise RunFileError(f"the run file {key} no longer matches its recorded SHA-256")
         return data
+
+
+class S3RunFiles:
+    """The runs' files in an S3 bucket (the invoices' bucket, under `prefix`), encrypted at rest
+    (SSE-S3), each with its SHA-256 as metadata; written once and read back checked."""
+
+    def __init__(self, client: S3Client, bucket: str, prefix: str = "payment-runs/") -> None:
+        self._client = client
+        self._bucket = bucket
+        self._prefix = prefix
+
+    def put(self, key: str, data: bytes) -> str:
+        name = self._prefix + _checked_key(key)
+        digest = sha256_hex(data)
+        try:
+            head = self._client.head_object(Bucket=self._bucket, Key=name)
+        except ClientError as error:
+            if _status(error) != 404:
+                raise self._failed(error, f"look up {name}") from None
+        except BotoCoreError as error:
+            raise self._failed(error, f"look up {name}") from None
+        else:
+            if head.get("Metadata", {}).get("sha256") != digest:
+                raise RunFileError(f"{name} exists with other content; it is never replaced")
+            return digest
+        try:
+            self._client.put_object(
+                Bucket=self._bucket,
+                Key=name,
+                Body=data,
+                ServerSideEncryption="AES256",
+                Metadata={"sha256": digest},
+                ContentType="text/csv" if key.endswith(".csv") else "application/xml",
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise self._failed(error, f"store {name}") from None
+        return digest
+
+    def get(self, key: str, sha256: str) -> bytes:
+        name = self._prefix + _checked_key(key)
+        try:
+            data = self._client.get_object(Bucket=self._bucket, Key=name)["Body"].read()
+        except ClientError as error:
+            if _status(error) == 404:
+                raise RunFileError(f"the run file {name} is missing") from None
+            raise self._failed(error, f"read {name}") from None
+        except BotoCoreError as error:
+            raise self._failed(error, f"read {name}") from None
+        if sha256_hex(data) != sha256:
+            raise RunFileError(f"the run file {name} no longer matches its recorded SHA-256")
+        return data
+
+    def _failed(self, error: Exception, action: str) -> RunFileError:
+        reason = (
+            error.response.get("Error", {}).get("Code", "")
+            if isinstance(error, ClientError)
+            else type(error).__name__
+        )
+        return RunFileError(f"could not {action} in bucket {self._bucket!r}: {reason}")
+
+
+def _status(error: ClientError) -> int:
+    status: int = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return status

@@ -132,6 +132,10 @@ async def test_r14_r16_d5_a_status_report_pays_one_claim_and_rejects_the_other(
         == (run["control_sum_minor_units"])
     )
     assert (await upload(api, came_back)).json()["duplicate"] is True
+    files = (await api.http.get("/operator/bank-files", headers=api.operator)).json()
+    assert [f["message_id"] for f in files] == ["C54-RETURN", "P2-AGAIN", "P2"]
+    assert files[-1]["imported_by"].startswith("op-")
+    assert [e["result"] for e in files[-1]["entries"]] == ["paid", "rejected"]
 
 
 async def test_r14_r16_transient_ambiguous_and_a_camt054_return(api: Api) -> None:

@@ -30,21 +30,48 @@ def settings_overrides() -> dict[str, Any]:
 async def test_r14_d5_a_run_is_prepared_released_by_a_second_operator_and_sent(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """R14, D5: the queued order goes into a run whose file validates against the official
-    schema, with the claim's EndToEndId, its amount, the control sum and a TARGET2 business
-    day; the preparer's release is refused (403, four eyes) and nothing reaches the outbox; a
-    second operator releases it, and the outbox holds the very file prepared (owner-only; the
-    IBAN is in no log line). The claim keeps waiting for the bank's answer; nothing is due
-    for another run; a released run is neither released again nor discarded (409)."""
+    """R14, D5: an answer typed in for an order not sent yet is refused (409); a run whose
+    stored file was altered is refused at release (409) and discarded,
+    its order queued again. The queued order goes into a new run whose file validates against
+    the official schema, with the claim's EndToEndId, its amount, the control sum and a
+    TARGET2 business day; the preparer's release is refused (403, four eyes) and nothing
+    reaches the outbox; a second operator releases it, and the outbox holds the very file
+    prepared (owner-only; the IBAN is in no log line). The claim keeps waiting for the bank's
+    answer; nothing is due for another run; a released run is neither released again nor
+    discarded (409)."""
     caplog.set_level(logging.DEBUG)
     reseller, claim_id = await claim_in_the_queue(api)
     payment = queued_payment(api, claim_id)
     assert payment is not None
     outbox = api.services.payment_runs.outbox
 
+    # R14: no answer can be typed in for an order that has not gone to the bank.
+    typed = await api.http.post(
+        f"/operator/claims/{claim_id}/payment-result",
+        json={"return_code": "ACSC"},
+        headers=api.operator,
+    )
+    assert (typed.status_code, typed.json()["error"]) == (409, "payment_not_sent")
+
+    # A run whose stored file was altered after it was built is never released; discarded,
+    # its order goes back to the queue.
+    altered = (await api.http.post("/operator/payment-runs", headers=api.operator)).json()
+    stored = api.services.settings.data_dir / "payment-runs" / altered["run_id"] / "pain.001.xml"
+    stored.write_bytes(stored.read_bytes().replace(b"250.00", b"2500.00"))
+    refused = await api.http.post(
+        f"/operator/payment-runs/{altered['run_id']}/release", headers=another_operator(api)
+    )
+    assert (refused.status_code, refused.json()["error"]) == (409, "run_file_changed")
+    assert not outbox.exists() or list(outbox.iterdir()) == []
+    discarded = await api.http.post(
+        f"/operator/payment-runs/{altered['run_id']}/discard", headers=api.operator
+    )
+    assert discarded.json()["status"] == "discarded"
+
     prepared = await api.http.post("/operator/payment-runs", headers=api.operator)
     assert prepared.status_code == 201, prepared.text
     run = prepared.json()
+    assert run["run_id"] != altered["run_id"]
     assert run["status"] == "prepared"
     assert (run["number_of_transactions"], run["control_sum_minor_units"]) == (1, 25_000)
     assert run["debtor_iban_masked"] == "DE89 **** **** **** **30 00"
@@ -107,7 +134,10 @@ async def test_r14_d5_a_run_is_prepared_released_by_a_second_operator_and_sent(
     assert nothing.status_code == 409
     assert nothing.json()["error"] == "nothing_due"
     listed = (await api.http.get("/operator/payment-runs", headers=api.operator)).json()
-    assert [r["run_id"] for r in listed] == [run["run_id"]]
+    assert [(r["run_id"], r["status"]) for r in listed] == [
+        (run["run_id"], "released"),
+        (altered["run_id"], "discarded"),
+    ]
     await wait_for_status(api, reseller, claim_id, ClaimStatus.SCHEDULED_FOR_PAYMENT)
     assert "202051" not in caplog.text  # R13: the creditor's IBAN is in the file, never logged
     assert (

@@ -89,6 +89,12 @@ def test_r14_a_file_the_schema_refuses_is_named() -> None:
     too_long = built.content.replace(b"c-0000000000000001/payout/1", b"x" * 36)
     with pytest.raises(InvalidPaymentFile, match="schema error"):
         validate(too_long)
+    with pytest.raises(InvalidPaymentFile, match="schema error") as wrong_iban:
+        validate(built.content.replace(b"DE02120300000000202051", b"de02-not-an-iban"))
+    assert str(wrong_iban.value).endswith(
+        "at /Document/CstmrCdtTrfInitn/PmtInf/CdtTrfTxInf/CdtrAcct/Id/IBAN"
+    )
+    assert "de02" not in str(wrong_iban.value)  # the path, never the value: R13
     with pytest.raises(InvalidPaymentFile, match="schema error"):
         validate(built.content.replace(b"pain.001.001.09", b"pain.001.001.03"))
     with pytest.raises(InvalidPaymentFile, match="well-formed"):

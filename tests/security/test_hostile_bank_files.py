@@ -78,6 +78,12 @@ async def test_r14_d5_hostile_and_wrong_bank_files_are_refused_and_change_nothin
             "unknown_end_to_end_id",
         ),
         ("duplicated entry", report(good, good), 422, "duplicate_entry"),
+        (
+            "a reason that is no code",
+            report(TransferAnswer(e2e, 25_000, "RJCT", "AC04" * 100)),
+            422,
+            "invalid_code",
+        ),
         ("wrong amount", report(TransferAnswer(e2e, 2_500, "ACSC")), 422, "wrong_amount"),
         (
             "unknown run",
