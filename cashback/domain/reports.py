@@ -360,10 +360,10 @@ def stage_durations(claims: Iterable[ClaimFacts]) -> list[StageRow]:
     claims that completed it; rounded to a hundredth of a day."""
     spans: dict[Stage, list[float]] = defaultdict(list)
     for claim in claims:
-        approved_at = claim.decided_at if claim.approved else None
         for stage, days in (
             (Stage.REVIEW, _days(claim.received_at, claim.decided_at)),
-            (Stage.BANK_DETAILS, _days(approved_at, claim.scheduled_at)),
+            # Only an approved claim is ever scheduled for payment.
+            (Stage.BANK_DETAILS, _days(claim.decided_at, claim.scheduled_at)),
             (Stage.PAYOUT, _days(claim.scheduled_at, claim.paid_at)),
             (Stage.TOTAL, _days(claim.received_at, claim.paid_at)),
         ):
@@ -399,7 +399,7 @@ def waiting(claims: Iterable[ClaimFacts], as_of: date) -> list[WaitingRow]:
             continue
         since = (claim.status_since or claim.received_at).astimezone(UTC).date()
         days = max((as_of - since).days, 0)
-        row = rows.setdefault(claim.status, WaitingRow(claim.status))
+        row = rows[claim.status]
         row.buckets[age_bucket(days)] += 1
         if row.oldest_days is None or days > row.oldest_days:
             row.oldest_claim_id, row.oldest_days = claim.claim_id, days

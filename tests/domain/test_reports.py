@@ -3,6 +3,8 @@ the percentile and the age buckets."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -318,3 +320,72 @@ def test_received_on_is_the_utc_day() -> None:
     assert _claim(received_at=datetime(2026, 3, 27, 8, 0, tzinfo=tokyo)).received_on == date(
         2026, 3, 26
     )
+
+
+@pytest.fixture
+def tokyo_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's local time zone is Tokyo's: the reports' days must still be UTC days."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("tokyo_clock")
+def test_r9_days_are_utc_days_whatever_the_machines_time_zone() -> None:
+    """R9: a decision at 20:00 UTC on the day after the deadline is late by one day (in Tokyo
+    it is already the day after); waiting counts UTC days too."""
+    late = _decided(datetime(2026, 4, 18, 20, tzinfo=UTC))
+    (breach,) = sla_report([late], date(2026, 5, 1)).breaches
+    assert (breach.done_on, breach.days_late) == (date(2026, 4, 18), 1)
+    row = waiting([_claim(status_since=datetime(2026, 4, 1, 20, tzinfo=UTC))], date(2026, 4, 8))
+    assert row[1].oldest_days == 7
+
+
+def test_r14_a_late_payout_is_a_closed_breach_with_its_day() -> None:
+    paid_late = _approved(status=ClaimStatus.PAID, paid_on=date(2026, 5, 20))
+    (breach,) = sla_report([paid_late], date(2026, 6, 1)).breaches
+    assert (breach.kind, breach.done_on, breach.days_late) == (
+        BreachKind.PAYMENT,
+        date(2026, 5, 20),
+        4,
+    )
+
+
+def test_r9_r14_shares_are_none_when_nothing_was_due() -> None:
+    row = sla_report([_claim()], DEADLINE).rows[0]
+    assert (row.decided_in_time_share, row.paid_in_time_share) == (None, None)
+    kept = [_decided(_at(4, 1), claim_id=f"k{i}") for i in range(4)]
+    late = _decided(_at(4, 20), claim_id="l")
+    assert sla_report([*kept, late], DEADLINE).rows[0].decided_in_time_share == 0.8
+
+
+def test_r10_r12_funnel_amounts_of_forfeited_and_cancelled_claims() -> None:
+    forfeited = _approved(
+        status=ClaimStatus.CANCELLED, amount_minor_units=300, outcome_reasons=("funds forfeited",)
+    )
+    cancelled = _approved(status=ClaimStatus.CANCELLED, amount_minor_units=200, currency="CHF")
+    rows = {row.stage: row for row in funnel([forfeited, cancelled, _claim(), _claim()])}
+    assert rows[FunnelStage.FORFEITED].amounts == {"EUR": 300}
+    assert rows[FunnelStage.CANCELLED].amounts == {"CHF": 200}
+    assert rows[FunnelStage.SUBMITTED].unpriced == 2
+
+
+def test_stage_days_of_long_stages_and_thirds() -> None:
+    """Days are 86,400 seconds; a third of a day is 0.33."""
+    long = _claim(received_at=_at(3, 2), decided_at=_at(3, 2) + timedelta(days=1000))
+    assert stage_durations([long])[0].median_days == 1000.0
+    third = _claim(received_at=_at(3, 2), decided_at=_at(3, 2, 17))
+    assert stage_durations([third])[0].p90_days == 0.33
+
+
+def test_waiting_skips_final_claims_and_counts_a_future_status_as_zero_days() -> None:
+    paid = _claim(claim_id="p", status=ClaimStatus.PAID)
+    newer = _claim(claim_id="n", status_since=_at(4, 20))
+    rows = {row.status: row for row in waiting([paid, newer], date(2026, 4, 15))}
+    assert (rows[ClaimStatus.UNDER_REVIEW].total, rows[ClaimStatus.UNDER_REVIEW].oldest_days) == (
+        1,
+        0,
+    )
+    assert ClaimStatus.PAID not in rows
