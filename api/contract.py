@@ -72,6 +72,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
         "GET",
         "/operator/payment-runs/{run_id}/reconciliation.csv",
     ): "payment_runs.reconciliation_csv",
+    ("GET", "/operator/bank-files"): "payment_runs.bank_files.list",
     ("POST", "/operator/bank-files"): "payment_runs.bank_files.import",
     ("POST", "/operator/bank-files/inbox"): "payment_runs.bank_files.import_inbox",
     ("GET", "/operator/payments/escalated"): "payment_runs.payments.escalated",
