@@ -17,8 +17,8 @@ from api.deps import OperatorUser, ServicesDep
 from api.errors import ApiError, error_responses
 from api.limits import MULTIPART_ALLOWANCE, BodyCap
 from cashback.bank_answers import (
+    BankFileImportReport,
     ImportedFile,
-    ImportReport,
     InboxFile,
     complete_payments,
     import_inbox,
@@ -172,7 +172,7 @@ BANK_FILE_CAP = BodyCap(
 
 @router.post(
     "/operator/bank-files",
-    response_model=ImportReport,
+    response_model=BankFileImportReport,
     responses=error_responses(400, 401, 403, 413, 422),
 )
 async def import_bank_file(
@@ -181,7 +181,7 @@ async def import_bank_file(
     file: Annotated[
         UploadFile, File(description="a pain.002 status report or a camt.054 notification")
     ],
-) -> ImportReport:
+) -> BankFileImportReport:
     """R14, R16, D5: import the bank's answer to released runs. Each entry is matched by its
     EndToEndId and applied once: paid; rejected or returned for the bank details (R16); sent
     again for a transient reason; escalated to the operators for an ambiguous one. The same

@@ -61,7 +61,7 @@ class EntryReport(BaseModel):
     reason_code: str | None = None
 
 
-class ImportReport(BaseModel):
+class BankFileImportReport(BaseModel):
     """What an import did: every entry of the file, and whether the file was known already."""
 
     kind: str
@@ -82,7 +82,7 @@ class Completion:
 
 @dataclass(frozen=True)
 class Imported:
-    report: ImportReport
+    report: BankFileImportReport
     completions: tuple[Completion, ...] = ()
 
 
@@ -116,7 +116,7 @@ class BankAnswerImports:
                     sha256=row.sha256,
                     imported_by=row.imported_by,
                     imported_at=row.imported_at,
-                    entries=ImportReport.model_validate(row.report).entries,
+                    entries=BankFileImportReport.model_validate(row.report).entries,
                 )
                 for row in rows
             ]
@@ -148,10 +148,12 @@ class BankAnswerImports:
             stored = runs.bank_file(digest)
             assert stored is not None
             if not inserted:  # the same bytes were imported before (or at this very moment)
-                report = ImportReport.model_validate(stored.report)
+                report = BankFileImportReport.model_validate(stored.report)
                 return Imported(report.model_copy(update={"duplicate": True}))
             entries = self._entries(answer, runs)
-            report = ImportReport(kind=answer.kind, message_id=answer.message_id, sha256=digest)
+            report = BankFileImportReport(
+                kind=answer.kind, message_id=answer.message_id, sha256=digest
+            )
             completions: list[Completion] = []
             for entry, run_entry in entries:
                 payment = session.get(Payment, run_entry.payment_id, with_for_update=True)
@@ -351,7 +353,7 @@ async def complete_payments(temporal: Client, completions: tuple[Completion, ...
 
 class InboxFile(BaseModel):
     name: str
-    report: ImportReport | None = None
+    report: BankFileImportReport | None = None
     refused: str | None = None  # the code and sentence of a refused file
 
 

@@ -20,6 +20,7 @@ from temporalio.testing._timeskipping import TimeSkippingConfig
 from cashback.db import make_engine
 from cashback.db.migrate import upgrade_to_head
 from cashback.search_attributes import CLAIM_SEARCH_ATTRIBUTES
+from tests.invoices.conftest import BUCKET, S3Endpoint, moto_s3
 from tests.mail.mailbox import Mailbox, SmtpServer, free_port
 
 BIN = Path(sys.executable).parent
@@ -98,3 +99,11 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("schema") / "cashback.sqlite3"
     upgrade_to_head(f"sqlite:///{path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[S3Endpoint]:
+    """moto's S3 server with the invoices' bucket made, one for the session: moto keeps its
+    buckets per process, so a second server could not make the same bucket again."""
+    with moto_s3(BUCKET) as (url, admin):
+        yield S3Endpoint(url=url, admin=admin)

@@ -35,6 +35,7 @@ content_type_overrides:
   application/pdf: application/octet-stream
   image/png: application/octet-stream
   image/jpeg: application/octet-stream
+  application/xml: application/octet-stream
 """
 
 

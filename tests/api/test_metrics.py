@@ -64,7 +64,7 @@ async def test_r9_r14_metrics_count_claims_breaches_and_payments(api: Api) -> No
         for (name, labels), value in samples.items()
         if name == "cashback_payments"
     }
-    assert payments == {"pending": 0, "paid": 0, "rejected": 0}
+    assert payments == {"pending": 0, "paid": 0, "rejected": 0, "returned": 0}
 
 
 async def test_r13_latency_is_labelled_by_route_template_never_by_the_raw_path(api: Api) -> None:

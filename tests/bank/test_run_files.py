@@ -12,7 +12,6 @@ import pytest
 
 from cashback.bank.run_files import LocalRunFiles, RunFileError, RunFiles, S3RunFiles, sha256_hex
 from tests.invoices.conftest import BUCKET, S3Endpoint
-from tests.invoices.conftest import s3_endpoint as s3_endpoint
 
 PREFIX = "payment-runs/"
 

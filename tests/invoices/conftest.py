@@ -88,13 +88,6 @@ def moto_s3(bucket: str) -> Iterator[tuple[str, S3Client]]:
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[S3Endpoint]:
-    """moto's S3 server for the invoice tests, with the bucket made."""
-    with moto_s3(BUCKET) as (url, admin):
-        yield S3Endpoint(url=url, admin=admin)
-
-
-@pytest.fixture(scope="session")
 def s3_storage(s3_endpoint: S3Endpoint) -> S3InvoiceStorage:
     return s3_endpoint.storage()
 

@@ -10,8 +10,10 @@ entry here fails the test. A's objects are unchanged afterwards.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -76,6 +78,10 @@ async def _set_policy(api: Api, caller: Reseller, path: str, _: str) -> httpx.Re
     return await api.http.put(path, json=body, headers=caller.headers)
 
 
+async def _delete(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
+    return await api.http.delete(path, headers=caller.headers)
+
+
 async def _bank_details(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
     form = {"holder_name": caller.company_name, "iban": "DE02120300000000202051"}
     return await api.http.post(path, data=form, headers=caller.headers)
@@ -97,7 +103,7 @@ class Entry:
     """How reseller B calls the route for A's object (`{id}` filled from `kind`), and the status
     it must get."""
 
-    kind: str  # "claim", "offer" or "reseller": which of A's ids fills the path parameter
+    kind: str  # "claim", "offer", "reseller" or "endpoint": which of A's ids fills the path
     call: Call
     expected: int
 
@@ -128,7 +134,31 @@ ROUTES: dict[tuple[str, str], Entry] = {
     # The reseller portal: another's claim page reads like one that does not exist.
     ("GET", "/portal/claims/{claim_id}"): Entry("claim", _portal_get, 404),
     ("GET", "/portal/static/{name}"): Entry("claim", _portal_get, 404),
+    # Issue 17: a reseller's webhook endpoints (the redelivery's two ids both A's, or made up).
+    ("GET", "/webhooks/endpoints/{endpoint_id}"): Entry("endpoint", _get, 404),
+    ("DELETE", "/webhooks/endpoints/{endpoint_id}"): Entry("endpoint", _delete, 404),
+    ("GET", "/webhooks/endpoints/{endpoint_id}/deliveries"): Entry("endpoint", _get, 404),
+    ("POST", "/webhooks/endpoints/{endpoint_id}/enable"): Entry("endpoint", _close, 404),
+    ("POST", "/webhooks/endpoints/{endpoint_id}/secret"): Entry("endpoint", _close, 404),
+    (
+        "POST",
+        "/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver",
+    ): Entry("endpoint", _close, 404),
+    # Issue 14: payment runs are the operators' (refused before the run is looked up).
+    ("GET", "/operator/payment-runs/{run_id}"): Entry("claim", _get, 403),
+    ("GET", "/operator/payment-runs/{run_id}/file"): Entry("claim", _get, 403),
+    ("GET", "/operator/payment-runs/{run_id}/claims"): Entry("claim", _get, 403),
+    ("GET", "/operator/payment-runs/{run_id}/reconciliation"): Entry("claim", _get, 403),
+    ("GET", "/operator/payment-runs/{run_id}/reconciliation.csv"): Entry("claim", _get, 403),
+    ("POST", "/operator/payment-runs/{run_id}/release"): Entry("claim", _close, 403),
+    ("POST", "/operator/payment-runs/{run_id}/discard"): Entry("claim", _close, 403),
 }
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """A's webhook endpoint listens on loopback (development's setting; no event is sent)."""
+    return {"webhook_allow_loopback": True}
 
 
 def routes_with_ids(api: Api) -> set[tuple[str, str]]:
@@ -145,9 +175,8 @@ def routes_with_ids(api: Api) -> set[tuple[str, str]]:
 
 
 def filled(path: str, value: str) -> str:
-    start, end = path.index("{"), path.index("}")
-    assert "{" not in path[end:], f"{path}: one path parameter expected; extend ROUTES"
-    return path[:start] + value + path[end + 1 :]
+    """`path` with each of its parameters `value`."""
+    return re.sub(r"\{[^}]*\}", value, path)
 
 
 async def test_r1_every_route_with_an_id_refuses_another_resellers_object(api: Api) -> None:
@@ -165,11 +194,23 @@ async def test_r1_every_route_with_an_id_refuses_another_resellers_object(api: A
     other = await api.register("Woodgrove Software GmbH")
     claim_id = await submitted(api, owner, offer["offer_id"], new_agreement())
     await wait_for_status(api, owner, claim_id, ClaimStatus.UNDER_REVIEW)
-    ids = {"claim": claim_id, "offer": offer["offer_id"], "reseller": owner.reseller_id}
+    endpoint = await api.http.post(
+        "/webhooks/endpoints",
+        json={"url": "http://127.0.0.1:9/hooks", "event_types": ["claim.paid"]},
+        headers=owner.headers,
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    ids = {
+        "claim": claim_id,
+        "offer": offer["offer_id"],
+        "reseller": owner.reseller_id,
+        "endpoint": endpoint.json()["endpoint_id"],
+    }
     made_up = {
         "claim": "c_0000000000000000",
         "offer": "o_000000_00000000",
         "reseller": "r_0000000000000000",
+        "endpoint": "we_0000000000000000",
     }
 
     for (method, path), entry in sorted(ROUTES.items()):
