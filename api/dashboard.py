@@ -58,6 +58,11 @@ WORDS: dict[Language, dict[str, Any]] = {
         "chart_funnel": "Funnel: claims per stage",
         "chart_sla": "Promises kept per month received (R9: 14 business days, R14: 45 days)",
         "chart_waiting": "Open claims per status, by days waiting in it",
+        "chart_budget_burn": "Budget burn per offer (D7): paid and committed, share of the budget",
+        "budget_paid": "paid",
+        "budget_committed": "committed",
+        "no_budget": "no budget",
+        "no_offers": "No offers yet.",
         "decided_in_time": "decided in time",
         "paid_in_time": "paid in time",
         "no_data": "No claims yet.",
@@ -142,6 +147,12 @@ WORDS: dict[Language, dict[str, Any]] = {
         "chart_funnel": "Trichter: Anträge je Stufe",
         "chart_sla": "Eingehaltene Zusagen je Eingangsmonat (R9: 14 Werktage, R14: 45 Tage)",
         "chart_waiting": "Offene Anträge je Status, nach Tagen darin",
+        "chart_budget_burn": "Budgetverbrauch je Angebot (D7): ausgezahlt und gebunden, Anteil am "
+        "Budget",
+        "budget_paid": "ausgezahlt",
+        "budget_committed": "gebunden",
+        "no_budget": "kein Budget",
+        "no_offers": "Noch keine Angebote.",
         "decided_in_time": "rechtzeitig entschieden",
         "paid_in_time": "rechtzeitig ausgezahlt",
         "no_data": "Noch keine Anträge.",
@@ -155,6 +166,8 @@ WORDS: dict[Language, dict[str, Any]] = {
             "funnel": "Anträge und Beträge je Stufe",
             "stages": "Tage je Stufe: Median und 90. Perzentil",
             "waiting": "Offene Anträge je Status, nach Tagen darin",
+            "budget_use": "D7: Budgetverbrauch je Angebot, in kleinster Einheit (jetzt, "
+            "unabhängig vom Tag)",
         },
         "csv": "CSV",
         "kind": {"decision": "Entscheidung (R9)", "payment": "Auszahlung (R14)"},
@@ -319,6 +332,10 @@ def dashboard(
         paid_in_time=words["paid_in_time"],
         no_data=words["no_data"],
         claims=words["claims"],
+        paid=words["budget_paid"],
+        committed=words["budget_committed"],
+        no_budget=words["no_budget"],
+        no_offers=words["no_offers"],
     )
     # Markup: cashback.charts escapes every text it draws.
     charts = [

@@ -84,7 +84,7 @@ def tables(
 def all_reports(
     user: OperatorUser, services: ServicesDep, as_of: AsOf = None, offer_id: OfferId = None
 ) -> ReportsRead:
-    """Every report (R9, R14 SLA and its breaches, funnel, days per stage, waiting claims)."""
+    """Every report (R9, R14 SLA and breaches, funnel, days per stage, waiting, D7 budget use)."""
     found = tables(services, None, offer_id, as_of)
     return ReportsRead(
         as_of=found[0].as_of, offer_id=offer_id, reports=[ReportRead.of(t) for t in found]

@@ -14,6 +14,7 @@ from datetime import date
 
 from anyio import to_thread
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -137,10 +138,20 @@ async def change_budget(
     return BudgetChanged(line, tuple(told), tuple(not_reached))
 
 
+def budget_lines(session: Session, offer_id: str | None = None) -> list[BudgetLine]:
+    """D7: every offer's (or one offer's) budget use, by offer id, within the caller's session
+    (the budget-use report of cashback/reports.py reads it here too)."""
+    return [
+        BudgetLine.of(offer, use)
+        for offer, use in BudgetRepository(session).uses()
+        if offer_id is None or offer.id == offer_id
+    ]
+
+
 def budget_use(database: Database) -> list[BudgetLine]:
     """D7: every offer's budget, committed, paid, released and remaining, by offer id."""
     with database.reading() as session:
-        return [BudgetLine.of(offer, use) for offer, use in BudgetRepository(session).uses()]
+        return budget_lines(session)
 
 
 def accrual_lines(database: Database, through: date) -> list[AccrualLine]:

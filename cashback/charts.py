@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
+from cashback.domain.money import Money
 from cashback.reports import Row
 
 WIDTH = 640
@@ -30,6 +31,10 @@ class ChartWords:
     paid_in_time: str
     no_data: str
     claims: str
+    paid: str  # budget burn: paid out of the budget
+    committed: str  # budget burn: approved, not yet paid
+    no_budget: str  # an offer without a budget
+    no_offers: str  # the budget burn without any offer
 
 
 @dataclass(frozen=True)
@@ -63,8 +68,14 @@ def _rect(x: float, y: float, width: float, height: float, fill: str, tip: str) 
     )
 
 
-def _empty(words: ChartWords) -> str:
-    return _svg(40, words.no_data, [_text(WIDTH / 2, 20, words.no_data, anchor="middle")])
+def _empty(words: ChartWords, message: str | None = None) -> str:
+    said = words.no_data if message is None else message
+    return _svg(40, said, [_text(WIDTH / 2, 20, said, anchor="middle")])
+
+
+def _short(text: str, most: int = 26) -> str:
+    """A label that fits left of the bars (the whole of it is in its tooltip)."""
+    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
 
 
 def funnel_chart(tables: Mapping[str, list[Row]], words: ChartWords) -> str:
@@ -157,8 +168,54 @@ def waiting_chart(tables: Mapping[str, list[Row]], words: ChartWords) -> str:
     return _svg(legend_y + 20, words.claims, body)
 
 
+def budget_burn_chart(tables: Mapping[str, list[Row]], words: ChartWords) -> str:
+    """D7: per offer (the budget-use report's rows), what is paid and what is committed as a
+    share of its budget, stacked on the budget's whole width; an offer without a budget is
+    listed as such. Shares of each offer's own budget: currencies are never mixed."""
+    rows = tables["budget_use"]
+    if not rows:
+        return _empty(words, words.no_offers)
+    span = WIDTH - LABEL - 90
+    body = []
+    for index, row in enumerate(rows):
+        y = GAP + index * (BAR + GAP)
+        name = str(row["offer_name"] or row["offer_id"])
+        label = _text(LABEL - 8, y + BAR / 2, _short(name), anchor="end")
+        body.append(f"<g><title>{escape(name)}</title>{label}</g>")
+        budget = row["budget"]
+        if budget is None:
+            body.append(_text(LABEL, y + BAR / 2, words.no_budget, fill=MUTED))
+            continue
+        whole = int(budget)
+        currency = str(row["currency"])
+        total = Money(minor_units=whole, currency=currency).format()
+        body.append(_rect(LABEL, y, span, BAR, "#eef1f4", f"{name}: {total}"))
+        x = float(LABEL)
+        shares = []
+        for label, column, colour in (
+            (words.paid, "paid", PALETTE[0]),
+            (words.committed, "committed", PALETTE[2]),
+        ):
+            part = int(row[column] or 0)
+            share = part / whole if whole else 0.0
+            shares.append(f"{share:.0%}")
+            amount = Money(minor_units=part, currency=currency).format()
+            tip = f"{name}, {label}: {amount} / {total} ({share:.0%})"
+            width = min(span * share, LABEL + span - x)
+            body.append(_rect(x, y, width, BAR, colour, tip))
+            x += max(width, 0)
+        body.append(_text(LABEL + span + 6, y + BAR / 2, " + ".join(shares), fill=MUTED))
+    legend_y = GAP + len(rows) * (BAR + GAP)
+    body.append(_rect(LABEL, legend_y, 12, 12, PALETTE[0], words.paid))
+    body.append(_text(LABEL + 18, legend_y + 6, words.paid))
+    body.append(_rect(LABEL + 230, legend_y, 12, 12, PALETTE[2], words.committed))
+    body.append(_text(LABEL + 248, legend_y + 6, words.committed))
+    return _svg(legend_y + 20, f"{words.paid}, {words.committed}", body)
+
+
 CHARTS: tuple[Chart, ...] = (
     Chart("funnel", "chart_funnel", ("funnel",), funnel_chart),
     Chart("sla", "chart_sla", ("sla",), sla_chart),
     Chart("waiting", "chart_waiting", ("waiting",), waiting_chart),
+    Chart("budget_burn", "chart_budget_burn", ("budget_use",), budget_burn_chart),
 )

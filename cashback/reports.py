@@ -16,6 +16,7 @@ from functools import cached_property
 
 from sqlalchemy.orm import Session
 
+from cashback.budgets import budget_lines
 from cashback.db.reports import ReportRepository, ReportSelection
 from cashback.db.session import Database
 from cashback.domain import reports as rules
@@ -140,6 +141,23 @@ def _waiting_rows(context: ReportContext) -> list[Row]:
     return rows
 
 
+def _budget_rows(context: ReportContext) -> list[Row]:
+    """D7: each offer's budget use now (the budget service's figures, whatever `as_of`)."""
+    return [
+        {
+            "offer_id": line.offer_id,
+            "offer_name": line.offer_name,
+            "currency": line.currency,
+            "budget": line.budget,
+            "committed": line.committed,
+            "paid": line.paid,
+            "released": line.released,
+            "remaining": line.remaining,
+        }
+        for line in budget_lines(context.session, context.selection.offer_id)
+    ]
+
+
 SLA_COLUMNS = (
     "offer_id", "month", "claims", "decisions_due", "decided_in_time", "decision_breaches",
     "decided_in_time_share", "payments_due", "paid_in_time", "payment_breaches",
@@ -188,6 +206,21 @@ REPORTS: dict[str, Report] = {
                 "oldest_days",
             ),
             _waiting_rows,
+        ),
+        Report(
+            "budget_use",
+            "D7: budget use per offer, in minor units (now, whatever the day)",
+            (
+                "offer_id",
+                "offer_name",
+                "currency",
+                "budget",
+                "committed",
+                "paid",
+                "released",
+                "remaining",
+            ),
+            _budget_rows,
         ),
     )
 }

@@ -16,6 +16,11 @@ Labour Day 2026-05-01, Ascension 2026-05-14, Whit Monday 2026-05-25.
 | c7 | B, AT | Wed 04-01 | approved 04-08, scheduled 04-10, unpaid past its due day 05-23 |
 | c8 | B, AT | Wed 04-01 | approved 04-02, cancelled 04-05 for an individual's account (R12) |
 | c9 | A, DE | Wed 05-27 | submitted, nothing else yet |
+
+Budgets (D7): offer A has 500.00 EUR; offer B none. Each approval committed its amount: c1 and
+c5 paid (125.00 + 50.00), c2 committed (25.00), c6 released by its forfeit (37.50); c7
+committed (80.00 CHF), c8 released by its cancellation (20.00 CHF). c3 was rejected, c4 and c9
+are undecided: nothing committed.
 """
 
 from __future__ import annotations
@@ -25,7 +30,15 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from activities.records import TimelineEvent
-from cashback.db.tables import Claim, Offer, Reseller, ResellerStatus, TimelineRow
+from cashback.db.tables import (
+    BudgetCommitment,
+    Claim,
+    Offer,
+    Reseller,
+    ResellerStatus,
+    TimelineRow,
+)
+from cashback.domain.budgets import CommitmentState
 from cashback.domain.reseller import Language
 from cashback.domain.status import ClaimStatus
 from tests.identities import new_vat_id
@@ -36,6 +49,7 @@ OFFER_B = "offer-b"
 OPERATOR = "operator@cashback.example"
 FORFEITED = "R10: no valid bank details after notice 3; the funds are forfeited"
 INDIVIDUAL = "R12: the bank account given is an individual's, not a company's"
+BUDGET_A = 50000  # 500.00 EUR; offer B has no budget
 
 
 def at(month: int, day: int, hour: int = 9, minute: int = 0) -> datetime:
@@ -55,7 +69,7 @@ def _reseller(reseller_id: str, name: str, country: str) -> Reseller:
     )
 
 
-def _offer(offer_id: str, name: str, currency: str, rate: int) -> Offer:
+def _offer(offer_id: str, name: str, currency: str, rate: int, budget: int | None = None) -> Offer:
     return Offer(
         id=offer_id,
         name=name,
@@ -73,6 +87,7 @@ def _offer(offer_id: str, name: str, currency: str, rate: int) -> Offer:
         currency=currency,
         terms_version="2026-01",
         created_at=at(1, 1),
+        budget_minor_units=budget,
     )
 
 
@@ -183,13 +198,37 @@ def _timelines() -> list[tuple[Claim, list[tuple[ClaimStatus, datetime]]]]:
     ]  # fmt: skip
 
 
+# (claim, offer, amount, currency, state, committed at, settled at): D7's commitments.
+def _commitments() -> list[BudgetCommitment]:
+    c = CommitmentState
+    return [
+        BudgetCommitment(
+            claim_id=claim_id,
+            offer_id=offer_id,
+            amount_minor_units=amount,
+            currency=currency,
+            state=state,
+            committed_at=committed_at,
+            settled_at=settled_at,
+        )
+        for claim_id, offer_id, amount, currency, state, committed_at, settled_at in (
+            ("c1", OFFER_A, 12500, "EUR", c.PAID, at(3, 10), at(4, 20)),
+            ("c2", OFFER_A, 2500, "EUR", c.COMMITTED, at(4, 20), None),
+            ("c5", OFFER_A, 5000, "EUR", c.PAID, at(3, 5), at(4, 22)),
+            ("c6", OFFER_A, 3750, "EUR", c.RELEASED, at(3, 6), at(3, 27)),
+            ("c7", OFFER_B, 8000, "CHF", c.COMMITTED, at(4, 8), None),
+            ("c8", OFFER_B, 2000, "CHF", c.RELEASED, at(4, 2), at(4, 5)),
+        )
+    ]
+
+
 def seed_reports(session: Session) -> None:
     """The program above, in the caller's transaction."""
     session.add_all(
         [
             _reseller("r-de", "Acme Software GmbH", "DE"),
             _reseller("r-at", "Alpen Lizenz GmbH", "AT"),
-            _offer(OFFER_A, "Office cash back spring 2026", "EUR", 1250),
+            _offer(OFFER_A, "Office cash back spring 2026", "EUR", 1250, BUDGET_A),
             _offer(OFFER_B, "Office cash back Switzerland", "CHF", 1000),
         ]
     )
@@ -212,3 +251,5 @@ def seed_reports(session: Session) -> None:
                 )
             )
             previous = status
+    session.flush()
+    session.add_all(_commitments())

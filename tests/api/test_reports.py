@@ -14,7 +14,7 @@ from api.accounts import create_operator
 from api.bank_details import SECURITY_HEADERS
 from api.deps import SESSION_COOKIE
 from tests.api.harness import PASSWORD, Api
-from tests.reports_data import AS_OF, OFFER_B, seed_reports
+from tests.reports_data import AS_OF, OFFER_A, OFFER_B, seed_reports
 
 DASHBOARD = "/operator/dashboard"
 AS_OF_PARAMS = {"as_of": AS_OF.isoformat()}
@@ -39,6 +39,7 @@ async def test_r9_r14_reports_as_json_for_operators_only(api: Api) -> None:
         "funnel",
         "stages",
         "waiting",
+        "budget_use",
     ]
     breaches = await api.http.get(
         "/operator/reports/sla_breaches", params=AS_OF_PARAMS, headers=api.operator
@@ -66,10 +67,44 @@ async def test_r9_r14_a_report_as_csv_with_its_columns(api: Api) -> None:
     assert len(rows) == 2
 
 
+async def test_d7_budget_use_per_offer_as_json_and_csv(api: Api) -> None:
+    """D7: the budget service's figures per offer, in minor units; an offer without a budget
+    has empty budget and remaining cells; the same as GET /operator/budgets."""
+    _seed(api)
+    answer = await api.http.get(
+        "/operator/reports/budget_use", params=AS_OF_PARAMS, headers=api.operator
+    )
+    assert answer.status_code == 200, answer.text
+    rows = answer.json()["rows"]
+    assert [(r["offer_id"], r["budget"], r["remaining"]) for r in rows] == [
+        (OFFER_A, 50000, 30000),
+        (OFFER_B, None, None),
+    ]
+    budgets = await api.http.get("/operator/budgets", headers=api.operator)
+    assert budgets.status_code == 200, budgets.text
+    assert budgets.json()["offers"] == rows
+    table = await api.http.get("/operator/reports/budget_use.csv", headers=api.operator)
+    assert table.status_code == 200
+    assert list(csv.reader(io.StringIO(table.text))) == [
+        ["offer_id", "offer_name", "currency", "budget", "committed", "paid", "released",
+         "remaining"],
+        [OFFER_A, "Office cash back spring 2026", "EUR", "50000", "2500", "17500", "3750",
+         "30000"],
+        [OFFER_B, "Office cash back Switzerland", "CHF", "", "8000", "0", "2000", ""],
+    ]  # fmt: skip
+    one = await api.http.get(
+        "/operator/reports/budget_use", params={"offer_id": OFFER_B}, headers=api.operator
+    )
+    assert [r["offer_id"] for r in one.json()["rows"]] == [OFFER_B]
+
+
 async def test_unknown_report_offer_or_day_is_a_clear_error(api: Api) -> None:
     unknown = await api.http.get("/operator/reports/budget", headers=api.operator)
     assert unknown.status_code == 404
-    assert "the reports are: sla, sla_breaches, funnel, stages, waiting" in unknown.json()["detail"]
+    assert (
+        "the reports are: sla, sla_breaches, funnel, stages, waiting, budget_use"
+        in unknown.json()["detail"]
+    )
     no_offer = await api.http.get(
         "/operator/reports", params={"offer_id": "nope"}, headers=api.operator
     )
@@ -135,15 +170,21 @@ async def test_the_dashboard_draws_the_reports_and_links_each_breach(api: Api) -
     page = await api.http.get(DASHBOARD, params={"lang": "en", **AS_OF_PARAMS})
     assert page.status_code == 200
     assert email in page.text
-    assert page.text.count("<svg") == 3
+    assert page.text.count("<svg") == 4
     assert "<script" not in page.text
     assert "http://" not in page.text.replace('xmlns="http://www.w3.org/2000/svg"', "")
     for claim_id in ("c2", "c5", "c4", "c7"):
         assert f'href="{DASHBOARD}/claims/{claim_id}?lang=en"' in page.text
     assert "Promises kept per month received" in page.text
+    assert "Budget burn per offer (D7)" in page.text
+    assert '<figure id="chart-budget_burn">' in page.text
+    assert "no budget" in page.text  # offer B
+    assert 'data-report="budget_use"' in page.text
     german = await api.http.get(DASHBOARD, params={"lang": "de", **AS_OF_PARAMS})
     assert "Eingehaltene Zusagen je Eingangsmonat" in german.text
     assert "rechtzeitig entschieden" in german.text
+    assert "Budgetverbrauch je Angebot (D7)" in german.text
+    assert "kein Budget" in german.text
 
     claim = await api.http.get(f"{DASHBOARD}/claims/c2", params={"lang": "en"})
     assert claim.status_code == 200

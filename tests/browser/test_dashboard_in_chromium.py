@@ -24,8 +24,8 @@ async def test_operator_reads_the_dashboard_and_follows_a_breach_to_its_claim(
     api: Api, served: str, chromium: Browser, tmp_path: Path
 ) -> None:
     """R9, R14: the breaches (c2 decided late, c5 paid late, c4 undecided, c7 unpaid) are
-    listed and linked; the funnel, SLA and waiting charts are drawn; every request stays on
-    the API's own address."""
+    listed and linked; the funnel, SLA, waiting and budget burn (D7) charts are drawn; every
+    request stays on the API's own address."""
     with api.services.database.transaction() as session:
         seed_reports(session)
     email = "olga-dashboard@program.example"
@@ -56,9 +56,11 @@ async def test_operator_reads_the_dashboard_and_follows_a_breach_to_its_claim(
 
         await page.get_by_label("As of").fill(AS_OF.isoformat())
         await page.get_by_role("button", name="Show").click()
-        for chart in ("funnel", "sla", "waiting"):
+        for chart in ("funnel", "sla", "waiting", "budget_burn"):
             await expect(page.locator(f"#chart-{chart} svg")).to_be_visible()
         await expect(page.locator("#chart-sla svg")).to_contain_text("2026-03")
+        await expect(page.locator("#chart-budget_burn svg")).to_contain_text("35% + 5%")
+        await expect(page.locator("#chart-budget_burn svg")).to_contain_text("no budget")
         await expect(page.locator("#breach-list tbody tr")).to_have_count(4)
         await page.screenshot(path=str(shots / "dashboard-en.png"), full_page=True)
 
@@ -73,6 +75,7 @@ async def test_operator_reads_the_dashboard_and_follows_a_breach_to_its_claim(
         await page.get_by_role("link", name="Deutsch").click()
         await expect(page.get_by_role("heading", level=1)).to_have_text("Programm-Übersicht")
         await expect(page.locator("#chart-funnel svg")).to_contain_text("ausgezahlt")
+        await expect(page.locator("#chart-budget_burn svg")).to_contain_text("kein Budget")
         await expect(page.locator("#breach-list tbody tr")).to_have_count(4)  # as_of kept
         await page.screenshot(path=str(shots / "dashboard-de.png"), full_page=True)
 

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+from cashback.budgets import budget_use
 from cashback.db import Database
 from cashback.db.reports import ReportRepository, ReportSelection
 from cashback.db.tables import PaymentStatus
 from cashback.domain.status import ClaimStatus
 from cashback.reports import ReportTable, build_reports
-from tests.reports_data import AS_OF, OFFER_A, OFFER_B, seed_reports
+from tests.reports_data import AS_OF, BUDGET_A, OFFER_A, OFFER_B, seed_reports
 
 
 def _seeded(database: Database) -> dict[str, ReportTable]:
@@ -121,6 +122,40 @@ def test_claims_waiting_per_status_and_age(database: Database) -> None:
     assert buckets["AWAITING_BANK_DETAILS"] == [0, 0, 0, 1, 0]
     assert buckets["UNDER_REVIEW"] == buckets["SCHEDULED_FOR_PAYMENT"] == [0, 0, 0, 0, 1]
     assert buckets["PAYMENT_FAILED"] == [0, 0, 0, 0, 0]
+
+
+def test_d7_budget_use_per_offer_as_worked_out_by_hand(database: Database) -> None:
+    """D7: offer A (500.00 EUR): c1 125.00 + c5 50.00 paid, c2 25.00 committed, c6's 37.50
+    released by its forfeit; remaining 500.00 - 25.00 - 175.00 = 300.00. Offer B has no budget
+    (empty budget and remaining): c7's 80.00 CHF committed, c8's 20.00 released. Every approved
+    amount is in exactly one of committed, paid and released: the funnel's approved amounts."""
+    tables = _seeded(database)
+    assert tables["budget_use"].columns == (
+        "offer_id", "offer_name", "currency", "budget", "committed", "paid", "released",
+        "remaining",
+    )  # fmt: skip
+    assert tables["budget_use"].rows == [
+        {"offer_id": OFFER_A, "offer_name": "Office cash back spring 2026", "currency": "EUR",
+         "budget": BUDGET_A, "committed": 2500, "paid": 17500, "released": 3750,
+         "remaining": 30000},
+        {"offer_id": OFFER_B, "offer_name": "Office cash back Switzerland", "currency": "CHF",
+         "budget": None, "committed": 8000, "paid": 0, "released": 2000, "remaining": None},
+    ]  # fmt: skip
+    approved = {
+        r["currency"]: r["amount_minor_units"]
+        for r in tables["funnel"].rows
+        if r["stage"] == "approved"
+    }
+    for row in tables["budget_use"].rows:
+        used = sum(int(row[c] or 0) for c in ("committed", "paid", "released"))
+        assert used == approved[row["currency"]]
+    # The same figures as the budget service's own report (GET /operator/budgets).
+    columns = tables["budget_use"].columns
+    assert [{c: getattr(line, c) for c in columns} for line in budget_use(database)] == (
+        tables["budget_use"].rows
+    )
+    (one,) = build_reports(database, ["budget_use"], ReportSelection(offer_id=OFFER_B), AS_OF)
+    assert [row["offer_id"] for row in one.rows] == [OFFER_B]
 
 
 def test_reports_of_one_offer_read_only_its_claims(database: Database) -> None:
