@@ -20,7 +20,7 @@ seconds, seconds from each kill until the round was paid. Larger runs:
 
     CASHBACK_FAULT_CLAIMS=1000 .venv/bin/pytest tests/faults/test_worker_killed_mid_payment.py -s
 
-    CASHBACK_FAULT_CLAIMS              claims in all (default 100)
+    CASHBACK_FAULT_CLAIMS              claims in all (default 50: one round, one kill)
     CASHBACK_FAULT_ROUND               claims per round, one kill per round (default 50, max 80:
                                        a worker takes 100 activities at a time)
     CASHBACK_FAULT_BANK_ANSWER_SECONDS the payment's start-to-close timeout (default 10)
@@ -45,7 +45,7 @@ from tests.faults.processes import FaultProgram, gather_limited, poll_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
-CLAIMS = int(os.environ.get("CASHBACK_FAULT_CLAIMS", "100"))
+CLAIMS = int(os.environ.get("CASHBACK_FAULT_CLAIMS", "50"))
 ROUND = int(os.environ.get("CASHBACK_FAULT_ROUND", "50"))
 BANK_ANSWER = timedelta(seconds=float(os.environ.get("CASHBACK_FAULT_BANK_ANSWER_SECONDS", "10")))
 # Return window 0 (R15): the payout is due the day the bank details arrive. The decision and the
