@@ -21,7 +21,7 @@ from pydantic import (
 from sqlalchemy import delete, select, update
 
 from api.bank_details import render
-from api.browser import SESSION_COOKIE, cookie_path
+from api.browser import SESSION_COOKIE, clear_session_cookie, cookie_path
 from api.deps import CurrentUser, ServicesDep, SignedIn
 from api.errors import ApiError, error_responses
 from api.security import (
@@ -449,13 +449,7 @@ def sign_out(user: CurrentUser, services: ServicesDep) -> Response:
     with services.database.transaction() as session:
         session.execute(delete(ApiToken).where(ApiToken.token_sha256 == user.token_sha256))
     response = Response(status_code=204)
-    response.delete_cookie(
-        SESSION_COOKIE,
-        path=cookie_path(services.settings.public_base_url),
-        httponly=True,
-        samesite="strict",
-        secure=services.settings.public_base_url.startswith("https://"),
-    )
+    clear_session_cookie(response, services.settings.public_base_url)
     return response
 
 
@@ -468,13 +462,7 @@ def sign_out_everywhere(user: CurrentUser, services: ServicesDep) -> Response:
     with services.database.transaction() as session:
         session.execute(delete(ApiToken).where(ApiToken.user_id == user.user_id))
     response = Response(status_code=204)
-    response.delete_cookie(
-        SESSION_COOKIE,
-        path=cookie_path(services.settings.public_base_url),
-        httponly=True,
-        samesite="strict",
-        secure=services.settings.public_base_url.startswith("https://"),
-    )
+    clear_session_cookie(response, services.settings.public_base_url)
     return response
 
 

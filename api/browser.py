@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 SESSION_COOKIE = "cashback_session"
@@ -47,6 +47,17 @@ def origin_of(url: str) -> str:
 def cookie_path(public_base_url: str) -> str:
     """The session cookie's path: the codec endpoints under the API's public address."""
     return urlsplit(public_base_url).path.rstrip("/") + CODEC_PREFIX
+
+
+def clear_session_cookie(response: Response, public_base_url: str, path: str | None = None) -> None:
+    """Clear the browser's session cookie, set for `path` (by default the API's own)."""
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path=path or cookie_path(public_base_url),
+        httponly=True,
+        samesite="strict",
+        secure=public_base_url.startswith("https://"),
+    )
 
 
 def sent_by_this_site(headers: Headers, trusted_origins: frozenset[str]) -> bool:

@@ -23,7 +23,7 @@ from google.protobuf import json_format
 from sqlalchemy import delete
 from temporalio.api.common.v1 import Payload, Payloads
 
-from api.browser import SESSION_COOKIE, cookie_path
+from api.browser import clear_session_cookie
 from api.deps import CodecOperator, CodecReader, CodecSession, ServicesDep, SignInNeeded
 from api.errors import ApiError, error_responses, not_found
 from api.limits import BodyCap
@@ -115,13 +115,7 @@ def sign_out_session(user: CodecSession, services: ServicesDep) -> Response:
     with services.database.transaction() as session:
         session.execute(delete(ApiToken).where(ApiToken.token_sha256 == user.token_sha256))
     response = Response(status_code=204)
-    response.delete_cookie(
-        SESSION_COOKIE,
-        path=cookie_path(services.settings.public_base_url),
-        httponly=True,
-        samesite="strict",
-        secure=services.settings.public_base_url.startswith("https://"),
-    )
+    clear_session_cookie(response, services.settings.public_base_url)
     return response
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 
 from api.accounts import TOKEN_LIFETIME, SignInForm, authenticate
 from api.bank_details import SECURITY_HEADERS, _language, render
-from api.browser import CODEC_PREFIX, SESSION_COOKIE, cookie_path
+from api.browser import CODEC_PREFIX, SESSION_COOKIE, clear_session_cookie, cookie_path
 from api.deps import ServicesDep
 from api.errors import ApiError
 from api.security import token_digest
@@ -68,16 +68,6 @@ def set_session_cookie(response: Response, services: Services, token: str, path:
         SESSION_COOKIE,
         token,
         max_age=int(TOKEN_LIFETIME.total_seconds()),
-        path=path,
-        httponly=True,
-        samesite="strict",
-        secure=services.settings.public_base_url.startswith("https://"),
-    )
-
-
-def clear_session_cookie(response: Response, services: Services, path: str) -> None:
-    response.delete_cookie(
-        SESSION_COOKIE,
         path=path,
         httponly=True,
         samesite="strict",
@@ -187,5 +177,5 @@ def sign_out(
     end_session(services, cookie)
     back = RedirectResponse(f"sign-in?lang={language.value}", status_code=303)
     back.headers.update(SECURITY_HEADERS)
-    clear_session_cookie(back, services, cookie_path(services.settings.public_base_url))
+    clear_session_cookie(back, services.settings.public_base_url)
     return back

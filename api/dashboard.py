@@ -20,11 +20,10 @@ from markupsafe import Markup
 
 from api.accounts import SignInForm, authenticate
 from api.bank_details import SECURITY_HEADERS, _language, render
-from api.browser import SESSION_COOKIE
+from api.browser import SESSION_COOKIE, clear_session_cookie
 from api.codec_sign_in import (
     Session,
     browser_session,
-    clear_session_cookie,
     end_session,
     set_session_cookie,
 )
@@ -470,5 +469,5 @@ def sign_out(
     home = dashboard_path(services.settings.public_base_url)
     back = RedirectResponse(f"{home}?lang={language.value}", status_code=303)
     back.headers.update(SECURITY_HEADERS)
-    clear_session_cookie(back, services, home)
+    clear_session_cookie(back, services.settings.public_base_url, home)
     return back
