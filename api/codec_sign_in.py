@@ -10,6 +10,7 @@ site), POST /codec/sign-out ends the session. German and English, like the bank-
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -82,6 +83,43 @@ def end_session(services: Services, token: str | None) -> None:
             session.execute(delete(ApiToken).where(ApiToken.token_sha256 == token_digest(token)))
 
 
+def signed_in_page(
+    services: Services,
+    request: Request,
+    username: str,
+    password: str,
+    *,
+    refused: Callable[[int, str], Response],
+    then: str,
+    path: str,
+) -> Response:
+    """The sign-in of the operators' pages (as `POST /auth/session`): to `then` with a session
+    cookie for `path`, or the page `refused(status, problem)` gives ("missing" 422, "wrong"
+    401, "throttled" 429 with its Retry-After)."""
+    if not username.strip() or not password:
+        return refused(422, "missing")
+    form = SignInForm(username, password, request=request)
+    try:
+        token = authenticate(services, form.username, form.password, form.source)
+    except ApiError as refusal:
+        page = refused(refusal.status_code, "throttled" if refusal.status_code == 429 else "wrong")
+        page.headers.update(refusal.headers or {})
+        return page
+    back = RedirectResponse(then, status_code=303)
+    back.headers.update(SECURITY_HEADERS)
+    set_session_cookie(back, services, token.access_token, path)
+    return back
+
+
+def signed_out_page(services: Services, cookie: str | None, *, then: str, path: str) -> Response:
+    """The session of this browser's cookie (for `path`) ended at once; back to `then`."""
+    end_session(services, cookie)
+    back = RedirectResponse(then, status_code=303)
+    back.headers.update(SECURITY_HEADERS)
+    clear_session_cookie(back, services.settings.public_base_url, path)
+    return back
+
+
 def codec_endpoint(public_base_url: str) -> str:
     """The codec endpoint the Web UI's settings name: the API's public address + `/codec`."""
     return public_base_url.rstrip("/") + CODEC_PREFIX
@@ -138,31 +176,17 @@ def sign_in(
     """Sign in (as `POST /auth/session` does) and come back to the page; a refusal is shown on
     the page with the status the API would answer (401, 429)."""
     language = _language(lang, accept_language, None)
-    if not username.strip() or not password:
-        return _page(
-            services, language, None, status_code=422, problem="missing", username=username
-        )
-    form = SignInForm(username, password, request=request)
-    try:
-        token = authenticate(services, form.username, form.password, form.source)
-    except ApiError as refused:
-        problem = "throttled" if refused.status_code == 429 else "wrong"
-        page = _page(
-            services,
-            language,
-            None,
-            status_code=refused.status_code,
-            problem=problem,
-            username=username,
-        )
-        page.headers.update(refused.headers or {})
-        return page
-    back = RedirectResponse(f"sign-in?lang={language.value}", status_code=303)
-    back.headers.update(SECURITY_HEADERS)
-    set_session_cookie(
-        back, services, token.access_token, cookie_path(services.settings.public_base_url)
+    return signed_in_page(
+        services,
+        request,
+        username,
+        password,
+        refused=lambda status, problem: _page(
+            services, language, None, status_code=status, problem=problem, username=username
+        ),
+        then=f"sign-in?lang={language.value}",
+        path=cookie_path(services.settings.public_base_url),
     )
-    return back
 
 
 @router.post("/sign-out", response_class=HTMLResponse)
@@ -174,8 +198,9 @@ def sign_out(
 ) -> Response:
     """End this browser's session at once (as `DELETE /codec/session`) and come back."""
     language = _language(lang, accept_language, None)
-    end_session(services, cookie)
-    back = RedirectResponse(f"sign-in?lang={language.value}", status_code=303)
-    back.headers.update(SECURITY_HEADERS)
-    clear_session_cookie(back, services.settings.public_base_url)
-    return back
+    return signed_out_page(
+        services,
+        cookie,
+        then=f"sign-in?lang={language.value}",
+        path=cookie_path(services.settings.public_base_url),
+    )

@@ -15,20 +15,18 @@ from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Cookie, Form, Header, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from api.accounts import SignInForm, authenticate
-from api.bank_details import SECURITY_HEADERS, _language, render
-from api.browser import SESSION_COOKIE, clear_session_cookie
+from api.bank_details import _language, render
+from api.browser import SESSION_COOKIE
 from api.codec_sign_in import (
     Session,
     browser_session,
-    end_session,
-    set_session_cookie,
+    signed_in_page,
+    signed_out_page,
 )
 from api.deps import ServicesDep
-from api.errors import ApiError
 from api.reports import csv_response
 from api.reports import tables as report_tables
 from api.services import Services
@@ -432,28 +430,18 @@ def sign_in(
     """Sign in (as `POST /auth/session` does) and go to the dashboard; a refusal is shown on
     the page with the status the API would answer (401, 429)."""
     language = _language(lang, accept_language, None)
-    if not username.strip() or not password:
-        return _sign_in_page(
-            services, language, status_code=422, problem="missing", username=username
-        )
-    try:
-        form = SignInForm(username, password, request=request)
-        token = authenticate(services, form.username, form.password, form.source)
-    except ApiError as refused:
-        page = _sign_in_page(
-            services,
-            language,
-            status_code=refused.status_code,
-            problem="throttled" if refused.status_code == 429 else "wrong",
-            username=username,
-        )
-        page.headers.update(refused.headers or {})
-        return page
     home = dashboard_path(services.settings.public_base_url)
-    back = RedirectResponse(f"{home}?lang={language.value}", status_code=303)
-    back.headers.update(SECURITY_HEADERS)
-    set_session_cookie(back, services, token.access_token, home)
-    return back
+    return signed_in_page(
+        services,
+        request,
+        username,
+        password,
+        refused=lambda status, problem: _sign_in_page(
+            services, language, status_code=status, problem=problem, username=username
+        ),
+        then=f"{home}?lang={language.value}",
+        path=home,
+    )
 
 
 @router.post("/sign-out", response_class=HTMLResponse)
@@ -465,9 +453,5 @@ def sign_out(
 ) -> Response:
     """End this browser's session at once and come back to the sign-in form."""
     language = _language(lang, accept_language, None)
-    end_session(services, cookie)
     home = dashboard_path(services.settings.public_base_url)
-    back = RedirectResponse(f"{home}?lang={language.value}", status_code=303)
-    back.headers.update(SECURITY_HEADERS)
-    clear_session_cookie(back, services.settings.public_base_url, home)
-    return back
+    return signed_out_page(services, cookie, then=f"{home}?lang={language.value}", path=home)
