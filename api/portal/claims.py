@@ -24,6 +24,7 @@ from api.errors import ApiError
 from api.portal.web import PORTAL, PortalProblem, PostingReseller, ResellerVisitor, Visitor
 from cashback.db.tables import Offer, Reseller
 from cashback.domain.names import PlainText
+from cashback.domain.program_time import ProgramClock
 from cashback.domain.status import ClaimStatus
 from cashback.offers import open_offer, open_offers
 from cashback.reseller_claims import amount_of, own_claim, own_claims
@@ -209,4 +210,9 @@ def claim(visitor: ResellerVisitor, claim_id: str) -> Response:
         amount=found.amount,
         reasons=found.reasons,
         last_request=requests[-1] if requests else None,
+        # The instants a person reads, on the claim's program clock (a demo's days are short).
+        shown=ProgramClock(
+            origin=found.claim.created_at,
+            time_scale=visitor.services.settings.policy.time_scale,
+        ).shown_or_none,
     )

@@ -22,6 +22,7 @@ from cashback.domain.status import ClaimStatus
 from cashback.mail.render import format_moment
 from tests.api.claims_helpers import new_agreement, submitted, wait_for_status
 from tests.api.harness import Api
+from tests.api.portal_helpers import Portal
 from tests.api.test_bank_details_page import link_in
 from tests.api.test_read_model import bank_details_page, matches_the_workflow
 from tests.integration.program import notices_of
@@ -127,4 +128,10 @@ async def test_d3_r10_a_demos_timeline_and_respond_by_are_shown_in_program_time(
     assert secure_page.status_code == 200, secure_page.text
     assert in_program_time in secure_page.text
     assert on_the_wall not in secure_page.text
+
+    portal = await Portal.of(api).signed_in(reseller)
+    portal_page = await portal.http.get(f"/portal/claims/{claim_id}?lang=en")
+    assert portal_page.status_code == 200, portal_page.text
+    # The portal's respond-by (its timeline also shows the arrival, in the wall's same minute).
+    assert f'<dd id="respond-by">{in_program_time}</dd>' in portal_page.text
     await handle.terminate("test done")
