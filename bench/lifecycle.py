@@ -11,7 +11,8 @@ store, SMTP to the local mail server, the simulated bank), payloads encrypted.
 
 A claim's happy path on this route has as many activities as the baseline workflow (13 and one
 local activity: 6 timeline entries, 3 e-mails, invoice check, eligibility, standing
-confirmation, payment). Each row starts `--claims` claims (rows seeded as `POST /claims` would
+confirmation, payment); since issue 16 its 6 timeline entries are local activities, so the
+server sees 7 activity tasks. Each row starts `--claims` claims (rows seeded as `POST /claims` would
 store them) with `concurrency` in flight, waits for each to be PAID, and measures the baseline
 workflow at the same concurrency on the same server just before. It prints the machine and a
 markdown table; it asserts nothing.
