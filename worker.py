@@ -71,6 +71,9 @@ async def main() -> None:
             decision_key=settings.decision_key_bytes,
             task_queue=settings.task_queue,
             max_cached_workflows=settings.worker_max_cached_workflows,
+            max_activity_threads=settings.worker_activity_threads,
+            workflow_task_pollers=settings.worker_workflow_task_pollers,
+            activity_task_pollers=settings.worker_activity_task_pollers,
         ),
         webhook_worker(
             client,

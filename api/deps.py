@@ -17,8 +17,12 @@ from api.security import token_digest
 from api.services import Services
 from cashback.db.tables import ApiToken, Reseller, ResellerStatus, User, UserRole
 
+# Pure dependencies are `async def`: FastAPI runs a plain `def` dependency on the thread pool,
+# a hop per dependency per request; these do no I/O, so they run on the event loop. Those
+# that read the database (`_signed_in`, `_codec_user`) stay plain functions, on the pool.
 
-def _services(request: Request) -> Services:
+
+async def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -102,6 +106,10 @@ def _sign_in_page(services: Services) -> str:
 CurrentUser = Annotated[SignedIn, Depends(_signed_in)]
 
 
+async def _approved_reseller(user: CurrentUser) -> SignedIn:
+    return approved_reseller(user)
+
+
 def approved_reseller(user: CurrentUser) -> SignedIn:
     """R1: a user of an organisation the program approved, whose address is confirmed."""
     if user.role is not UserRole.RESELLER or user.reseller_id is None:
@@ -130,22 +138,26 @@ def approved_reseller(user: CurrentUser) -> SignedIn:
     return user
 
 
-def _operator(user: CurrentUser) -> SignedIn:
+async def _operator_user(user: CurrentUser) -> SignedIn:
+    return _operator(user)
+
+
+def _operator(user: SignedIn) -> SignedIn:
     if user.role is not UserRole.OPERATOR:
         raise ApiError(403, "forbidden", "this endpoint is for the program's operators")
     return user
 
 
-ResellerUser = Annotated[SignedIn, Depends(approved_reseller)]
-OperatorUser = Annotated[SignedIn, Depends(_operator)]
+ResellerUser = Annotated[SignedIn, Depends(_approved_reseller)]
+OperatorUser = Annotated[SignedIn, Depends(_operator_user)]
 
 
-def _codec_operator(user: Annotated[SignedIn, Depends(_codec_user)]) -> SignedIn:
+async def _codec_operator_user(user: Annotated[SignedIn, Depends(_codec_user)]) -> SignedIn:
     return _operator(user)
 
 
 CodecSession = Annotated[SignedIn, Depends(_codec_user)]
-CodecOperator = Annotated[SignedIn, Depends(_codec_operator)]
+CodecOperator = Annotated[SignedIn, Depends(_codec_operator_user)]
 
 
 @dataclass(frozen=True)
@@ -168,7 +180,7 @@ def _codec_reader(
     only as "Codec Server could not connect", so it is told in an answer it displays. Other
     clients (the CLI) get the 401 or 403 with the same words."""
     try:
-        return _codec_operator(_codec_user(services, bearer, cookie_token))
+        return _operator(_codec_user(services, bearer, cookie_token))
     except ApiError as refused:
         if refused.status_code not in (401, 403) or origin is None:
             raise

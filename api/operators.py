@@ -13,7 +13,7 @@ import io
 import itertools
 import json
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -185,28 +185,32 @@ class ClaimList(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: last")
 
 
+@dataclass(frozen=True)
 class _Filters:
     """The filters of the operators' lists, from the query string."""
 
-    def __init__(
-        self,
-        offer_id: Annotated[str | None, Query(max_length=64)] = None,
-        reseller_id: Annotated[str | None, Query(max_length=64)] = None,
-        country: Annotated[
-            str | None, Query(pattern=r"^[A-Za-z]{2}$", description="the reseller's country")
-        ] = None,
-        verdict: Annotated[Verdict | None, Query(description="R8: the automatic verdict")] = None,
-        escalated: Annotated[bool | None, Query(description="R9: escalated or not")] = None,
-        awaiting_budget: Annotated[
-            bool | None, Query(description="D7: waiting for a top-up of the offer's budget")
-        ] = None,
-        deadline_before: Annotated[
-            date | None, Query(description="R9: review deadline before this day")
-        ] = None,
-    ) -> None:
-        if "\x00" in (offer_id or "") + (reseller_id or ""):
-            raise nul_in_text()  # refused before any query: PostgreSQL cannot compare it
-        self.selection = ClaimFilter(
+    selection: ClaimFilter
+
+
+async def _filters(  # async: no I/O, so no hop to the thread pool
+    offer_id: Annotated[str | None, Query(max_length=64)] = None,
+    reseller_id: Annotated[str | None, Query(max_length=64)] = None,
+    country: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z]{2}$", description="the reseller's country")
+    ] = None,
+    verdict: Annotated[Verdict | None, Query(description="R8: the automatic verdict")] = None,
+    escalated: Annotated[bool | None, Query(description="R9: escalated or not")] = None,
+    awaiting_budget: Annotated[
+        bool | None, Query(description="D7: waiting for a top-up of the offer's budget")
+    ] = None,
+    deadline_before: Annotated[
+        date | None, Query(description="R9: review deadline before this day")
+    ] = None,
+) -> _Filters:
+    if "\x00" in (offer_id or "") + (reseller_id or ""):
+        raise nul_in_text()  # refused before any query: PostgreSQL cannot compare it
+    return _Filters(
+        ClaimFilter(
             offer_id=offer_id,
             reseller_id=reseller_id,
             country=country,
@@ -215,9 +219,10 @@ class _Filters:
             awaiting_budget=awaiting_budget,
             deadline_before=deadline_before,
         )
+    )
 
 
-Filters = Annotated[_Filters, Depends()]
+Filters = Annotated[_Filters, Depends(_filters)]
 _Limit = Annotated[int, Query(ge=1, le=200, description="claims per page")]
 _Cursor = Annotated[
     str | None, Query(max_length=200, description="`next_cursor` of the page before")

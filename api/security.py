@@ -11,8 +11,9 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from functools import cached_property
+from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -181,7 +182,14 @@ class Backoff:
         """Seconds `key` must still wait before its next try (0: now)."""
         self._forget_stale(now)
         count, last = self._failures.get(key, (0, now))
-        return max(0.0, last + self.delay(count) - now)
+        return self.wait_after(count, last, now)
+
+    def wait_after(self, failures: int, last: float, now: float) -> float:
+        """Seconds still to wait at `now` after `failures` failures, the last at `last` (0: none,
+        or forgotten)."""
+        if last <= now - self.forget_after:
+            return 0.0
+        return max(0.0, last + self.delay(failures) - now)
 
     def delay(self, failures: int) -> float:
         """The wait after the last of `failures` failures."""
@@ -213,11 +221,24 @@ def _default_backoff(free: int) -> Backoff:
     )
 
 
+class SharedFailures(Protocol):
+    """Failure counts kept where every API process sees them (`cashback.db.sign_in_failures`)."""
+
+    def counts(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, float]]: ...
+
+    def failed(self, keys: Sequence[tuple[str, str]], now: float, forget_after: float) -> None: ...
+
+    def forget(self, key: tuple[str, str]) -> None: ...
+
+
 class SignInThrottle:
     """Failed sign-ins slow down the address they come from, not the account: a growing delay
     per (account, source address), so that guessing one account's password from one address
     cannot lock its owner out elsewhere, and per source address across accounts, against
-    spraying guesses over many accounts. In memory, per API process.
+    spraying guesses over many accounts. In memory, per process; with `shared` (the API's, in
+    the database) the counts are every process's, on the wall clock they share.
 
     Defaults: 5 failures for one account from one address, then 30 s, 60 s, ... up to 15 min
     between tries; 20 failures from one address, then the same delays for every account. A key
@@ -230,15 +251,32 @@ class SignInThrottle:
         clock: Callable[[], float] = time.monotonic,
         per_account: Backoff | None = None,
         per_source: Backoff | None = None,
+        shared: SharedFailures | None = None,
     ) -> None:
         self._clock = clock
+        self._shared = shared
         # `is None`: an empty Backoff is falsy (it has a length)
         self.per_account = per_account if per_account is not None else _default_backoff(free=5)
         self.per_source = per_source if per_source is not None else _default_backoff(free=20)
         self._lock = threading.Lock()
 
+    @classmethod
+    def across_processes(cls, shared: SharedFailures) -> SignInThrottle:
+        """The throttle of API processes that share `shared` (their clocks: the wall's)."""
+        return cls(clock=time.time, shared=shared)
+
     def retry_after(self, account: str, source: str) -> int:
         """Whole seconds until `account` may try again from `source` (0: now)."""
+        if self._shared is not None:
+            now = self._clock()
+            per_account, per_source = _account_key(account, source), ("source", source)
+            counts = self._shared.counts([per_account, per_source])
+            waits = [
+                backoff.wait_after(*counts[key], now)
+                for backoff, key in ((self.per_account, per_account), (self.per_source, per_source))
+                if key in counts
+            ]
+            return math.ceil(max(waits, default=0.0))
         with self._lock:
             now = self._clock()
             wait = max(
@@ -248,6 +286,13 @@ class SignInThrottle:
         return math.ceil(wait)
 
     def failed(self, account: str, source: str) -> None:
+        if self._shared is not None:
+            self._shared.failed(
+                [_account_key(account, source), ("source", source)],
+                self._clock(),
+                max(self.per_account.forget_after, self.per_source.forget_after),
+            )
+            return
         with self._lock:
             now = self._clock()
             self.per_account.failed((account.lower(), source), now)
@@ -256,8 +301,15 @@ class SignInThrottle:
     def succeeded(self, account: str, source: str) -> None:
         """The account's failures from `source` are forgotten; the source's are not (signing in
         to one's own account must not reset the count of guesses at others)."""
+        if self._shared is not None:
+            self._shared.forget(_account_key(account, source))
+            return
         with self._lock:
             self.per_account.forget((account.lower(), source))
+
+
+def _account_key(account: str, source: str) -> tuple[str, str]:
+    return ("account", f"{account.lower()[:320]} {source}")
 
 
 def source_address(peer: str | None, forwarded_for: str | None, trusted_proxies: int) -> str:

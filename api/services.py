@@ -11,6 +11,7 @@ from cashback.bank_answers import BankAnswerImports
 from cashback.config import Settings
 from cashback.db import BankAccounts, Database
 from cashback.db.invitations import BankDetailsInvitations
+from cashback.db.sign_in_failures import SignInFailures
 from cashback.db.standing_confirmations import StandingConfirmations
 from cashback.invoices import InvoiceStorage
 from cashback.mail import SmtpOutbox
@@ -80,4 +81,6 @@ class Services:
             payment_runs=payment_runs(settings, database, accounts),
             bank_answers=bank_answer_imports(settings, database),
             webhooks=webhook_endpoints(settings, database),
+            # R1: counted in the database, so it holds across `--workers` and replicas
+            throttle=SignInThrottle.across_processes(SignInFailures(database)),
         )

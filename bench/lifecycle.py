@@ -11,12 +11,14 @@ store, SMTP to the local mail server, the simulated bank), payloads encrypted.
 
 A claim's happy path on this route has as many activities as the baseline workflow (13 and one
 local activity: 6 timeline entries, 3 e-mails, invoice check, eligibility, standing
-confirmation, payment). Each row starts `--claims` claims (rows seeded as `POST /claims` would
+confirmation, payment); since issue 16 its 6 timeline entries are local activities, so the
+server sees 7 activity tasks. Each row starts `--claims` claims (rows seeded as `POST /claims` would
 store them) with `concurrency` in flight, waits for each to be PAID, and measures the baseline
 workflow at the same concurrency on the same server just before. It prints the machine and a
 markdown table; it asserts nothing.
 
     python -m bench.lifecycle [--claims 200] [--concurrency 10 50 100] [--time-scale 1e-7]
+        [--worker-processes 1 2]   # rows with a second worker process on the task queue
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from temporalio.client import Client
 from bench import baseline
 from bench.load import closed_loop, percentile, table
 from bench.seed import Program, add_claims, invoice_pdf, seed_program, store_invoice
-from bench.stack import machine, running_stack
+from bench.stack import Stack, cpu_seconds, machine, running_stack
 from cashback.claims import ClaimInput, ClaimOutcome, claim_workflow_id
 from cashback.db import BankDetails, Database
 from cashback.db.standing_confirmations import StandingConfirmations
@@ -74,7 +76,18 @@ async def run_claims(
     return run.rate, run.latencies, not_paid
 
 
-async def main(claims: int, concurrencies: list[int], time_scale: float, resellers: int) -> None:
+def workers_cpu(stack: Stack) -> float:
+    """CPU seconds of every claim worker process so far."""
+    return sum(cpu_seconds(process.pid) for process in stack.worker_processes())
+
+
+async def main(
+    claims: int,
+    concurrencies: list[int],
+    time_scale: float,
+    resellers: int,
+    worker_processes: list[int] | None = None,
+) -> None:
     print(f"machine: {machine()}", flush=True)
     env = {
         "CASHBACK_POLICY__RETURN_WINDOW_DAYS": "0",
@@ -83,8 +96,9 @@ async def main(claims: int, concurrencies: list[int], time_scale: float, reselle
     async with running_stack(api=False, env=env) as stack:
         settings = stack.settings
         database = stack.database()
+        counts = worker_processes or [1]
         program = seed_program(
-            database, resellers=resellers, agreements=claims * len(concurrencies)
+            database, resellers=resellers, agreements=claims * len(concurrencies) * len(counts)
         )
         confirm_bank_details_for_all_claims(database, program, bank_accounts(settings, database))
         invoice = store_invoice(invoice_storage(settings), invoice_pdf())
@@ -98,38 +112,50 @@ async def main(claims: int, concurrencies: list[int], time_scale: float, reselle
             flush=True,
         )
         rows = []
-        for number, concurrency in enumerate(concurrencies):
+        number = 0
+        for concurrency in concurrencies:
             base_rate = await baseline.measure(plain, claims, concurrency)
-            inputs = add_claims(
-                database,
-                program,
-                range(number * claims, (number + 1) * claims),
-                invoice,
-                settings.policy,
-            )
-            started = time.perf_counter()
-            rate, latencies, not_paid = await run_claims(
-                client, settings.task_queue, inputs, concurrency
-            )
-            elapsed = time.perf_counter() - started
-            rows.append(
-                [
-                    concurrency,
-                    claims,
-                    round(elapsed, 1),
-                    rate,
-                    base_rate,
-                    round(rate / base_rate, 2),
-                    percentile(latencies, 50),
-                    percentile(latencies, 99),
-                    not_paid,
-                ]
-            )
-            print(f"  concurrency {concurrency}: {rate:.1f} claims/s", flush=True)
+            for count in counts:
+                stack.set_worker_processes(count)
+                await asyncio.sleep(2)  # the new processes connect and poll
+                inputs = add_claims(
+                    database,
+                    program,
+                    range(number * claims, (number + 1) * claims),
+                    invoice,
+                    settings.policy,
+                )
+                number += 1
+                cpu_before = workers_cpu(stack)
+                started = time.perf_counter()
+                rate, latencies, not_paid = await run_claims(
+                    client, settings.task_queue, inputs, concurrency
+                )
+                elapsed = time.perf_counter() - started
+                rows.append(
+                    [
+                        concurrency,
+                        count,
+                        claims,
+                        round(elapsed, 1),
+                        rate,
+                        base_rate,
+                        round(rate / base_rate, 2),
+                        percentile(latencies, 50),
+                        percentile(latencies, 99),
+                        round((workers_cpu(stack) - cpu_before) * 1000 / claims, 1),
+                        not_paid,
+                    ]
+                )
+                print(
+                    f"  concurrency {concurrency}, {count} worker process(es): {rate:.1f} claims/s",
+                    flush=True,
+                )
         print(
             table(
                 [
                     "concurrency",
+                    "worker processes",
                     "claims",
                     "seconds",
                     "claims/s",
@@ -137,6 +163,7 @@ async def main(claims: int, concurrencies: list[int], time_scale: float, reselle
                     "ratio",
                     "p50 s",
                     "p99 s",
+                    "workers' CPU ms/claim",
                     "not paid",
                 ],
                 rows,
@@ -151,5 +178,20 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--time-scale", type=float, default=1e-7)
     parser.add_argument("--resellers", type=int, default=20)
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="claim worker processes on the task queue, one row each (e.g. 1 2)",
+    )
     options = parser.parse_args()
-    asyncio.run(main(options.claims, options.concurrency, options.time_scale, options.resellers))
+    asyncio.run(
+        main(
+            options.claims,
+            options.concurrency,
+            options.time_scale,
+            options.resellers,
+            options.worker_processes,
+        )
+    )

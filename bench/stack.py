@@ -173,6 +173,7 @@ class Stack:
     smtp_port: int = field(default_factory=free_port)
     s3_port: int = field(default_factory=free_port)
     processes: dict[Part, subprocess.Popen[bytes]] = field(default_factory=dict)
+    more_workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _database: Database | None = None
     _client: Client | None = None
     _settings: tuple[tuple[tuple[str, str], ...], Settings] | None = None
@@ -274,6 +275,22 @@ class Stack:
 
     def start_worker(self) -> None:
         self.processes["worker"] = self._spawn("worker", [sys.executable, str(ROOT / "worker.py")])
+
+    def worker_processes(self) -> list[subprocess.Popen[bytes]]:
+        """Every claim worker process running."""
+        first = [self.processes["worker"]] if "worker" in self.processes else []
+        return first + self.more_workers
+
+    def set_worker_processes(self, count: int) -> None:
+        """`count` claim worker processes on the task queue: `worker` and `count - 1` more,
+        started or stopped (the claims go on)."""
+        while len(self.more_workers) < count - 1:
+            number = len(self.more_workers) + 2
+            self.more_workers.append(
+                self._spawn(f"worker-{number}", [sys.executable, str(ROOT / "worker.py")])
+            )
+        while len(self.more_workers) > max(count - 1, 0):
+            _stop(self.more_workers.pop())
 
     def start_api(self) -> None:
         self.processes["api"] = self._spawn(
@@ -407,6 +424,7 @@ class Stack:
     async def close(self) -> None:
         if self._database is not None:
             self._database.dispose()
+        self.set_worker_processes(1)
         parts: tuple[Part, ...] = ("api", "worker", "mail", "s3", "temporal")
         for part in parts:
             self.stop(part)

@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     worker_max_cached_workflows: int = Field(
         default=1000, ge=0, description="workflows a worker keeps in memory between their tasks"
     )
+    worker_activity_threads: int = Field(
+        default=16,
+        ge=1,
+        description="activities a worker runs at once (threads; as many activity tasks taken)",
+    )
+    worker_workflow_task_pollers: int = Field(
+        default=5, ge=1, description="a worker's concurrent long polls for workflow tasks"
+    )
+    worker_activity_task_pollers: int = Field(
+        default=5, ge=1, description="a worker's concurrent long polls for activity tasks"
+    )
     worker_metrics_address: str | None = Field(
         default=None,
         pattern=r"^[^\s:]+:\d{1,5}$",

@@ -93,15 +93,14 @@ async def submit(
     `SubmissionRefused`."""
     check_complete(submission)
     data = upload.data
-    invoice_sha256 = await to_thread.run_sync(sha256_hex, data)  # 10 MB: not on the loop
-    request_sha256 = submission.digest(invoice_sha256)
     claim_id = f"c_{secrets.token_hex(8)}"
     # Keys are per reseller: another reseller's key can neither collide nor reveal a claim.
     scoped_key = f"{reseller_id} {idempotency_key or 'auto-' + claim_id}"
-
-    context = await to_thread.run_sync(
-        _context, services.database, reseller_id, submission, scoped_key
+    # One hop to the thread pool for both: the hash (10 MB: not on the loop) and the reads.
+    invoice_sha256, context = await to_thread.run_sync(
+        _hash_and_context, services.database, reseller_id, submission, scoped_key, data
     )
+    request_sha256 = submission.digest(invoice_sha256)
     if context.same_key is not None:
         return await _replay(services, context, context.same_key, request_sha256, len(data))
     now = datetime.now(UTC)
@@ -207,15 +206,21 @@ async def _store(
     concurrent request with the same Idempotency-Key stored first (D2), in which case this
     request's invoice is deleted again, as it is when anything fails: no orphan invoice."""
     object_key = row.invoice_object_key
+    put: list[StoredInvoice] = []  # what the store answered, when the insert then fails
+
+    def put_then_insert() -> tuple[Claim, StoredInvoice]:  # one hop to the thread pool
+        # hashed once, by `submit`
+        put.append(services.invoices.put(object_key, data, content_type, sha256=row.invoice_sha256))
+        return _insert(services.database, row), put[0]
+
     try:
-        stored = await to_thread.run_sync(services.invoices.put, object_key, data, content_type)
-        claim = await to_thread.run_sync(_insert, services.database, row)
+        claim, stored = await to_thread.run_sync(put_then_insert)
     except DuplicateClaim as duplicate:  # D1: another submission won the race
         await _discard_invoice(services, object_key)
         # D2: unless it was a request with this very key, committed between the insert's reads.
         same_key = await to_thread.run_sync(_by_key, services.database, row.idempotency_key)
         if same_key is not None:
-            return same_key, stored
+            return same_key, put[0]
         raise _duplicate(row.offer_id, row.agreement_number, duplicate, row.reseller_id) from None
     except (InvoiceStorageError, SQLAlchemyError) as error:
         log.error("claim %s could not be stored: %s", row.id, error)
@@ -295,6 +300,12 @@ def _invoice_type(upload: Upload) -> _InvoiceType:
         "R5: the invoice must be a PDF, PNG or JPEG file; the content of the file sent is none "
         "of these (whatever its name or declared type)",
     )
+
+
+def _hash_and_context(
+    database: Database, reseller_id: str, submission: Submission, scoped_key: str, data: bytes
+) -> tuple[str, _Context]:
+    return sha256_hex(data), _context(database, reseller_id, submission, scoped_key)
 
 
 def _context(

@@ -35,8 +35,23 @@ from workflows.webhooks import WebhookDeliveryWorkflow
 
 TASK_QUEUE = "claims"
 
-# Modules the workflow's models load lazily (e-mail validation); they are deterministic.
-_PASSTHROUGH = ("email_validator", "idna")
+# Modules the sandbox takes from the worker's own imports instead of importing them afresh for
+# every workflow run: the pure rules and models the workflows use (cashback.domain, the claim's
+# pydantic models, the activities' contracts and models, search attributes, the decision
+# keys), and what those models load lazily (e-mail validation). All are deterministic and keep
+# no state the workflow changes. Listed here, not only in each workflow's
+# `imports_passed_through()` block, so that a lazy import or one outside the block is passed
+# through too. The workflow modules themselves stay sandboxed: their re-import per run (about
+# 15 ms of CPU, docs/performance.md) is what guards their globals and their calls.
+PURE_MODULES = (
+    "activities",
+    "cashback.claims",
+    "cashback.decisions",
+    "cashback.domain",
+    "cashback.search_attributes",
+    "email_validator",
+    "idna",
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +87,7 @@ class ClaimActivities:
 def workflow_runner() -> SandboxedWorkflowRunner:
     """The sandbox the claim workflow runs in, here and in replay tests."""
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*_PASSTHROUGH)
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PURE_MODULES)
     )
 
 
@@ -128,10 +143,13 @@ def claim_worker(
     task_queue: str = TASK_QUEUE,
     max_activity_threads: int = 16,
     max_cached_workflows: int = 1000,
+    workflow_task_pollers: int = 5,
+    activity_task_pollers: int = 5,
 ) -> Worker:
     """A worker for claims. Database, S3, SMTP and bank calls block, so the activities are
     synchronous and run on a thread pool, never on the event loop. The `decide` validator
-    verifies operators' decisions with `decision_key` (CASHBACK_DECISION_KEY)."""
+    verifies operators' decisions with `decision_key` (CASHBACK_DECISION_KEY). The tuning
+    (`CASHBACK_WORKER_*`, docs/performance.md "The worker's settings")."""
     cache_workflow_bytecode()
     trust_on(task_queue, DecisionKey(decision_key))
     return Worker(
@@ -141,6 +159,12 @@ def claim_worker(
         workflow_runner=workflow_runner(),
         activities=activities.functions(),
         activity_executor=ThreadPoolExecutor(max_workers=max_activity_threads),
+        # No more activity tasks taken than threads to run them: a task taken beyond them
+        # would wait in the pool's queue, its timeout running, while another worker process
+        # on the task queue could have run it (the SDK's default takes 100).
+        max_concurrent_activities=max_activity_threads,
+        max_concurrent_workflow_task_polls=workflow_task_pollers,
+        max_concurrent_activity_task_polls=activity_task_pollers,
         # Workflows kept in memory between their tasks; an evicted one is replayed from its
         # history when it wakes up. Bounds the worker's memory (docs/performance.md).
         max_cached_workflows=max_cached_workflows,

@@ -245,7 +245,7 @@ def visitor(
 PortalVisitor = Annotated[Visitor, Depends(visitor)]
 
 
-def checked_post(
+async def checked_post(  # async: no I/O, so no hop to the thread pool
     visitor: PortalVisitor, csrf: Annotated[str, Form(max_length=128)] = ""
 ) -> Visitor:
     """Every POST of the portal: sent from this site (403 `cross_site`) with the session's
@@ -296,11 +296,15 @@ def signed_in_reseller(visitor: PortalVisitor) -> Visitor:
     return visitor
 
 
-def posting_reseller(visitor: PostingVisitor) -> Visitor:
+async def posting_reseller(visitor: PostingVisitor) -> Visitor:
     return signed_in_reseller(visitor)
 
 
-ResellerVisitor = Annotated[Visitor, Depends(signed_in_reseller)]
+async def _signed_in_reseller(visitor: PortalVisitor) -> Visitor:
+    return signed_in_reseller(visitor)
+
+
+ResellerVisitor = Annotated[Visitor, Depends(_signed_in_reseller)]
 PostingReseller = Annotated[Visitor, Depends(posting_reseller)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import inspect, select
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,9 +40,17 @@ def store_claim(database: Database, row: Claim, *, within: float = STORE_WITHIN_
         for attribute in inspect(Claim).column_attrs
         if getattr(row, attribute.key) is not None  # unset: the column's default applies
     }
-    return database.write(
-        lambda session: ClaimRepository(session).add(Claim(**values)), within=within
-    )
+    # One statement, INSERT ... RETURNING: the unique indexes of D1 and D2 refuse a second
+    # claim, so nothing is read first; only a refused insert looks up why.
+    inserting = insert(Claim).values(values).returning(Claim)
+    try:
+        return database.write(lambda session: session.scalars(inserting).one(), within=within)
+    except IntegrityError:
+        with database.reading() as session:
+            existing = ClaimRepository(session).existing(Claim(**values))  # D2, or D1 raises
+        if existing is None:
+            raise
+        return existing
 
 
 class ClaimRepository:
@@ -71,7 +79,7 @@ class ClaimRepository:
     def add(self, claim: Claim) -> Claim:
         """Store a new claim. D2: a claim with the same idempotency key is returned instead.
         D1: a claim of the same offer for the same agreement raises `DuplicateClaim`."""
-        existing = self._existing(claim)
+        existing = self.existing(claim)
         if existing is not None:
             return existing
         try:
@@ -79,13 +87,15 @@ class ClaimRepository:
                 self._session.add(claim)
         except IntegrityError:
             # Another transaction stored it between our check and our insert.
-            existing = self._existing(claim)
+            existing = self.existing(claim)
             if existing is None:
                 raise
             return existing
         return claim
 
-    def _existing(self, claim: Claim) -> Claim | None:
+    def existing(self, claim: Claim) -> Claim | None:
+        """D2: the claim stored under `claim`'s idempotency key; D1: raises `DuplicateClaim`
+        for an open or paid claim of its offer for its agreement; else None."""
         same_key = self.by_idempotency_key(claim.idempotency_key)
         if same_key is not None:
             return same_key

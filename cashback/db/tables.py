@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -692,3 +693,15 @@ class OfferBudgetChange(Base):
     change: Mapped[str] = mapped_column(String(16))  # "set" or "top_up"
     amount_minor_units: Mapped[int] = mapped_column(BigInteger)
     budget_minor_units: Mapped[int] = mapped_column(BigInteger)  # after the change
+
+
+class SignInFailure(Base):
+    """R1: the failed sign-ins of one key (an account from an address, or an address), shared
+    by every API process so that the throttle holds across `--workers` and replicas."""
+
+    __tablename__ = "sign_in_failures"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # "account" or "source"
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failed_at: Mapped[float] = mapped_column(Double, index=True)  # seconds since the epoch

@@ -51,11 +51,14 @@ class LocalInvoiceStorage:
     def root(self) -> Path:
         return self._root
 
-    def put(self, object_key: str, data: bytes, content_type: str) -> StoredInvoice:
+    def put(
+        self, object_key: str, data: bytes, content_type: str, *, sha256: str | None = None
+    ) -> StoredInvoice:
         object_path, sidecar_path = self._paths(object_key)
+        check_invoice_bytes(data)
         stored = StoredInvoice(
             object_key=object_key,
-            sha256=sha256_hex(check_invoice_bytes(data)),
+            sha256=sha256 or sha256_hex(data),
             content_type=check_content_type(content_type),
             size_bytes=len(data),
         )

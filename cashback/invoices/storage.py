@@ -49,9 +49,13 @@ class InvoiceStorage(Protocol):
     SHA-256 with the claim; the workflow's activity asks `stored_sha256` whether the invoice
     is still there, unchanged (this satisfies `activities.invoices.InvoiceStore`)."""
 
-    def put(self, object_key: str, data: bytes, content_type: str) -> StoredInvoice:
+    def put(
+        self, object_key: str, data: bytes, content_type: str, *, sha256: str | None = None
+    ) -> StoredInvoice:
         """Store `data` under `object_key` (replacing what was there) and record its SHA-256,
-        size and content type. Raises `InvalidObjectKeyError` for an unsafe key."""
+        size and content type. `sha256`: the caller's hash of `data` (`sha256_hex`), when it
+        has one, so it is not computed twice. Raises `InvalidObjectKeyError` for an unsafe
+        key."""
         ...
 
     def stored_sha256(self, object_key: str) -> str | None:

@@ -1,0 +1,27 @@
+"""Issue 16: `bench.history_counts` counts what a claim costs the Temporal server from its
+history; checked on the recorded fixtures of the paid claim without a human step, before and
+after `timeline-as-local-activity`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.history_counts import counts
+
+HISTORIES = Path(__file__).parent / "workflows" / "histories"
+PAID = "test_r10_confirmed_details_are_paid_without_a_request-0.json"
+
+
+def test_the_timeline_moves_from_activity_tasks_to_local_activities() -> None:
+    before = counts(
+        json.loads((HISTORIES / "before-timeline-as-local-activity" / PAID).read_text())
+    )
+    after = counts(json.loads((HISTORIES / PAID).read_text()))
+    assert "append_timeline 6" in before["activity tasks by type"]
+    assert "append_timeline" not in after["activity tasks by type"]
+    assert before["activity tasks"] - after["activity tasks"] == 6
+    assert after["local activities"] - before["local activities"] == 6
+    assert after["other markers"] - before["other markers"] == 1  # the patch's marker
+    assert after["events"] < before["events"]
+    assert after["workflow tasks"] < before["workflow tasks"]
