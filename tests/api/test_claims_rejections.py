@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from api.claims import MAX_INVOICE_BYTES
-from cashback.db import ClaimRepository
+from cashback import submissions
+from cashback.db import Database
 from cashback.db.tables import Claim
 from cashback.invoices import InvoiceStorageError, StoredInvoice
 from tests.api.claims_helpers import (
@@ -210,10 +211,12 @@ async def test_a_submission_failing_half_way_leaves_nothing_behind(
     reseller = await api.register()
     offer = await api.create_offer()
 
-    def store_down(object_key: str, data: bytes, content_type: str) -> StoredInvoice:
+    def store_down(
+        object_key: str, data: bytes, content_type: str, *, sha256: str | None = None
+    ) -> StoredInvoice:
         raise InvoiceStorageError("S3 at http://127.0.0.1:9 does not answer")
 
-    def database_down(self: ClaimRepository, claim: Claim) -> Claim:
+    def database_down(database: Database, claim: Claim) -> Claim:
         raise OperationalError("INSERT INTO claims", {}, Exception("database is locked"))
 
     async def temporal_down(*args: object, **kwargs: object) -> None:
@@ -221,7 +224,7 @@ async def test_a_submission_failing_half_way_leaves_nothing_behind(
 
     failures = (
         (api.services.invoices, "put", store_down),
-        (ClaimRepository, "add", database_down),
+        (submissions, "store_claim", database_down),  # the one INSERT of a claim
         (api.services.temporal, "start_workflow", temporal_down),
     )
     for target, name, failure in failures:

@@ -80,6 +80,10 @@ M = TypeVar("M")
 R = TypeVar("R")
 
 
+class ServerExited(RuntimeError):
+    """The dev server's process ended before it answered (a port another process took)."""
+
+
 class DevServer:
     """`temporal server start-dev` on a file database, as `make run` starts it; it can be
     killed (SIGKILL) and started again on the same file and port."""
@@ -94,8 +98,18 @@ class DevServer:
         self.process = start_temporal(self.settings, HOST, self.port, free_port(), free_port())
 
     async def client(self, seconds: float = 90) -> Client:
-        """A client of the program (encrypted payloads), once the server answers."""
-        return await wait_for_temporal(self.settings, seconds)
+        """A client of the program (encrypted payloads), once the server answers; a server
+        that exited meanwhile fails at once, saying so (its log is temporal.log)."""
+        waiting = asyncio.ensure_future(wait_for_temporal(self.settings, seconds))
+        while not waiting.done():
+            if self.process is not None and self.process.poll() is not None:
+                waiting.cancel()
+                raise ServerExited(
+                    f"the Temporal dev server on port {self.port} exited with "
+                    f"{self.process.returncode}; see {self.settings.data_dir / 'temporal.log'}"
+                )
+            await asyncio.sleep(0.2)
+        return waiting.result()
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, whatever was in flight is lost to the server's process."""
@@ -493,11 +507,9 @@ async def fault_program(data_dir: Path, policy: ProgramPolicy) -> AsyncIterator[
     """The dev server (file database), the migrated SQLite database and the local mail server,
     on free ports and in `data_dir`; workers are started by the test. Everything started is
     stopped when the block ends, whatever happened in it."""
-    port = free_port()
     settings = Settings(
         data_dir=data_dir,
         database_url="",  # SQLite in data_dir, whatever the environment says
-        temporal_address=f"{HOST}:{port}",
         task_queue=f"claims-faults-{uuid.uuid4().hex[:8]}",
         smtp_host=HOST,
         smtp_port=free_port(),
@@ -506,14 +518,26 @@ async def fault_program(data_dir: Path, policy: ProgramPolicy) -> AsyncIterator[
         policy=policy,
     )
     database = open_database(settings)  # creates data_dir
-    server = DevServer(settings, port)
-    server.start()
     mail: Controller | None = None
     program: FaultProgram | None = None
+    server: DevServer | None = None
     try:
         upgrade_to_head(settings.resolved_database_url)
         mail = start_local_mail(data_dir / "mail", settings.smtp_host, settings.smtp_port)
-        program = FaultProgram(settings, server, database, mail, await server.client())
+        for attempt in range(1, 4):  # free ports are free when chosen, not always when bound
+            port = free_port()
+            settings = settings.model_copy(update={"temporal_address": f"{HOST}:{port}"})
+            server = DevServer(settings, port)
+            server.start()
+            try:
+                client = await server.client()
+                break
+            except ServerExited:
+                server.stop()
+                if attempt == 3:
+                    raise
+        assert server is not None
+        program = FaultProgram(settings, server, database, mail, client)
         yield program
     finally:
         if program is not None:
@@ -522,4 +546,5 @@ async def fault_program(data_dir: Path, policy: ProgramPolicy) -> AsyncIterator[
         database.dispose()
         if mail is not None:
             mail.stop()
-        server.stop()
+        if server is not None:
+            server.stop()
