@@ -53,7 +53,7 @@ async def claim_update(
         async with asyncio.timeout(seconds):
             return await handle.execute_update(update, arg)
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):  # the SDK's word for it
-        where = await where_the_claim_stands(handle)
+        where = await where_the_claim_stands(handle, min(seconds, _ANSWER_SECONDS))
         name = getattr(update, "__name__", update)
         raise ClaimStuck(
             f"update {name} of claim workflow {handle.id} got no answer within {seconds:g} s; "
@@ -86,11 +86,13 @@ async def claim_state_until(
         await asyncio.sleep(0.05)
 
 
-async def where_the_claim_stands(handle: WorkflowHandle[Any, Any]) -> str:
+async def where_the_claim_stands(
+    handle: WorkflowHandle[Any, Any], answer_seconds: float = _ANSWER_SECONDS
+) -> str:
     """The claim's state (status, what it waits for, notices sent) and its last history
-    events, for a failure message. Each part is asked within a few seconds."""
+    events, for a failure message. Each part is asked within `answer_seconds`."""
     try:
-        async with asyncio.timeout(_ANSWER_SECONDS):
+        async with asyncio.timeout(answer_seconds):
             state: ClaimState = await handle.query(ClaimWorkflow.state)
         notices = ", ".join(f"{n.kind.value} {n.number}" for n in state.notices) or "none"
         said = (
@@ -100,7 +102,7 @@ async def where_the_claim_stands(handle: WorkflowHandle[Any, Any]) -> str:
     except Exception as error:  # what a stuck claim answers is part of the report
         said = f"state: no answer to the query ({type(error).__name__}: {error})"
     try:
-        async with asyncio.timeout(_ANSWER_SECONDS):
+        async with asyncio.timeout(answer_seconds):
             events = [event async for event in handle.fetch_history_events()]
         last = "; ".join(_event_line(event) for event in events[-LAST_EVENTS:])
         history = f"last history events: {last}"
