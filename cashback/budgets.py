@@ -23,6 +23,7 @@ from cashback.db.budgets import BudgetBelowUse, BudgetRepository, UnknownOffer
 from cashback.db.tables import Claim, Offer
 from cashback.domain.budgets import BudgetUse, accruals
 from cashback.domain.status import ClaimStatus
+from cashback.refusals import Refused
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,12 @@ log = logging.getLogger(__name__)
 TOPPED_UP_SIGNAL = "budget_topped_up"
 
 
-class BudgetRefused(Exception):
+class BudgetRefused(Refused):
     """The budget was not changed: a stable code, an HTTP-like status, and why."""
 
     def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
+        super().__init__(code, detail)
         self.status = status
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from cashback.db.tables import (
     RunEntryOutcome,
 )
 from cashback.domain.sepa import execution_date
+from cashback.refusals import Refused
 
 SEPA_CURRENCY = "EUR"
 CLAIMS_COLUMNS = ("claim_id", "end_to_end_id", "amount_minor_units", "currency", "masked_iban")
@@ -61,14 +62,12 @@ class Refusal(StrEnum):
     UNAVAILABLE = "unavailable"
 
 
-class RunRefused(Exception):
+class RunRefused(Refused):
     """The action was not taken: why (`kind`), a stable code and a sentence for a person."""
 
     def __init__(self, kind: Refusal, code: str, detail: str) -> None:
-        super().__init__(detail)
+        super().__init__(code, detail)
         self.kind = kind
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True)

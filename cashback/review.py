@@ -20,18 +20,17 @@ from cashback.db import Database, PaymentRepository
 from cashback.db.tables import Claim, Payment, PaymentRun, PaymentRunStatus, PaymentStatus
 from cashback.decisions import DecisionKey
 from cashback.domain.status import ClaimStatus
+from cashback.refusals import Refused
 
 ACCEPTED_CODES = frozenset({"ACCP", "ACSC", "ACSP"})  # ISO 20022: accepted / settled
 
 
-class ActionRefused(Exception):
+class ActionRefused(Refused):
     """The action was not taken: a stable code and a sentence saying why; `unavailable` when
     a service did not answer (try again)."""
 
     def __init__(self, code: str, detail: str, *, unavailable: bool = False) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
+        super().__init__(code, detail)
         self.unavailable = unavailable
 
 

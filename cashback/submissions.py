@@ -33,6 +33,7 @@ from cashback.db.tables import Claim, Offer, Reseller
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.status import ClaimStatus
 from cashback.invoices import InvoiceStorage, InvoiceStorageError, StoredInvoice, sha256_hex
+from cashback.refusals import Refused
 from workflows.claim import ClaimWorkflow
 
 log = logging.getLogger(__name__)
@@ -50,14 +51,12 @@ class Refusal(StrEnum):
     UNAVAILABLE = "unavailable"  # 503: nothing was stored, try again
 
 
-class SubmissionRefused(Exception):
+class SubmissionRefused(Refused):
     """A submission refused: its kind, a stable code and a sentence a person can act on."""
 
     def __init__(self, kind: Refusal, code: str, detail: str) -> None:
-        super().__init__(detail)
+        super().__init__(code, detail)
         self.kind = kind
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True)

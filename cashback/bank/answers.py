@@ -21,6 +21,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
 from cashback.domain.sepa import decimal_amount, minor_units
+from cashback.refusals import Refused
 
 PAIN_002 = "pain.002"
 CAMT_054 = "camt.054"
@@ -35,13 +36,11 @@ CAMT_054_WRITTEN = "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"
 RETURNED = "RTRN"  # a camt.054 entry with return information: the money came back
 
 
-class InvalidBankFile(ValueError):
+class InvalidBankFile(Refused, ValueError):
     """The file is refused as a whole; nothing of it is applied."""
 
     def __init__(self, code: str, detail: str, *, too_large: bool = False) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
+        super().__init__(code, detail)
         self.too_large = too_large
 
 
