@@ -20,8 +20,11 @@ $(BIN)/.installed-dev: pyproject.toml $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# Two test processes (pytest-xdist), each with its own servers: most tests wait on a server, a
+# timer or a subprocess, so two share these two cores well. TEST_WORKERS=0 runs them in one.
+TEST_WORKERS ?= 2
 test: $(BIN)/.installed-dev lint typecheck chromium
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses=$(TEST_WORKERS) --dist=worksteal
 
 # Benchmarks print figures, never assert times (docs/performance.md). `make bench` runs the
 # Temporal baseline; `make bench BENCH=intake ARGS="--concurrency 1 4"` runs bench/intake.py
