@@ -77,9 +77,7 @@ async def test_r16_d5_d7_a_return_within_the_watch_reopens_the_claim_and_a_new_p
     await handle.signal(ClaimWorkflow.payment_returned, returned(claim, 1))
     state = await program.wait_for(handle, ClaimStatus.PAYMENT_FAILED)
 
-    assert returns_on_the_timeline(program, claim) == [
-        "AC04: account closed, bank reference RTN-1"
-    ]
+    assert returns_on_the_timeline(program, claim) == ["AC04: account closed, bank reference RTN-1"]
     assert program.statuses(claim)[-2:] == [ClaimStatus.PAID, ClaimStatus.PAYMENT_FAILED]
     assert (state.bank_return_code, state.paid_on, state.payment_reference) == ("AC04", None, None)
     failures = [n for n in program.notices(claim) if n.kind is NoticeKind.PAYMENT_FAILURE]
