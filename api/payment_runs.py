@@ -193,7 +193,7 @@ async def import_bank_file(
         imported = await to_thread.run_sync(services.bank_answers.import_file, content, user.email)
     except RunRefused as refusal:
         raise refused(refusal) from None
-    await complete_payments(services.temporal, imported.completions)
+    await complete_payments(services.temporal, imported.completions, services.bank_answers)
     return imported.report
 
 
@@ -220,7 +220,7 @@ async def import_bank_inbox(user: OperatorUser, services: ServicesDep) -> list[I
     results, completions = await to_thread.run_sync(
         import_inbox, services.bank_answers, inbox, user.email
     )
-    await complete_payments(services.temporal, completions)
+    await complete_payments(services.temporal, completions, services.bank_answers)
     return results
 
 
@@ -254,7 +254,9 @@ def escalated_payments(user: OperatorUser, services: ServicesDep) -> list[Escala
 )
 def returned_payments(user: OperatorUser, services: ServicesDep) -> list[EscalatedPaymentRead]:
     """Payments the bank booked and later returned (a camt.054 return, e.g. AC04 for a closed
-    account). The claim stays PAID in its history: contact the reseller for new details."""
+    account) whose claims stay PAID: they no longer watched for returns (R16). Contact the
+    reseller for new details. A claim that took its return back (PAYMENT_FAILED, R16's
+    notices) is not listed."""
     return [
         EscalatedPaymentRead.model_validate(p, from_attributes=True)
         for p in services.payment_runs.returned_after_payment()

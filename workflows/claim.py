@@ -117,7 +117,8 @@ class ClaimWorkflow:
         self._budget_committed = False  # D7: this claim's approval holds part of the budget
         self._budget_topped_up = False  # D7: a top-up arrived while the claim waited for one
         self._budget_consumed = False  # D7: the payout consumed the commitment
-        self._watching_returns_of: str | None = None  # R16: the paid payout's key, while watched
+        # R16: the payout whose return the claim takes: the one in flight, then while watched.
+        self._returns_taken_for: str | None = None
         self._returned: PaymentReturn | None = None  # R16: the bank returned that payout
         self._accepting_bank_details = False
         self._bank_details: BankDetailsSubmission | None = None
@@ -516,6 +517,8 @@ class ClaimWorkflow:
                     f"R15: return window ends; payout on {pay_on.isoformat()}",
                 )
             order = self._payment_order()
+            # The import may signal a return just behind the bank's booking (both in one inbox).
+            self._returns_taken_for = order.idempotency_key
             result = await workflow.execute_activity_method(
                 PaymentActivities.pay,
                 order,
@@ -525,8 +528,8 @@ class ClaimWorkflow:
             )
             if result.outcome is PaymentOutcome.PAID:
                 watch = self._return_watch()
-                if watch:  # open at once: a return imported meanwhile is not missed
-                    self._watching_returns_of = order.idempotency_key
+                if not watch:
+                    self._returns_taken_for = None
                 await self._settle_budget(paid=True)
                 self._state.paid_on = self._today()
                 self._state.payment_reference = result.bank_reference
@@ -539,6 +542,7 @@ class ClaimWorkflow:
                     return
                 await self._reopen_after_return()
             else:
+                self._returns_taken_for, self._returned = None, None
                 self._payout_attempt += 1
                 self._state.bank_return_code = result.return_code
                 await self._record(
@@ -572,7 +576,7 @@ class ClaimWorkflow:
             f"R16: watching for a return of the transfer until "
             f"{self._clock.shown(until):%Y-%m-%d %H:%M} UTC",
         )
-        self._watching_returns_of = None
+        self._returns_taken_for = None
         return returned
 
     async def _reopen_after_return(self) -> None:
@@ -642,10 +646,11 @@ class ClaimWorkflow:
 
     @workflow.signal
     def payment_returned(self, returned: PaymentReturn) -> None:
-        """R16: the bank returned a paid transfer (the import of a camt.054 return). Applied
-        once, and only to the payout whose return the claim watches for; any other (a claim not
-        paid, a return of an earlier payout, the same return again) is ignored."""
-        if self._watching_returns_of == returned.idempotency_key and self._returned is None:
+        """R16: the bank returned a paid transfer (the import of a camt.054 return). Taken once,
+        and only for the payout being paid or watched for returns (it may arrive just before
+        the booking's answer); any other (a claim not paying, a return of an earlier payout,
+        the same return again, one after the watch) is ignored."""
+        if self._returns_taken_for == returned.idempotency_key and self._returned is None:
             self._returned = returned
 
     @workflow.signal
