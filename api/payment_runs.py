@@ -184,7 +184,9 @@ async def import_bank_file(
 ) -> BankFileImportReport:
     """R14, R16, D5: import the bank's answer to released runs. Each entry is matched by its
     EndToEndId and applied once: paid; rejected or returned for the bank details (R16); sent
-    again for a transient reason; escalated to the operators for an ambiguous one. The same
+    again for a transient reason; escalated to the operators for an ambiguous one; a paid
+    transfer returned later takes its claim back into R16 (`reopened`) while the claim watches
+    for returns, else it is listed for the operators (`returned_after_payment`, `detail`). The same
     file again changes nothing (`duplicate`); a hostile or wrong file is refused whole (413,
     422) with nothing applied."""
     limit = services.bank_answers.max_bytes
