@@ -6,12 +6,15 @@ reconciliation adds up to the run's control sum."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from cashback.bank.answers import TransferAnswer, debit_notification, status_report
 from cashback.bank.simulated_channel import SimulatedBankChannel
+from cashback.bank_answers import complete_payments
 from cashback.claims import ClaimOutcome, claim_workflow_id
 from cashback.db.tables import Claim
 from cashback.domain.status import ClaimStatus
@@ -282,3 +285,48 @@ async def test_r14_r16_the_simulated_bank_answers_a_run_through_the_inbox(api: A
     ).json()
     counts = {s: reconciled[s]["count"] for s in ("accepted", "rejected", "returned")}
     assert counts == {"accepted": 1, "rejected": 1, "returned": 1}
+
+
+class UnreachableTemporal:
+    """A Temporal client whose server does not answer (a signal fails as the real one does)."""
+
+    def get_workflow_handle(self, workflow_id: str) -> UnreachableTemporal:
+        return self
+
+    async def signal(self, *args: Any) -> None:
+        raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
+
+async def test_r16_a_return_that_cannot_reach_its_claim_stays_listed_for_the_operators(
+    api: Api,
+) -> None:
+    """R16: a return of a paid transfer whose claim cannot be told (Temporal down) is recorded
+    once: the report (as answered and as kept) says `returned_after_payment` with the reason,
+    the claim stays PAID and the payment is listed for the operators; the same return in
+    another file is applied already."""
+    reseller, claim_id = await claim_in_the_queue(api)
+    run = await released_run(api)
+    paid = TransferAnswer(end_to_end_of(api, claim_id), 25_000, "ACSC")
+    assert (await upload(api, report_for(run, paid))).status_code == 200
+    await wait_for_status(api, reseller, claim_id, ClaimStatus.PAID)
+
+    came_back = [TransferAnswer(end_to_end_of(api, claim_id), 25_000, "RTRN", "AC01")]
+    imports = api.services.bank_answers
+    imported = imports.import_file(
+        debit_notification("C54-RT", "DE89370400440532013000", came_back), "op"
+    )
+    temporal = cast(Client, UnreachableTemporal())
+    assert await complete_payments(temporal, imported.completions, imports) == 0
+    entry = imported.report.entries[0]
+    assert (entry.result, entry.reason_code) == ("returned_after_payment", "AC01")
+    assert entry.detail is not None
+    assert entry.detail.startswith("the claim could not be told")
+    files = (await api.http.get("/operator/bank-files", headers=api.operator)).json()
+    assert files[0]["entries"][0]["result"] == "returned_after_payment"
+    assert files[0]["entries"][0]["detail"] == entry.detail
+    listed = (await api.http.get("/operator/payments/returned", headers=api.operator)).json()
+    assert [(p["claim_id"], p["reason_code"]) for p in listed] == [(claim_id, "AC01")]
+    await wait_for_status(api, reseller, claim_id, ClaimStatus.PAID)
+
+    again = await upload(api, debit_notification("C54-RT-2", "DE89370400440532013000", came_back))
+    assert [e["result"] for e in again.json()["entries"]] == ["already_applied"]
