@@ -1,6 +1,7 @@
 """Offer budgets (D7): an approval commits its amount against the offer's budget, atomically,
 so that two approvals racing for the last of a budget cannot both pass; a payout consumes the
-commitment; a cancellation or forfeit releases it.
+commitment; a cancellation or forfeit releases it; a transfer returned after it was paid commits it
+again.
 
 Each is one short database transaction, so the workflow runs them as local activities.
 """
@@ -56,6 +57,11 @@ class BudgetLedger(Protocol):
         """Mark the claim's commitment paid or released; idempotent; nothing without one."""
         ...
 
+    def reopen(self, claim_id: str) -> None:
+        """A paid commitment whose transfer came back is committed again; idempotent; nothing
+        unless the claim's commitment is paid."""
+        ...
+
 
 class BudgetActivities:
     def __init__(self, ledger: BudgetLedger) -> None:
@@ -84,3 +90,9 @@ class BudgetActivities:
     def release(self, claim_id: str) -> None:
         """D7: a cancelled or forfeited claim gives its commitment back to the budget."""
         self._ledger.settle(claim_id, CommitmentState.RELEASED)
+
+    @activity.defn(name="budgets.reopen")
+    def reopen(self, claim_id: str) -> None:
+        """D7: the paid transfer came back (R16): the amount is committed again until it is
+        paid anew or released on a forfeit."""
+        self._ledger.reopen(claim_id)

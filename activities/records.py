@@ -29,6 +29,7 @@ class TimelineEvent(StrEnum):
     REVIEW_ESCALATED = "review_escalated"  # R9: deadline without a conclusive verdict
     BANK_DETAILS_RECEIVED = "bank_details_received"  # R10-R12, with the judgement
     PAYMENT_REJECTED = "payment_rejected"  # R16, with the bank's return code
+    PAYMENT_RETURNED = "payment_returned"  # R16: a paid transfer came back, with its code
     PAYOUT_OVERDUE = "payout_overdue"  # R14: the 45-day bound is or will be missed
     NOTICE_UNDELIVERABLE = "notice_undeliverable"  # the operators are told instead
     BUDGET_SHORT = "budget_short"  # D7: the offer's budget cannot cover an approval

@@ -184,7 +184,9 @@ async def import_bank_file(
 ) -> BankFileImportReport:
     """R14, R16, D5: import the bank's answer to released runs. Each entry is matched by its
     EndToEndId and applied once: paid; rejected or returned for the bank details (R16); sent
-    again for a transient reason; escalated to the operators for an ambiguous one. The same
+    again for a transient reason; escalated to the operators for an ambiguous one; a paid
+    transfer returned later takes its claim back into R16 (`reopened`) while the claim watches
+    for returns, else it is listed for the operators (`returned_after_payment`, `detail`). The same
     file again changes nothing (`duplicate`); a hostile or wrong file is refused whole (413,
     422) with nothing applied."""
     limit = services.bank_answers.max_bytes
@@ -193,7 +195,7 @@ async def import_bank_file(
         imported = await to_thread.run_sync(services.bank_answers.import_file, content, user.email)
     except RunRefused as refusal:
         raise refused(refusal) from None
-    await complete_payments(services.temporal, imported.completions)
+    await complete_payments(services.temporal, imported.completions, services.bank_answers)
     return imported.report
 
 
@@ -220,7 +222,7 @@ async def import_bank_inbox(user: OperatorUser, services: ServicesDep) -> list[I
     results, completions = await to_thread.run_sync(
         import_inbox, services.bank_answers, inbox, user.email
     )
-    await complete_payments(services.temporal, completions)
+    await complete_payments(services.temporal, completions, services.bank_answers)
     return results
 
 
@@ -254,7 +256,9 @@ def escalated_payments(user: OperatorUser, services: ServicesDep) -> list[Escala
 )
 def returned_payments(user: OperatorUser, services: ServicesDep) -> list[EscalatedPaymentRead]:
     """Payments the bank booked and later returned (a camt.054 return, e.g. AC04 for a closed
-    account). The claim stays PAID in its history: contact the reseller for new details."""
+    account) whose claims stay PAID: they no longer watched for returns (R16). Contact the
+    reseller for new details. A claim that took its return back (PAYMENT_FAILED, R16's
+    notices) is not listed."""
     return [
         EscalatedPaymentRead.model_validate(p, from_attributes=True)
         for p in services.payment_runs.returned_after_payment()

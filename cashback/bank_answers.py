@@ -10,12 +10,18 @@ by its EndToEndId and applied once:
 - refused for a transient reason (AB05, TECH, AM05...): the order goes back to the queue and
   is sent again in the next run;
 - an ambiguous reason (MS03, FRAD, an unknown code): the payment waits for the operators, who
-  enter their decision with `POST /operator/claims/{id}/payment-result`.
+  enter their decision with `POST /operator/claims/{id}/payment-result`;
+- a camt.054 return of a transfer that was paid: the claim is told (`payment_returned`) and,
+  while it watches for returns (the policy's `returns_watched_for`), goes back to
+  PAYMENT_FAILED and R16's notices (`reopened`); a claim no longer watching stays PAID and the
+  return is listed for the operators (`returned_after_payment`, with the reason).
 
 The database is written first, in one transaction with the file's record, so the same file
 twice (one after the other or at the same moment) is applied once. Then the waiting payment
 activities are completed; one that cannot be reached (its attempt timed out meanwhile) finds
 the recorded answer when Temporal retries it (`RecordedGateway`), never a second transfer.
+Returns are signalled to their claims after the commit too; a return is recorded once, so it is
+signalled once.
 
 A file is refused as a whole, with nothing applied, when it is hostile or wrong: too large,
 with a DTD or entities, of another namespace, with control figures that do not add up, an
@@ -33,11 +39,12 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import select
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.payments import PaymentOutcome, PaymentResult
 from cashback.bank.answers import PAIN_002, RETURNED, AnswerEntry, BankAnswerFile, parse
 from cashback.bank.run_files import sha256_hex
+from cashback.claims import PaymentReturn, claim_workflow_id
 from cashback.db import Database
 from cashback.db.payment_runs import PaymentRunRepository
 from cashback.db.statements import insert_unless_present
@@ -53,12 +60,27 @@ from cashback.payment_runs import Refusal, RunRefused
 
 log = logging.getLogger(__name__)
 
+REOPENED = "reopened"
+RETURNED_AFTER_PAYMENT = "returned_after_payment"
+RETURN_AFTER_THE_WATCH = (
+    "the claim no longer watches for returns (it was paid before the return watch, or its "
+    "watch is over): it stays PAID; contact the reseller for new bank details"
+)
+RETURN_NOT_DELIVERED = (
+    "the claim could not be told (Temporal did not answer): it stays PAID; contact the "
+    "reseller for new bank details"
+)
+
 
 class EntryReport(BaseModel):
     end_to_end_id: str
     claim_id: str
-    result: str  # paid, rejected, returned, retried, escalated, pending, already_applied
+    # paid, rejected, returned, retried, escalated, pending, already_applied; for a transfer
+    # returned after it was paid: reopened (the claim is back in R16) or returned_after_payment
+    # (the claim stays PAID: the operators act, `detail` says why)
+    result: str
     reason_code: str | None = None
+    detail: str | None = None
 
 
 class BankFileImportReport(BaseModel):
@@ -81,9 +103,20 @@ class Completion:
 
 
 @dataclass(frozen=True)
+class ReturnAfterPaid:
+    """A paid transfer the bank returned, to signal to its claim (R16). `entry` is the line of
+    the file's report, corrected when the claim cannot take the return back."""
+
+    claim_id: str
+    file_sha256: str
+    returned: PaymentReturn
+    entry: EntryReport = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Imported:
     report: BankFileImportReport
-    completions: tuple[Completion, ...] = ()
+    completions: tuple[Completion | ReturnAfterPaid, ...] = ()
 
 
 class ImportedFile(BaseModel):
@@ -154,7 +187,7 @@ class BankAnswerImports:
             report = BankFileImportReport(
                 kind=answer.kind, message_id=answer.message_id, sha256=digest
             )
-            completions: list[Completion] = []
+            completions: list[Completion | ReturnAfterPaid] = []
             for entry, run_entry in entries:
                 payment = session.get(Payment, run_entry.payment_id, with_for_update=True)
                 assert payment is not None
@@ -162,6 +195,8 @@ class BankAnswerImports:
                 report.entries.append(result)
                 if completion is not None:
                     completions.append(completion)
+                elif result.result == REOPENED:
+                    completions.append(_return_of(entry, payment, digest, result))
             stored.report = report.model_dump(mode="json")
         return Imported(report, tuple(completions))
 
@@ -235,12 +270,33 @@ class BankAnswerImports:
             matched.append((entry, run_entry))
         return matched
 
+    def returns_not_taken_back(self, returns: list[ReturnAfterPaid], detail: str) -> None:
+        """The claims of `returns` could not take them back (they no longer watch for returns,
+        or could not be reached): their lines in the files' reports say so, with `detail`. The
+        payments stay returned and listed for the operators."""
+        for returned in returns:
+            returned.entry.result = RETURNED_AFTER_PAYMENT
+            returned.entry.detail = detail
+        with self._database.transaction() as session:
+            runs = PaymentRunRepository(session)
+            for digest in {r.file_sha256 for r in returns}:
+                stored = runs.bank_file(digest)
+                if stored is None:
+                    continue
+                report = BankFileImportReport.model_validate(stored.report)
+                ids = {r.entry.end_to_end_id for r in returns if r.file_sha256 == digest}
+                for line in report.entries:
+                    if line.end_to_end_id in ids and line.result == REOPENED:
+                        line.result, line.detail = RETURNED_AFTER_PAYMENT, detail
+                stored.report = report.model_dump(mode="json")
+
     def _returned_after_payment(
         self, entry: AnswerEntry, run_entry: PaymentRunEntry, payment: Payment, file_id: int
     ) -> EntryReport:
         """The bank booked the transfer and the money came back later (an account closed:
-        AC04). The claim's workflow has ended PAID; the payment and the run say returned, and
-        the operators find it in `GET /operator/payments/returned`."""
+        AC04). The payment and the run say returned; the claim is signalled (`reopened`) and,
+        if it still watches for returns, goes back to R16. One that no longer watches stays
+        PAID, and the operators find the payment in `GET /operator/payments/returned`."""
         now = datetime.now(UTC)
         run_entry.outcome = RunEntryOutcome.RETURNED
         run_entry.reason_code = entry.reason
@@ -257,7 +313,7 @@ class BankAnswerImports:
         return EntryReport(
             end_to_end_id=entry.end_to_end_id,
             claim_id=payment.claim_id,
-            result="returned_after_payment",
+            result=REOPENED,
             reason_code=entry.reason,
         )
 
@@ -334,11 +390,36 @@ class BankAnswerImports:
         return EntryReport(**report, result=name), completion
 
 
-async def complete_payments(temporal: Client, completions: tuple[Completion, ...]) -> int:
-    """Complete the payment activities that wait for these answers; how many were reached. One
-    that is not waiting now (its attempt timed out) reads the recorded answer on its retry."""
+async def complete_payments(
+    temporal: Client,
+    completions: tuple[Completion | ReturnAfterPaid, ...],
+    imports: BankAnswerImports | None = None,
+) -> int:
+    """Complete the payment activities that wait for these answers and signal the returns to
+    their claims; how many were reached. A payment not waiting now (its attempt timed out) reads
+    the recorded answer on its retry. A return whose claim has ended (its watch for returns is
+    over) or cannot be reached is recorded so in the files' reports (given `imports`)."""
     reached = 0
+    ended: list[ReturnAfterPaid] = []
+    unreachable: list[ReturnAfterPaid] = []
     for completion in completions:
+        if isinstance(completion, ReturnAfterPaid):
+            try:
+                await temporal.get_workflow_handle(claim_workflow_id(completion.claim_id)).signal(
+                    "payment_returned", completion.returned
+                )
+                reached += 1
+            except RPCError as error:
+                (ended if error.status is RPCStatusCode.NOT_FOUND else unreachable).append(
+                    completion
+                )
+                log.warning(
+                    "the return of claim %s's payment did not reach the claim (%s); it is "
+                    "listed for the operators",
+                    completion.claim_id,
+                    error.status.name,
+                )
+            continue
         handle = temporal.get_async_activity_handle(task_token=completion.task_token)
         try:
             await handle.complete(completion.result)
@@ -348,7 +429,27 @@ async def complete_payments(temporal: Client, completions: tuple[Completion, ...
                 "the payment of claim %s was not waiting; its next attempt reads the answer",
                 completion.claim_id,
             )
+    if imports is not None and ended:
+        imports.returns_not_taken_back(ended, RETURN_AFTER_THE_WATCH)
+    if imports is not None and unreachable:
+        imports.returns_not_taken_back(unreachable, RETURN_NOT_DELIVERED)
     return reached
+
+
+def _return_of(
+    entry: AnswerEntry, payment: Payment, digest: str, report: EntryReport
+) -> ReturnAfterPaid:
+    reference = entry.bank_reference[:128] if entry.bank_reference else None
+    return ReturnAfterPaid(
+        claim_id=payment.claim_id,
+        file_sha256=digest,
+        returned=PaymentReturn(
+            idempotency_key=payment.idempotency_key,
+            return_code=(entry.reason or "NARR")[:8],
+            bank_reference=reference,
+        ),
+        entry=report,
+    )
 
 
 class InboxFile(BaseModel):
@@ -359,11 +460,11 @@ class InboxFile(BaseModel):
 
 def import_inbox(
     imports: BankAnswerImports, inbox: Path, operator: str
-) -> tuple[list[InboxFile], tuple[Completion, ...]]:
+) -> tuple[list[InboxFile], tuple[Completion | ReturnAfterPaid, ...]]:
     """Import every file the bank channel dropped into `inbox` (oldest name first); each goes
     to `imported/` or, refused, to `refused/` beside a `.reason` file."""
     results: list[InboxFile] = []
-    completions: list[Completion] = []
+    completions: list[Completion | ReturnAfterPaid] = []
     if not inbox.is_dir():
         return results, ()
     for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):

@@ -96,6 +96,18 @@ class BankDetailsSubmission(BaseModel):
     holder_name: str = Field(min_length=1)
 
 
+class PaymentReturn(BaseModel):
+    """R16: the bank returned a paid transfer (a camt.054 return entry), as the import signals
+    it to the claim: which payout (its EndToEndId, the idempotency key of D5), the ISO 20022
+    reason and the bank's reference. No IBAN, no name: the history keeps none."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idempotency_key: str = Field(min_length=1)
+    return_code: str = Field(min_length=1, max_length=8)
+    bank_reference: str | None = Field(default=None, max_length=128)
+
+
 class SentNotice(BaseModel):
     kind: NoticeKind
     number: int

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
@@ -58,6 +59,14 @@ class LogFormat(StrEnum):
 class InvoiceBackend(StrEnum):
     LOCAL = "local"
     S3 = "s3"
+
+
+# R16: how long a claim paid through a payment run stays open for a return of its transfer. A
+# SEPA credit transfer the beneficiary's bank cannot credit comes back within days of the
+# booking (the SCT rulebook gives it three banking days after settlement to return it): two
+# weeks cover that with a margin for weekends, holidays and the time until the operators import
+# the camt.054, without keeping paid claims open for long.
+RETURNS_WATCHED_FOR_PAYMENT_RUNS = timedelta(days=14)
 
 
 class Settings(BaseSettings):
@@ -177,6 +186,21 @@ class Settings(BaseSettings):
     )
 
     policy: ProgramPolicy = Field(default_factory=ProgramPolicy)
+
+    @model_validator(mode="after")
+    def _payment_runs_watch_for_returns(self) -> Self:
+        """R16: with payment runs a real bank answers, and it may return a booked transfer
+        (SEPA returns come within days of the booking): paid claims watch for a return for
+        `RETURNS_WATCHED_FOR_PAYMENT_RUNS` unless the policy sets its own watch."""
+        policy = self.policy
+        if (
+            self.payment_gateway is PaymentGatewayKind.PAYMENT_RUNS
+            and "returns_watched_for" not in policy.model_fields_set
+        ):
+            self.policy = policy.model_copy(
+                update={"returns_watched_for": RETURNS_WATCHED_FOR_PAYMENT_RUNS}
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Self:

@@ -390,8 +390,8 @@ class PaymentRuns:
             ]
 
     def returned_after_payment(self) -> list[EscalatedPayment]:
-        """Payments the bank booked and later returned (camt.054): the claims' workflows
-        ended PAID; the operators contact the reseller."""
+        """Payments the bank booked and later returned (camt.054) whose claims stay PAID (they
+        no longer watched for returns, R16): the operators contact the reseller."""
         with self._database.reading() as session:
             return [
                 EscalatedPayment(

@@ -81,6 +81,7 @@ class ClaimActivities:
             self.budgets.commit,
             self.budgets.consume,
             self.budgets.release,
+            self.budgets.reopen,
         ]
 
 

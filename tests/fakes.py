@@ -89,6 +89,12 @@ class InMemoryBudgets:
             if existing is not None and existing[2] is CommitmentState.COMMITTED:
                 self.commitments[claim_id] = (existing[0], existing[1], state)
 
+    def reopen(self, claim_id: str) -> None:
+        with self._lock:
+            existing = self.commitments.get(claim_id)
+            if existing is not None and existing[2] is CommitmentState.PAID:
+                self.commitments[claim_id] = (existing[0], existing[1], CommitmentState.COMMITTED)
+
     def state_of(self, claim_id: str) -> CommitmentState | None:
         with self._lock:
             found = self.commitments.get(claim_id)

@@ -3,6 +3,7 @@ production refuses the development secrets."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,16 @@ def test_production_needs_the_public_url_set_and_allows_loopback_http() -> None:
         Settings(**unset)
     for url in ("http://localhost:8000", "http://127.0.0.1:8000", "http://[::1]:8000"):
         assert Settings(**{**PRODUCTION, "public_base_url": url}).public_base_url == url
+
+
+def test_r16_payment_runs_watch_paid_claims_for_returns_unless_the_policy_says() -> None:
+    """R16: with payment runs a paid claim watches 14 days for a return of its transfer; the
+    simulated bank never returns one (no watch); a policy's own watch, zero too, is kept."""
+    assert Settings(payment_gateway="payment_runs").policy.returns_watched_for == timedelta(days=14)
+    assert Settings().policy.returns_watched_for == timedelta(0)
+    own = Settings(payment_gateway="payment_runs", policy={"returns_watched_for": "P3D"})
+    assert own.policy.returns_watched_for == timedelta(days=3)
+    none = Settings(payment_gateway="payment_runs", policy={"returns_watched_for": 0})
+    assert none.policy.returns_watched_for == timedelta(0)
+    with pytest.raises(ValidationError, match="returns_watched_for"):
+        Settings(policy={"returns_watched_for": "-P1D"})

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         ClaimState,
         Decision,
         DecisionKind,
+        PaymentReturn,
         SentNotice,
     )
     from cashback.domain.eligibility import Verdict, sold_by_another
@@ -65,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         payout_due,
     )
     from cashback.domain.program_time import ProgramClock
+    from cashback.domain.sepa import reason_text
     from cashback.domain.status import ClaimStatus, NoticeKind
 
 SYSTEM = "system"
@@ -78,6 +80,7 @@ PROGRAM_DAYS = "program-days"
 OFFER_BUDGETS = "offer-budgets"
 STRAIGHT_THROUGH = "straight-through-decisions"
 LOCAL_TIMELINE = "timeline-as-local-activity"
+RETURNS_AFTER_PAID = "returns-after-paid"
 
 
 def _start_of(day: date) -> datetime:
@@ -113,6 +116,10 @@ class ClaimWorkflow:
         self._decided_at_once = False  # D8: by the offer's straight-through policy
         self._budget_committed = False  # D7: this claim's approval holds part of the budget
         self._budget_topped_up = False  # D7: a top-up arrived while the claim waited for one
+        self._budget_consumed = False  # D7: the payout consumed the commitment
+        # R16: the payout whose return the claim takes: the one in flight, then while watched.
+        self._returns_taken_for: str | None = None
+        self._returned: PaymentReturn | None = None  # R16: the bank returned that payout
         self._accepting_bank_details = False
         self._bank_details: BankDetailsSubmission | None = None
         self._sale_date: date | None = None
@@ -367,6 +374,7 @@ class ClaimWorkflow:
         if not self._budget_committed:
             return
         self._budget_committed = False
+        self._budget_consumed = paid
         method = BudgetActivities.consume if paid else BudgetActivities.release
         await workflow.execute_local_activity_method(
             method,
@@ -488,7 +496,9 @@ class ClaimWorkflow:
 
     async def _pay_out(self) -> None:
         """R14, R15, R16, D5: wait for the end of the return window, pay once, and on a
-        rejection for bank-detail reasons ask for new details (three notices at most)."""
+        rejection for bank-detail reasons ask for new details (three notices at most). A paid
+        claim watches for its transfer coming back (a bank's return) for the policy's
+        `returns_watched_for`; a return takes it back into the same R16 loop."""
         while True:
             today = self._today()
             assert self._sale_date is not None
@@ -506,14 +516,20 @@ class ClaimWorkflow:
                     self._scaled(_start_of(pay_on)),
                     f"R15: return window ends; payout on {pay_on.isoformat()}",
                 )
+            order = self._payment_order()
+            # The import may signal a return just behind the bank's booking (both in one inbox).
+            self._returns_taken_for = order.idempotency_key
             result = await workflow.execute_activity_method(
                 PaymentActivities.pay,
-                self._payment_order(),
+                order,
                 start_to_close_timeout=self._policy.bank_answer_within,
                 retry_policy=payments.RETRY,
                 summary=f"R14: pay {self._amount_text()} (attempt {self._payout_attempt})",
             )
             if result.outcome is PaymentOutcome.PAID:
+                watch = self._return_watch()
+                if not watch:
+                    self._returns_taken_for = None
                 await self._settle_budget(paid=True)
                 self._state.paid_on = self._today()
                 self._state.payment_reference = result.bank_reference
@@ -522,21 +538,79 @@ class ClaimWorkflow:
                     ClaimStatus.PAID, SYSTEM, f"paid, bank reference {result.bank_reference}"
                 )
                 await self._notify(NoticeKind.REMITTANCE_ADVICE)
-                return
-            self._payout_attempt += 1
-            self._state.bank_return_code = result.return_code
-            await self._record(
-                TimelineEvent.PAYMENT_REJECTED,
-                actor=SYSTEM,
-                reason=f"{result.return_code}: {result.detail}",
-            )
-            await self._set_status(
-                ClaimStatus.PAYMENT_FAILED,
-                SYSTEM,
-                f"R16: the bank rejected the payment ({result.return_code})",
-            )
+                if not watch or not await self._returned_within(watch):
+                    return
+                await self._reopen_after_return()
+            else:
+                self._returns_taken_for, self._returned = None, None
+                self._payout_attempt += 1
+                self._state.bank_return_code = result.return_code
+                await self._record(
+                    TimelineEvent.PAYMENT_REJECTED,
+                    actor=SYSTEM,
+                    reason=f"{result.return_code}: {result.detail}",
+                )
+                await self._set_status(
+                    ClaimStatus.PAYMENT_FAILED,
+                    SYSTEM,
+                    f"R16: the bank rejected the payment ({result.return_code})",
+                )
             if await self._collect_bank_details(self._payment_failures) is None:
                 return
+
+    def _return_watch(self) -> timedelta:
+        """R16: how long this paid claim watches for its transfer coming back, in workflow time
+        (scaled like every wait of a demo); none for claims paid before the watch existed (the
+        patch) and for a policy without one (a bank that never returns)."""
+        watched = self._policy.returns_watched_for
+        if not workflow.patched(RETURNS_AFTER_PAID) or watched <= timedelta(0):
+            return timedelta(0)
+        return watched * self._policy.time_scale
+
+    async def _returned_within(self, watch: timedelta) -> bool:
+        """R16: wait `watch` for the bank to return the paid transfer (`payment_returned`)."""
+        until = workflow.now() + watch
+        returned = await self._wait_until(
+            lambda: self._returned is not None,
+            until,
+            f"R16: watching for a return of the transfer until "
+            f"{self._clock.shown(until):%Y-%m-%d %H:%M} UTC",
+        )
+        self._returns_taken_for = None
+        return returned
+
+    async def _reopen_after_return(self) -> None:
+        """R16: the paid transfer came back. The claim is PAYMENT_FAILED again, with the bank's
+        reason on its timeline; the next payout gets a new key (D5); the amount is committed
+        against the budget again (D7) until it is paid anew or released on a forfeit."""
+        returned, self._returned = self._returned, None
+        assert returned is not None
+        self._payout_attempt += 1
+        self._state.bank_return_code = returned.return_code
+        self._state.paid_on = None
+        self._state.payment_reference = None
+        if self._budget_consumed:
+            self._budget_consumed = False
+            self._budget_committed = True
+            await workflow.execute_local_activity_method(
+                BudgetActivities.reopen,
+                self._claim.claim_id,
+                start_to_close_timeout=budgets.TIMEOUT,
+                retry_policy=budgets.RETRY,
+                summary="D7: the returned payout is committed against the budget again",
+            )
+        meaning = reason_text(returned.return_code)
+        reference = f", bank reference {returned.bank_reference}" if returned.bank_reference else ""
+        await self._record(
+            TimelineEvent.PAYMENT_RETURNED,
+            actor=SYSTEM,
+            reason=f"{returned.return_code}: {meaning or 'returned by the bank'}{reference}",
+        )
+        await self._set_status(
+            ClaimStatus.PAYMENT_FAILED,
+            SYSTEM,
+            f"R16: the bank returned the payment after it was paid ({returned.return_code})",
+        )
 
     async def _watch_payout_bound(self, pay_on: date) -> None:
         """R14: the payout is due within `payout_days` of the final confirmation; a payout on a
@@ -569,6 +643,15 @@ class ClaimWorkflow:
             )
         )
         return self.state()
+
+    @workflow.signal
+    def payment_returned(self, returned: PaymentReturn) -> None:
+        """R16: the bank returned a paid transfer (the import of a camt.054 return). Taken once,
+        and only for the payout being paid or watched for returns (it may arrive just before
+        the booking's answer); any other (a claim not paying, a return of an earlier payout,
+        the same return again, one after the watch) is ignored."""
+        if self._returns_taken_for == returned.idempotency_key and self._returned is None:
+            self._returned = returned
 
     @workflow.signal
     def budget_topped_up(self) -> None:

@@ -4,7 +4,9 @@ inbox that operators import like any bank's (`POST /operator/bank-files/inbox`):
 
 - a `pain.002` status report on every transfer: `ACSC`, or `RJCT` with the reason code that
   `behaviours` gives the creditor's IBAN (AC04, TECH...), AC01 for an IBAN that is not one;
-- a `camt.054` notification booking the accepted transfers.
+- a `camt.054` notification booking the accepted transfers;
+- for accepted transfers to an IBAN that `returns` names, a second `camt.054` returning them
+  with that reason code (RTRN, e.g. AC04: the account was closed after the booking; R16).
 
 The picked-up file moves to `outbox/picked-up/`. Nothing of an IBAN is written beyond the files
 themselves, which the bank channel carries anyway.
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from defusedxml import ElementTree as SafeElementTree
 
-from cashback.bank.answers import TransferAnswer, debit_notification, status_report
+from cashback.bank.answers import RETURNED, TransferAnswer, debit_notification, status_report
 from cashback.bank.pain001 import NAMESPACE
 from cashback.bank.run_files import write_once
 from cashback.bank.simulated import BANK_DETAIL_ERRORS, TRANSIENT_ERRORS, validity_code
@@ -27,13 +29,25 @@ NS = {"p": NAMESPACE}
 
 
 class SimulatedBankChannel:
-    def __init__(self, outbox: Path, inbox: Path, behaviours: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        outbox: Path,
+        inbox: Path,
+        behaviours: Mapping[str, str] | None = None,
+        returns: Mapping[str, str] | None = None,
+    ):
         unknown = set((behaviours or {}).values()) - set(BANK_DETAIL_ERRORS) - set(TRANSIENT_ERRORS)
         if unknown:
             raise ValueError(f"unknown bank reason codes in behaviours: {sorted(unknown)}")
+        not_returns = set((returns or {}).values()) - set(BANK_DETAIL_ERRORS)
+        if not_returns:
+            raise ValueError(
+                f"returns take a bank-detail reason code (AC04, AC01...), not {sorted(not_returns)}"
+            )
         self._outbox = outbox
         self._inbox = inbox
         self._behaviours = {_compact(iban): code for iban, code in (behaviours or {}).items()}
+        self._returns = {_compact(iban): code for iban, code in (returns or {}).items()}
 
     def answer_released_files(self) -> list[str]:
         """Answer every file waiting in the outbox; the names of the answers written."""
@@ -55,19 +69,28 @@ class SimulatedBankChannel:
         message_id = initiation.findtext("p:GrpHdr/p:MsgId", namespaces=NS) or ""
         debtor_iban = initiation.findtext(".//p:DbtrAcct/p:Id/p:IBAN", namespaces=NS) or ""
         answers = []
+        returned: list[TransferAnswer] = []
         for tx in initiation.iterfind("p:PmtInf/p:CdtTrfTxInf", NS):
             iban = _compact(tx.findtext("p:CdtrAcct/p:Id/p:IBAN", namespaces=NS) or "")
             code = self._behaviours.get(iban) or validity_code(iban)
-            answers.append(
-                TransferAnswer(
-                    end_to_end_id=tx.findtext("p:PmtId/p:EndToEndId", namespaces=NS) or "",
-                    amount_minor_units=minor_units(
-                        tx.findtext("p:Amt/p:InstdAmt", namespaces=NS) or "", "EUR"
-                    ),
-                    status="RJCT" if code else "ACSC",
-                    reason=code,
-                )
+            answer = TransferAnswer(
+                end_to_end_id=tx.findtext("p:PmtId/p:EndToEndId", namespaces=NS) or "",
+                amount_minor_units=minor_units(
+                    tx.findtext("p:Amt/p:InstdAmt", namespaces=NS) or "", "EUR"
+                ),
+                status="RJCT" if code else "ACSC",
+                reason=code,
             )
+            answers.append(answer)
+            if not code and iban in self._returns:
+                returned.append(
+                    TransferAnswer(
+                        answer.end_to_end_id,
+                        answer.amount_minor_units,
+                        RETURNED,
+                        self._returns[iban],
+                    )
+                )
         report = status_report(
             f"SIM-P2-{message_id}"[:35],
             message_id,
@@ -86,6 +109,10 @@ class SimulatedBankChannel:
             names.append(f"{message_id}-2.camt.054.xml")
             notification = debit_notification(f"SIM-C54-{message_id}"[:35], debtor_iban, booked)
             write_once(self._inbox / names[1], notification)
+        if returned:  # the money comes back after the booking, in a notification of its own
+            names.append(f"{message_id}-3.camt.054.xml")
+            came_back = debit_notification(f"SIM-RT-{message_id}"[:35], debtor_iban, returned)
+            write_once(self._inbox / names[-1], came_back)
         return names
 
 

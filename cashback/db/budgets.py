@@ -110,6 +110,16 @@ class BudgetRepository:
         commitment.state = state
         commitment.settled_at = datetime.now(UTC)
 
+    def reopen(self, claim_id: str) -> None:
+        """D7, R16: the paid transfer came back, so the amount is committed again (the money is
+        the program's until it is paid anew or released on a forfeit); idempotent, and nothing
+        happens unless the claim's commitment is paid."""
+        commitment = self._session.get(BudgetCommitment, claim_id)
+        if commitment is None or commitment.state is not CommitmentState.PAID:
+            return
+        commitment.state = CommitmentState.COMMITTED
+        commitment.settled_at = None
+
     def change_budget(
         self, offer_id: str, operator: str, *, to: int | None = None, top_up: int | None = None
     ) -> tuple[Offer, BudgetUse]:
@@ -193,3 +203,7 @@ class SqlBudgets:
     def settle(self, claim_id: str, state: CommitmentState) -> None:
         with self._database.transaction() as session:
             BudgetRepository(session).settle(claim_id, state)
+
+    def reopen(self, claim_id: str) -> None:
+        with self._database.transaction() as session:
+            BudgetRepository(session).reopen(claim_id)

@@ -7,12 +7,14 @@ from sqlalchemy.orm import Session
 
 from cashback.db.tables import (
     BankFile,
+    Claim,
     Payment,
     PaymentRun,
     PaymentRunEntry,
     PaymentRunStatus,
     PaymentStatus,
 )
+from cashback.domain.status import ClaimStatus
 
 
 class PaymentRunRepository:
@@ -93,9 +95,19 @@ class PaymentRunRepository:
         )
 
     def returned_after_payment(self) -> list[Payment]:
+        """Payments returned after they were paid whose claim did not take the return back: it
+        still reads PAID with this payment's reference (R16: a claim that watched for returns
+        is PAYMENT_FAILED, or paid again under another reference, once its workflow took it)."""
         return list(
             self._session.scalars(
-                select(Payment).where(Payment.status == PaymentStatus.RETURNED).order_by(Payment.id)
+                select(Payment)
+                .join(Claim, Claim.id == Payment.claim_id)
+                .where(
+                    Payment.status == PaymentStatus.RETURNED,
+                    Claim.status == ClaimStatus.PAID,
+                    Claim.bank_reference == Payment.bank_reference,
+                )
+                .order_by(Payment.id)
             )
         )
 

@@ -34,6 +34,13 @@ class ProgramPolicy(BaseModel):
         description="how long a payment may wait for the bank's answer before it is retried "
         "(minutes for a bank that answers at once; days for a file exchange)",
     )
+    returns_watched_for: timedelta = Field(
+        default=timedelta(0),
+        ge=timedelta(0),
+        description="R16: how long a paid claim stays open for a return of its transfer (a "
+        "camt.054 return takes it back to PAYMENT_FAILED); none for a bank that never returns "
+        "(the simulated bank), 14 days with payment runs unless set",
+    )
 
     @field_validator("return_window_days_by_country")
     @classmethod

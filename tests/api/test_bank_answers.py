@@ -6,12 +6,17 @@ reconciliation adds up to the run's control sum."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from cashback.bank.answers import TransferAnswer, debit_notification, status_report
 from cashback.bank.simulated_channel import SimulatedBankChannel
+from cashback.bank_answers import complete_payments
+from cashback.claims import ClaimOutcome, claim_workflow_id
+from cashback.db.tables import Claim
 from cashback.domain.status import ClaimStatus
 from tests.api.claims_helpers import wait_for_status
 from tests.api.harness import Api
@@ -22,6 +27,7 @@ from tests.api.payment_run_helpers import (
     released_run,
     upload,
 )
+from tests.claim_waits import claim_outcome
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -41,6 +47,10 @@ def report_for(run: dict[str, Any], *answers: TransferAnswer, message_id: str = 
     )
 
 
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"payment_gateway": "payment_runs", "policy": {"returns_watched_for": "PT0S"}}],
+)
 async def test_r14_r16_d5_a_status_report_pays_one_claim_and_rejects_the_other(
     api: Api,
 ) -> None:
@@ -48,8 +58,9 @@ async def test_r14_r16_d5_a_status_report_pays_one_claim_and_rejects_the_other(
     closed) makes the other PAYMENT_FAILED with its notice; D5: the same file again is a
     duplicate and a second file with the same answers applies nothing again; the
     reconciliation counts one accepted and one rejected transfer, summing to the control
-    sum, in JSON and CSV. A camt.054 return of the paid transfer days later is reported to
-    the operators and counted as returned."""
+    sum, in JSON and CSV. R16: a camt.054 return of the paid transfer after the claim stopped
+    watching for returns (here it watched for none) leaves it PAID: it is reported to the
+    operators with the reason and counted as returned."""
     offer_id = (await api.create_offer())["offer_id"]
     paid_reseller, paid = await claim_in_the_queue(api, offer_id=offer_id)
     failed_reseller, failed = await claim_in_the_queue(api, offer_id=offer_id)
@@ -108,6 +119,10 @@ async def test_r14_r16_d5_a_status_report_pays_one_claim_and_rejects_the_other(
     assert f"{run['run_id']},sent,2,50000,EUR" == csv_lines[-1]
 
     # Days later the paid transfer comes back (the account was closed after the booking).
+    handle = api.services.temporal.get_workflow_handle(
+        claim_workflow_id(paid), result_type=ClaimOutcome
+    )
+    assert (await claim_outcome(handle)).status is ClaimStatus.PAID
     came_back = debit_notification(
         "C54-RETURN",
         "DE89370400440532013000",
@@ -117,6 +132,7 @@ async def test_r14_r16_d5_a_status_report_pays_one_claim_and_rejects_the_other(
     assert [(e["claim_id"], e["result"], e["reason_code"]) for e in entries] == [
         (paid, "returned_after_payment", "AC04")
     ]
+    assert entries[0]["detail"].startswith("the claim no longer watches for returns")
     returned = (await api.http.get("/operator/payments/returned", headers=api.operator)).json()
     assert [(p["claim_id"], p["reason_code"], p["amount_minor_units"]) for p in returned] == [
         (paid, "AC04", 25_000)
@@ -136,6 +152,7 @@ async def test_r14_r16_d5_a_status_report_pays_one_claim_and_rejects_the_other(
     assert [f["message_id"] for f in files] == ["C54-RETURN", "P2-AGAIN", "P2"]
     assert files[-1]["imported_by"].startswith("op-")
     assert [e["result"] for e in files[-1]["entries"]] == ["paid", "rejected"]
+    assert files[0]["entries"][0]["result"] == "returned_after_payment"  # as recorded
 
 
 async def test_r14_r16_transient_ambiguous_and_a_camt054_return(api: Api) -> None:
@@ -203,38 +220,113 @@ async def test_r14_r16_transient_ambiguous_and_a_camt054_return(api: Api) -> Non
 
 async def test_r14_r16_the_simulated_bank_answers_a_run_through_the_inbox(api: Api) -> None:
     """R14, R16: the simulated bank picks up the released file, answers with a pain.002 report
-    and a camt.054 booking in the inbox; the operators' inbox import pays the claim whose IBAN
-    the bank accepts and sends the one whose account is closed (AC04) into R16; the second
-    file's entries for the paid claim are reported as applied already."""
+    and a camt.054 booking in the inbox, and returns one booked transfer in a second camt.054;
+    the operators' inbox import pays the claim whose IBAN the bank accepts, sends the one whose
+    account is closed (AC04) into R16, and takes the returned one, paid first, back into R16
+    (it watches for returns: payment runs watch 14 days). The booking's entries for the paid
+    claims are reported as applied already; the run's reconciliation counts the return."""
     offer_id = (await api.create_offer())["offer_id"]
     paid_reseller, paid = await claim_in_the_queue(api, offer_id=offer_id)
     closed_reseller, closed = await claim_in_the_queue(
         api, offer_id=offer_id, iban="AT61 1904 3002 3457 3201"
+    )
+    returned_reseller, returned = await claim_in_the_queue(
+        api, offer_id=offer_id, iban="NL91 ABNA 0417 1643 00"
     )
     run = await released_run(api)
     bank = SimulatedBankChannel(
         api.services.payment_runs.outbox,
         api.services.settings.data_dir / "bank-inbox",
         {"AT611904300234573201": "AC04"},
+        returns={"NL91ABNA0417164300": "AC04"},
     )
     answered = bank.answer_released_files()
     assert answered == [
         f"{run['message_id']}-1.pain.002.xml",
         f"{run['message_id']}-2.camt.054.xml",
+        f"{run['message_id']}-3.camt.054.xml",
     ]
     assert bank.answer_released_files() == []  # each file is picked up once
 
     imported = await api.http.post("/operator/bank-files/inbox", headers=api.operator)
     assert imported.status_code == 200, imported.text
     results = {
-        (r["name"].split(".", 1)[1], e["claim_id"], e["result"])
+        (r["name"].removeprefix(run["message_id"]), e["claim_id"], e["result"])
         for r in imported.json()
         for e in r["report"]["entries"]
     }
     assert results == {
-        ("pain.002.xml", paid, "paid"),
-        ("pain.002.xml", closed, "rejected"),
-        ("camt.054.xml", paid, "already_applied"),
+        ("-1.pain.002.xml", paid, "paid"),
+        ("-1.pain.002.xml", closed, "rejected"),
+        ("-1.pain.002.xml", returned, "paid"),
+        ("-2.camt.054.xml", paid, "already_applied"),
+        ("-2.camt.054.xml", returned, "already_applied"),
+        ("-3.camt.054.xml", returned, "reopened"),
     }
     await wait_for_status(api, paid_reseller, paid, ClaimStatus.PAID)
     await wait_for_status(api, closed_reseller, closed, ClaimStatus.PAYMENT_FAILED)
+    claim = await wait_for_status(api, returned_reseller, returned, ClaimStatus.PAYMENT_FAILED)
+    events = [(e["event"], e.get("to_status")) for e in claim["timeline"]]
+    assert events[-3:] == [
+        ("status_changed", "PAID"),
+        ("payment_returned", None),
+        ("status_changed", "PAYMENT_FAILED"),
+    ]
+    with api.services.database.reading() as session:
+        row = session.get(Claim, returned)
+        assert row is not None
+        assert (row.paid_on, row.bank_reference, row.bank_return_code) == (None, None, "AC04")
+    listed = (await api.http.get("/operator/payments/returned", headers=api.operator)).json()
+    assert listed == []  # the claim took its return back: nothing for the operators to do
+    reconciled = (
+        await api.http.get(
+            f"/operator/payment-runs/{run['run_id']}/reconciliation", headers=api.operator
+        )
+    ).json()
+    counts = {s: reconciled[s]["count"] for s in ("accepted", "rejected", "returned")}
+    assert counts == {"accepted": 1, "rejected": 1, "returned": 1}
+
+
+class UnreachableTemporal:
+    """A Temporal client whose server does not answer (a signal fails as the real one does)."""
+
+    def get_workflow_handle(self, workflow_id: str) -> UnreachableTemporal:
+        return self
+
+    async def signal(self, *args: Any) -> None:
+        raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
+
+async def test_r16_a_return_that_cannot_reach_its_claim_stays_listed_for_the_operators(
+    api: Api,
+) -> None:
+    """R16: a return of a paid transfer whose claim cannot be told (Temporal down) is recorded
+    once: the report (as answered and as kept) says `returned_after_payment` with the reason,
+    the claim stays PAID and the payment is listed for the operators; the same return in
+    another file is applied already."""
+    reseller, claim_id = await claim_in_the_queue(api)
+    run = await released_run(api)
+    paid = TransferAnswer(end_to_end_of(api, claim_id), 25_000, "ACSC")
+    assert (await upload(api, report_for(run, paid))).status_code == 200
+    await wait_for_status(api, reseller, claim_id, ClaimStatus.PAID)
+
+    came_back = [TransferAnswer(end_to_end_of(api, claim_id), 25_000, "RTRN", "AC01")]
+    imports = api.services.bank_answers
+    imported = imports.import_file(
+        debit_notification("C54-RT", "DE89370400440532013000", came_back), "op"
+    )
+    temporal = cast(Client, UnreachableTemporal())
+    assert await complete_payments(temporal, imported.completions, imports) == 0
+    entry = imported.report.entries[0]
+    assert (entry.result, entry.reason_code) == ("returned_after_payment", "AC01")
+    assert entry.detail is not None
+    assert entry.detail.startswith("the claim could not be told")
+    files = (await api.http.get("/operator/bank-files", headers=api.operator)).json()
+    assert files[0]["entries"][0]["result"] == "returned_after_payment"
+    assert files[0]["entries"][0]["detail"] == entry.detail
+    listed = (await api.http.get("/operator/payments/returned", headers=api.operator)).json()
+    assert [(p["claim_id"], p["reason_code"]) for p in listed] == [(claim_id, "AC01")]
+    await wait_for_status(api, reseller, claim_id, ClaimStatus.PAID)
+
+    again = await upload(api, debit_notification("C54-RT-2", "DE89370400440532013000", came_back))
+    assert [e["result"] for e in again.json()["entries"]] == ["already_applied"]

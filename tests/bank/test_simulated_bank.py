@@ -15,6 +15,7 @@ from activities.payments import (
     payout_idempotency_key,
 )
 from cashback.bank.simulated import Payee, SimulatedBank
+from cashback.bank.simulated_channel import SimulatedBankChannel
 from cashback.domain.money import Money
 
 GOOD = "DE89 3704 0044 0532 0130 00"
@@ -94,3 +95,10 @@ def test_unknown_behaviour_codes_are_refused(tmp_path: Path) -> None:
     """A configuration with a code the bank does not know fails at once, naming it."""
     with pytest.raises(ValueError, match="XX99"):
         SimulatedBank(tmp_path / "l.sqlite3", PAYEES.__getitem__, {GOOD: "XX99"})
+
+
+def test_r16_the_simulated_channel_returns_only_for_bank_detail_reasons(tmp_path: Path) -> None:
+    """R16: a return after the booking carries a bank-detail reason (AC04...); a transient one
+    (TECH) is refused at once, naming the codes."""
+    with pytest.raises(ValueError, match=r"returns take a bank-detail reason code.*\['TECH'\]"):
+        SimulatedBankChannel(tmp_path, tmp_path, returns={"NL91ABNA0417164300": "TECH"})

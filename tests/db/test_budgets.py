@@ -58,6 +58,31 @@ def test_d7_commitments_add_up_through_payout_and_release(
     assert use(database) == after
 
 
+def test_d7_r16_a_returned_payout_is_committed_again_then_paid_or_released(
+    database: Database, ledger: SqlBudgets
+) -> None:
+    """D7, R16: the paid transfer came back: its amount is committed again (remaining does
+    not change), once however often it is asked, until a forfeit releases it; a commitment
+    that is not paid (released, none) is left as it is."""
+    assert ledger.commit("c-paid", OFFER_ID, eur(20_000)).committed
+    assert ledger.commit("c-released", OFFER_ID, eur(25_000)).committed
+    ledger.settle("c-paid", CommitmentState.PAID)
+    ledger.settle("c-released", CommitmentState.RELEASED)
+    ledger.reopen("c-paid")
+    ledger.reopen("c-paid")
+    ledger.reopen("c-released")
+    ledger.reopen("c-late")
+    reopened = use(database)
+    assert reopened == BudgetUse(budget=50_000, committed=20_000, released=25_000)
+    assert reopened.remaining == 30_000
+    with database.reading() as session:
+        commitment = session.get(BudgetCommitment, "c-paid")
+        assert commitment is not None
+        assert commitment.settled_at is None
+    ledger.settle("c-paid", CommitmentState.RELEASED)
+    assert use(database) == BudgetUse(budget=50_000, released=45_000)
+
+
 def test_d7_the_last_of_a_budget_is_committed_once(database: Database, ledger: SqlBudgets) -> None:
     """D7: 50,000 exactly fits; one minor unit more does not, and the refusal commits
     nothing; a retried commitment answers as committed without committing twice."""
