@@ -4,7 +4,10 @@ inbox that operators import like any bank's (`POST /operator/bank-files/inbox`):
 
 - a `pain.002` status report on every transfer: `ACSC`, or `RJCT` with the reason code that
   `behaviours` gives the creditor's IBAN (AC04, TECH...), AC01 for an IBAN that is not one;
-- a `camt.054` notification booking the accepted transfers.
+- a `camt.054` notification booking the accepted transfers;
+- for a transfer to an IBAN that `returns` names, a second `camt.054` the next time the channel
+  answers (a bank day later), returning the booked transfer with that reason code (AC04: the
+  account was closed meanwhile). It waits in `outbox/returns-due/` until then.
 
 The picked-up file moves to `outbox/picked-up/`. Nothing of an IBAN is written beyond the files
 themselves, which the bank channel carries anyway.
@@ -12,34 +15,58 @@ themselves, which the bank channel carries anyway.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from defusedxml import ElementTree as SafeElementTree
 
-from cashback.bank.answers import TransferAnswer, debit_notification, status_report
+from cashback.bank.answers import RETURNED, TransferAnswer, debit_notification, status_report
 from cashback.bank.pain001 import NAMESPACE
 from cashback.bank.run_files import write_once
 from cashback.bank.simulated import BANK_DETAIL_ERRORS, TRANSIENT_ERRORS, validity_code
 from cashback.domain.sepa import minor_units
 
 NS = {"p": NAMESPACE}
+_REASON = re.compile(r"^[A-Z0-9]{4}$")
 
 
 class SimulatedBankChannel:
-    def __init__(self, outbox: Path, inbox: Path, behaviours: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        outbox: Path,
+        inbox: Path,
+        behaviours: Mapping[str, str] | None = None,
+        *,
+        returns: Mapping[str, str] | None = None,
+    ):
         unknown = set((behaviours or {}).values()) - set(BANK_DETAIL_ERRORS) - set(TRANSIENT_ERRORS)
         if unknown:
             raise ValueError(f"unknown bank reason codes in behaviours: {sorted(unknown)}")
+        not_codes = sorted(code for code in (returns or {}).values() if not _REASON.match(code))
+        if not_codes:
+            raise ValueError(f"return reasons must be ISO 20022 reason codes: {not_codes}")
         self._outbox = outbox
         self._inbox = inbox
         self._behaviours = {_compact(iban): code for iban, code in (behaviours or {}).items()}
+        self._returns = {_compact(iban): code for iban, code in (returns or {}).items()}
+
+    @property
+    def returns_due(self) -> Path:
+        """Where the returns of booked transfers wait for the channel's next answer."""
+        return self._outbox / "returns-due"
 
     def answer_released_files(self) -> list[str]:
-        """Answer every file waiting in the outbox; the names of the answers written."""
+        """Send the returns due, then answer every file waiting in the outbox; the names of the
+        answers written to the inbox (the returns first)."""
         written: list[str] = []
         if not self._outbox.is_dir():
             return written
+        if self.returns_due.is_dir():
+            for held in sorted(self.returns_due.glob("*.xml")):
+                write_once(self._inbox / held.name, held.read_bytes())
+                held.unlink()
+                written.append(held.name)
         for path in sorted(self._outbox.glob("*.xml")):
             written.extend(self._answer(path))
             picked_up = self._outbox / "picked-up"
@@ -55,9 +82,21 @@ class SimulatedBankChannel:
         message_id = initiation.findtext("p:GrpHdr/p:MsgId", namespaces=NS) or ""
         debtor_iban = initiation.findtext(".//p:DbtrAcct/p:Id/p:IBAN", namespaces=NS) or ""
         answers = []
+        returned: list[TransferAnswer] = []
         for tx in initiation.iterfind("p:PmtInf/p:CdtTrfTxInf", NS):
             iban = _compact(tx.findtext("p:CdtrAcct/p:Id/p:IBAN", namespaces=NS) or "")
             code = self._behaviours.get(iban) or validity_code(iban)
+            if not code and iban in self._returns:
+                returned.append(
+                    TransferAnswer(
+                        end_to_end_id=tx.findtext("p:PmtId/p:EndToEndId", namespaces=NS) or "",
+                        amount_minor_units=minor_units(
+                            tx.findtext("p:Amt/p:InstdAmt", namespaces=NS) or "", "EUR"
+                        ),
+                        status=RETURNED,
+                        reason=self._returns[iban],
+                    )
+                )
             answers.append(
                 TransferAnswer(
                     end_to_end_id=tx.findtext("p:PmtId/p:EndToEndId", namespaces=NS) or "",
@@ -86,6 +125,10 @@ class SimulatedBankChannel:
             names.append(f"{message_id}-2.camt.054.xml")
             notification = debit_notification(f"SIM-C54-{message_id}"[:35], debtor_iban, booked)
             write_once(self._inbox / names[1], notification)
+        if returned:  # booked today, back tomorrow: sent with the channel's next answer
+            self.returns_due.mkdir(exist_ok=True)
+            notification = debit_notification(f"SIM-C54R-{message_id}"[:35], debtor_iban, returned)
+            write_once(self.returns_due / f"{message_id}-3.camt.054.xml", notification)
         return names
 
 
