@@ -1,6 +1,7 @@
 """Operators' actions on a claim as application services: a decision (R8, R9) sent to the
 claim's workflow signed for the operator who made it (D3), and the operators' answer to a
-payment of a released run, above all one the bank answered ambiguously (R14, R16). The routes only read the request and shape the answer."""
+payment of a released run, above all one the bank answered ambiguously (R14, R16). The routes
+only read the request and shape the answer."""
 
 from __future__ import annotations
 
