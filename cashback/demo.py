@@ -89,7 +89,7 @@ class DemoDriver:
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     async def _submit(self, agreement_number: str) -> str:
-        offer = OFFERS[0] if agreement_number.endswith(("1", "3", "5", "404")) else OFFERS[1]
+        offer = OFFERS[0] if agreement_number.endswith(("1", "3", "5", "7", "404")) else OFFERS[1]
         response = await self._http.post(
             "/claims",
             headers=self._reseller | {"Idempotency-Key": f"demo-{agreement_number}"},
