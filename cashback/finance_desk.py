@@ -106,9 +106,8 @@ class DeskStep:
         results = self.results()
         counted = ", ".join(f"{result} {count}" for result, count in sorted(results.items()))
         refused = sum(1 for file in self.imported if file.refused is not None)
-        imported = f"{len(self.imported)} bank files imported" + (
-            f" ({counted})" if counted else ""
-        )
+        files = "bank file" if len(self.imported) == 1 else "bank files"
+        imported = f"{len(self.imported)} {files} imported" + (f" ({counted})" if counted else "")
         if refused:
             imported += f", {refused} refused (see bank-inbox/refused/)"
         return f"{said}; {imported}"

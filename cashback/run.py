@@ -139,6 +139,7 @@ async def run(
     mail = None
     worker: WorkerSupervisor | None = None
     supervising: asyncio.Task[None] | None = None
+    desk: asyncio.Task[None] | None = None
     database = None
     try:
         database = open_database(settings)
@@ -158,7 +159,6 @@ async def run(
         supervising = asyncio.create_task(worker.watch())
         supervising.add_done_callback(lambda _: stop.set())  # the worker keeps dying
         services = Services.build(settings, client, database)
-        desk = start_finance_desk(settings, services, database, finance)
         api = _ApiServer(
             uvicorn.Config(
                 create_app(services),
@@ -210,6 +210,7 @@ async def run(
             + "Press Ctrl-C to stop.\n",
             flush=True,
         )
+        desk = start_finance_desk(settings, services, database, finance)
         if demo:
             demo_claims = asyncio.create_task(drive_demo(f"http://{host}:{api_port}", mail_folder))
         await stop.wait()
@@ -217,13 +218,15 @@ async def run(
         supervising.cancel()
         if demo:
             demo_claims.cancel()
-        if desk is not None:
-            desk.cancel()
         api.should_exit = True
         await serving
         with contextlib.suppress(asyncio.CancelledError):
             await supervising  # raises WorkerKeepsDying if the worker kept dying
     finally:
+        if desk is not None:
+            desk.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await desk  # a step under way ends before the database closes
         if supervising is not None:
             supervising.cancel()  # no restart of the worker stopped here
         if worker is not None:
