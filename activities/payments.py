@@ -19,9 +19,9 @@ from temporalio.common import RetryPolicy
 
 from cashback.domain.money import Money
 
-# The timeout is the policy's `bank_answer_within` (days for a file exchange). Transient bank
-# failures are retried for as long as it takes; the 45-day bound (R14) is watched by the
-# workflow, not by giving up here.
+# The timeout is the policy's `bank_answer_within` (days for payment runs at a real bank).
+# Transient bank failures are retried for as long as it takes; the 45-day bound (R14) is
+# watched by the workflow, not by giving up here.
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10),
     backoff_coefficient=2.0,

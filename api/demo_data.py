@@ -1,7 +1,8 @@
 """Demo data for the embedded default (`make run` on an empty database): an operator, a reseller,
 two offers and the licensing records of a handful of agreements, so that a newcomer can sign in
-and submit claims at once. Development only; the passwords are printed, never used in
-production."""
+and submit claims at once; and the two finance operators of the simulated finance desk (one
+prepares payment runs, the other releases them). Development only; the passwords are printed,
+never used in production."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from cashback.domain.eligibility import LicenceLine, LicensingRecord
 from cashback.domain.reseller import Language
 
 OPERATOR_EMAIL = "operator@cashback.example"
+# The simulated finance desk (cashback/finance_desk.py): four eyes, two operators.
+FINANCE_PREPARER_EMAIL = "finance.prepares@cashback.example"
+FINANCE_RELEASER_EMAIL = "finance.releases@cashback.example"
 RESELLER_EMAIL = "claims@contoso.example"
 DEMO_PASSWORD = "cashback-demo-2026"  # printed by `make run`; development only
 RESELLER_ID = "r_demo_contoso"
@@ -32,6 +36,23 @@ class DemoAccounts:
     operator_email: str = OPERATOR_EMAIL
     reseller_email: str = RESELLER_EMAIL
     password: str = DEMO_PASSWORD
+
+
+def seed_finance_operators(database: Database) -> tuple[str, str]:
+    """The finance desk's two operator accounts (preparer, releaser), added where missing (a
+    database of an older `make run` has the other demo accounts already)."""
+    with database.reading() as session:
+        present = set(
+            session.scalars(
+                select(User.email).where(
+                    User.email.in_((FINANCE_PREPARER_EMAIL, FINANCE_RELEASER_EMAIL))
+                )
+            )
+        )
+    for email in (FINANCE_PREPARER_EMAIL, FINANCE_RELEASER_EMAIL):
+        if email not in present:
+            create_operator(database, email, DEMO_PASSWORD)
+    return FINANCE_PREPARER_EMAIL, FINANCE_RELEASER_EMAIL
 
 
 def seed_demo_data(database: Database) -> DemoAccounts | None:

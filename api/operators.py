@@ -562,11 +562,12 @@ def _shown_state(state: ClaimState, clock: ProgramClock) -> ClaimState:
     )
 
 
-# ---- payment results from a file exchange ----------------------------------------------------
+# ---- payment results the operators decide ---------------------------------------------------
 
 
 class PaymentResultEntry(BaseModel):
-    """The bank's answer to a payment order sent by file exchange (ISO 20022 code)."""
+    """The answer to a payment of a released run, e.g. one the bank answered ambiguously
+    (ISO 20022 code)."""
 
     return_code: str = Field(
         pattern=r"^[A-Z0-9]{4}$",
@@ -590,8 +591,10 @@ class PaymentResultRead(BaseModel):
 async def enter_payment_result(
     entry: PaymentResultEntry, claim: OperatorClaim, services: ServicesDep
 ) -> PaymentResultRead:
-    """R14, R16: enter the bank's answer to the claim's pending payment (file exchange): paid,
-    or rejected for bank-detail reasons, which starts the update loop of R16."""
+    """R14, R16: enter the answer to the claim's pending payment once its run is released,
+    above all for one the bank answered ambiguously (`GET /operator/payments/escalated`): paid,
+    or rejected for bank-detail reasons, which starts the update loop of R16. 409 while the
+    payment waits for a run."""
     try:
         result = review.bank_answer(entry.return_code, entry.bank_reference)
         answered = await review.enter_payment_result(

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import re
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
-from pydantic import EmailStr, Field, SecretStr, model_validator
+from pydantic import EmailStr, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cashback.domain.policy import ProgramPolicy
@@ -28,6 +29,7 @@ _DEVELOPMENT_KEYS = frozenset(
     for key in (DEVELOPMENT_BANK_DETAILS_KEY, DEVELOPMENT_PAYLOAD_KEY, DEVELOPMENT_DECISION_KEY)
 )
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_REASON = re.compile(r"^[A-Z0-9]{4}$")
 
 
 def _key_bytes(name: str, secret: SecretStr) -> bytes:
@@ -46,9 +48,18 @@ class Environment(StrEnum):
 
 
 class PaymentGatewayKind(StrEnum):
-    SIMULATED = "simulated"  # the simulated bank: answers at once (embedded default, demos)
-    FILE_EXCHANGE = "file_exchange"  # orders as files; answers entered by operators
+    SIMULATED = "simulated"  # the simulated bank: answers each payment at once (tests)
     PAYMENT_RUNS = "payment_runs"  # orders queued for SEPA payment runs (pain.001, four eyes)
+
+
+REMOVED_PAYMENT_GATEWAYS: dict[str, str] = {
+    "file_exchange": (
+        "CASHBACK_PAYMENT_GATEWAY=file_exchange was removed (no bank reads a JSON order file): "
+        "set CASHBACK_PAYMENT_GATEWAY=payment_runs, whose pain.001 files a second operator "
+        "releases and whose pain.002/camt.054 answers are imported (docs/operators.md, "
+        '"Payment runs")'
+    ),
+}
 
 
 class LogFormat(StrEnum):
@@ -147,9 +158,28 @@ class Settings(BaseSettings):
         default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"],
         description="Temporal Web UI origins allowed to call the codec endpoint",
     )
-    payment_gateway: PaymentGatewayKind = PaymentGatewayKind.SIMULATED
+    payment_gateway: PaymentGatewayKind = Field(
+        default=PaymentGatewayKind.SIMULATED,
+        description="simulated (answers at once) or payment_runs; `make run` takes payment_runs",
+    )
     simulated_bank_behaviours: dict[str, str] = Field(
         default_factory=dict, description="IBAN -> ISO 20022 code the simulated bank answers"
+    )
+    simulated_bank_returns: dict[str, str] = Field(
+        default_factory=dict,
+        description="payment runs: IBAN -> reason code of a camt.054 return the simulated bank "
+        "sends the day after it booked the transfer",
+    )
+    finance_desk: bool = Field(
+        default=False,
+        description="development only: a simulated finance desk prepares, releases and imports "
+        "payment runs by itself (on in `make run` and `make demo`)",
+    )
+    finance_desk_every_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="how often the simulated finance desk looks for payment orders due",
     )
 
     debtor_name: str = Field(
@@ -187,20 +217,38 @@ class Settings(BaseSettings):
 
     policy: ProgramPolicy = Field(default_factory=ProgramPolicy)
 
+    @field_validator("payment_gateway", mode="before")
+    @classmethod
+    def _gateway_not_removed(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in REMOVED_PAYMENT_GATEWAYS:
+            raise ValueError(REMOVED_PAYMENT_GATEWAYS[value.strip().lower()])
+        return value
+
+    @field_validator("simulated_bank_returns")
+    @classmethod
+    def _known_return_reasons(cls, returns: dict[str, str]) -> dict[str, str]:
+        unknown = sorted({code for code in returns.values() if not _REASON.match(code)})
+        if unknown:
+            raise ValueError(
+                f"CASHBACK_SIMULATED_BANK_RETURNS: {unknown} are no ISO 20022 reason codes "
+                "(four capital letters or digits, e.g. AC04)"
+            )
+        return returns
+
     @model_validator(mode="after")
     def _payment_runs_watch_for_returns(self) -> Self:
         """R16: with payment runs a real bank answers, and it may return a booked transfer
         (SEPA returns come within days of the booking): paid claims watch for a return for
         `RETURNS_WATCHED_FOR_PAYMENT_RUNS` unless the policy sets its own watch."""
-        policy = self.policy
-        if (
-            self.payment_gateway is PaymentGatewayKind.PAYMENT_RUNS
-            and "returns_watched_for" not in policy.model_fields_set
-        ):
-            self.policy = policy.model_copy(
-                update={"returns_watched_for": RETURNS_WATCHED_FOR_PAYMENT_RUNS}
-            )
+        self.policy = _watching_for_returns(self.policy, self.payment_gateway)
         return self
+
+    def paying_through(self, gateway: PaymentGatewayKind) -> Settings:
+        """These settings with payouts through `gateway`, and that gateway's watch for returns
+        (R16) unless the policy sets its own (a copy: `model_copy` runs no validator)."""
+        paying = self.model_copy(update={"payment_gateway": gateway})
+        paying.policy = _watching_for_returns(paying.policy, gateway)
+        return paying
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Self:
@@ -232,6 +280,11 @@ class Settings(BaseSettings):
                 )
             if not self.database_url:
                 raise ValueError("set CASHBACK_DATABASE_URL (PostgreSQL) in production")
+            if self.finance_desk:
+                raise ValueError(
+                    "CASHBACK_FINANCE_DESK is for development only: in production operators "
+                    "prepare and release payment runs themselves (four eyes)"
+                )
             if self.webhook_allow_loopback:
                 raise ValueError(
                     "CASHBACK_WEBHOOK_ALLOW_LOOPBACK is for development only: in production "
@@ -311,3 +364,13 @@ class Settings(BaseSettings):
     def webhook_task_queue(self) -> str:
         """The webhook delivery workflows' task queue, beside the claims'."""
         return f"{self.task_queue}-webhooks"
+
+
+def _watching_for_returns(policy: ProgramPolicy, gateway: PaymentGatewayKind) -> ProgramPolicy:
+    """R16: payment runs watch paid claims for a return for `RETURNS_WATCHED_FOR_PAYMENT_RUNS`,
+    unless the policy sets its own watch (zero too); other gateways keep the policy."""
+    if gateway is not PaymentGatewayKind.PAYMENT_RUNS or (
+        "returns_watched_for" in policy.model_fields_set
+    ):
+        return policy
+    return policy.model_copy(update={"returns_watched_for": RETURNS_WATCHED_FOR_PAYMENT_RUNS})

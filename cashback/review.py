@@ -1,6 +1,7 @@
 """Operators' actions on a claim as application services: a decision (R8, R9) sent to the
-claim's workflow signed for the operator who made it (D3), and the bank's answer to a payment
-sent by file exchange (R14, R16). The routes only read the request and shape the answer."""
+claim's workflow signed for the operator who made it (D3), and the operators' answer to a
+payment of a released run, above all one the bank answered ambiguously (R14, R16). The routes
+only read the request and shape the answer."""
 
 from __future__ import annotations
 
@@ -110,8 +111,9 @@ def bank_answer(return_code: str, bank_reference: str | None) -> PaymentResult:
 async def enter_payment_result(
     database: Database, temporal: Client, claim_id: str, result: PaymentResult
 ) -> PaymentAnswered:
-    """R14, R16: the bank's answer to the claim's pending payment (file exchange) completes
-    the payment activity waiting for it, and is recorded. Raises `ActionRefused`."""
+    """R14, R16: the operators' answer to the claim's pending payment of a released run (one
+    the bank answered ambiguously, above all) completes the payment activity waiting for it,
+    and is recorded. Raises `ActionRefused`."""
 
     def pending() -> tuple[str, bytes] | None:
         with database.reading() as session:

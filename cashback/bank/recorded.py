@@ -30,7 +30,7 @@ class RecordedGateway:
                 )
         result = self._gateway.pay(order)
         if result is None:
-            return None  # the bank answers later (file exchange)
+            return None  # the bank answers later (a payment run)
         status = (
             PaymentStatus.PAID if result.outcome is PaymentOutcome.PAID else PaymentStatus.REJECTED
         )

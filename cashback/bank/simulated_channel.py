@@ -5,8 +5,9 @@ inbox that operators import like any bank's (`POST /operator/bank-files/inbox`):
 - a `pain.002` status report on every transfer: `ACSC`, or `RJCT` with the reason code that
   `behaviours` gives the creditor's IBAN (AC04, TECH...), AC01 for an IBAN that is not one;
 - a `camt.054` notification booking the accepted transfers;
-- for accepted transfers to an IBAN that `returns` names, a second `camt.054` returning them
-  with that reason code (RTRN, e.g. AC04: the account was closed after the booking; R16).
+- for a transfer to an IBAN that `returns` names, a second `camt.054` the next time the channel
+  answers (a bank day later), returning the booked transfer with that reason code (AC04: the
+  account was closed meanwhile). It waits in `outbox/returns-due/` until then.
 
 The picked-up file moves to `outbox/picked-up/`. Nothing of an IBAN is written beyond the files
 themselves, which the bank channel carries anyway.
@@ -34,6 +35,7 @@ class SimulatedBankChannel:
         outbox: Path,
         inbox: Path,
         behaviours: Mapping[str, str] | None = None,
+        *,
         returns: Mapping[str, str] | None = None,
     ):
         unknown = set((behaviours or {}).values()) - set(BANK_DETAIL_ERRORS) - set(TRANSIENT_ERRORS)
@@ -49,11 +51,22 @@ class SimulatedBankChannel:
         self._behaviours = {_compact(iban): code for iban, code in (behaviours or {}).items()}
         self._returns = {_compact(iban): code for iban, code in (returns or {}).items()}
 
+    @property
+    def returns_due(self) -> Path:
+        """Where the returns of booked transfers wait for the channel's next answer."""
+        return self._outbox / "returns-due"
+
     def answer_released_files(self) -> list[str]:
-        """Answer every file waiting in the outbox; the names of the answers written."""
+        """Send the returns due, then answer every file waiting in the outbox; the names of the
+        answers written to the inbox (the returns first)."""
         written: list[str] = []
         if not self._outbox.is_dir():
             return written
+        if self.returns_due.is_dir():
+            for held in sorted(self.returns_due.glob("*.xml")):
+                write_once(self._inbox / held.name, held.read_bytes())
+                held.unlink()
+                written.append(held.name)
         for path in sorted(self._outbox.glob("*.xml")):
             written.extend(self._answer(path))
             picked_up = self._outbox / "picked-up"
@@ -73,24 +86,27 @@ class SimulatedBankChannel:
         for tx in initiation.iterfind("p:PmtInf/p:CdtTrfTxInf", NS):
             iban = _compact(tx.findtext("p:CdtrAcct/p:Id/p:IBAN", namespaces=NS) or "")
             code = self._behaviours.get(iban) or validity_code(iban)
-            answer = TransferAnswer(
-                end_to_end_id=tx.findtext("p:PmtId/p:EndToEndId", namespaces=NS) or "",
-                amount_minor_units=minor_units(
-                    tx.findtext("p:Amt/p:InstdAmt", namespaces=NS) or "", "EUR"
-                ),
-                status="RJCT" if code else "ACSC",
-                reason=code,
-            )
-            answers.append(answer)
             if not code and iban in self._returns:
                 returned.append(
                     TransferAnswer(
-                        answer.end_to_end_id,
-                        answer.amount_minor_units,
-                        RETURNED,
-                        self._returns[iban],
+                        end_to_end_id=tx.findtext("p:PmtId/p:EndToEndId", namespaces=NS) or "",
+                        amount_minor_units=minor_units(
+                            tx.findtext("p:Amt/p:InstdAmt", namespaces=NS) or "", "EUR"
+                        ),
+                        status=RETURNED,
+                        reason=self._returns[iban],
                     )
                 )
+            answers.append(
+                TransferAnswer(
+                    end_to_end_id=tx.findtext("p:PmtId/p:EndToEndId", namespaces=NS) or "",
+                    amount_minor_units=minor_units(
+                        tx.findtext("p:Amt/p:InstdAmt", namespaces=NS) or "", "EUR"
+                    ),
+                    status="RJCT" if code else "ACSC",
+                    reason=code,
+                )
+            )
         report = status_report(
             f"SIM-P2-{message_id}"[:35],
             message_id,
@@ -109,10 +125,10 @@ class SimulatedBankChannel:
             names.append(f"{message_id}-2.camt.054.xml")
             notification = debit_notification(f"SIM-C54-{message_id}"[:35], debtor_iban, booked)
             write_once(self._inbox / names[1], notification)
-        if returned:  # the money comes back after the booking, in a notification of its own
-            names.append(f"{message_id}-3.camt.054.xml")
-            came_back = debit_notification(f"SIM-RT-{message_id}"[:35], debtor_iban, returned)
-            write_once(self._inbox / names[-1], came_back)
+        if returned:  # booked today, back tomorrow: sent with the channel's next answer
+            self.returns_due.mkdir(exist_ok=True)
+            notification = debit_notification(f"SIM-C54R-{message_id}"[:35], debtor_iban, returned)
+            write_once(self.returns_due / f"{message_id}-3.camt.054.xml", notification)
         return names
 
 

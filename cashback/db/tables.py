@@ -442,8 +442,9 @@ class Payment(Base):
     return_code: Mapped[str | None] = mapped_column(String(8))
     ordered_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
-    # The activity waiting for the bank's answer when it comes by file exchange (completed by
-    # the operator's manual entry); None for a bank that answers at once.
+    # The activity waiting for the bank's answer when it comes with a payment run's answer
+    # files (completed by their import, or by the operators' decision on an escalated one);
+    # None for a bank that answers at once.
     task_token: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     # Payment runs (R14, D5): the transfer's EndToEndId, when it was queued for a run, the run
     # that carries it now (a claim is in at most one open run), and an answer the operators

@@ -32,7 +32,7 @@ class ProgramPolicy(BaseModel):
     bank_answer_within: timedelta = Field(
         default=timedelta(minutes=2),
         description="how long a payment may wait for the bank's answer before it is retried "
-        "(minutes for a bank that answers at once; days for a file exchange)",
+        "(minutes for a bank that answers at once; days for payment runs at a real bank)",
     )
     returns_watched_for: timedelta = Field(
         default=timedelta(0),

@@ -6,20 +6,23 @@ reconciliation adds up to the run's control sum."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.accounts import create_operator
 from cashback.bank.answers import TransferAnswer, debit_notification, status_report
 from cashback.bank.simulated_channel import SimulatedBankChannel
 from cashback.bank_answers import complete_payments
 from cashback.claims import ClaimOutcome, claim_workflow_id
 from cashback.db.tables import Claim
 from cashback.domain.status import ClaimStatus
+from cashback.finance_desk import SimulatedFinanceDesk
 from tests.api.claims_helpers import wait_for_status
-from tests.api.harness import Api
+from tests.api.harness import PASSWORD, Api
 from tests.api.payment_run_helpers import (
     claim_in_the_queue,
     end_to_end_of,
@@ -30,6 +33,13 @@ from tests.api.payment_run_helpers import (
 from tests.claim_waits import claim_outcome
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+CLOSED_IBAN = "AT61 1904 3002 3457 3201"  # the bank rejects it: AC04
+RETURNED_IBAN = "DE36 5001 0517 5407 3243 96"  # booked, then returned: AC04
+IBANS = (CLOSED_IBAN, RETURNED_IBAN)
+
+
+def compact(iban: str) -> str:
+    return iban.replace(" ", "")
 
 
 @pytest.fixture
@@ -218,73 +228,97 @@ async def test_r14_r16_transient_ambiguous_and_a_camt054_return(api: Api) -> Non
     assert reconciled["open"]["count"] == 0
 
 
-async def test_r14_r16_the_simulated_bank_answers_a_run_through_the_inbox(api: Api) -> None:
-    """R14, R16: the simulated bank picks up the released file, answers with a pain.002 report
-    and a camt.054 booking in the inbox, and returns one booked transfer in a second camt.054;
-    the operators' inbox import pays the claim whose IBAN the bank accepts, sends the one whose
-    account is closed (AC04) into R16, and takes the returned one, paid first, back into R16
-    (it watches for returns: payment runs watch 14 days). The booking's entries for the paid
-    claims are reported as applied already; the run's reconciliation counts the return."""
+async def test_r14_r16_d5_the_finance_desk_pays_a_run_that_the_simulated_bank_answers(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """R14, D5: the simulated finance desk prepares a run of the two orders due as one operator
+    and releases it as another (four eyes, both on the run); the simulated bank answers the
+    released file with a pain.002 report and a camt.054 booking in the inbox, which the desk
+    imports as operators do: the claim whose IBAN the bank accepts is PAID, the one whose
+    account is closed (AC04) goes into R16. The bank returns the booked transfer a day later
+    (camt.054 return, AC04): the next step imports it and the paid claim, which watches for
+    returns (payment runs watch 14 days), goes back into R16, with nothing left for the
+    operators; the run's reconciliation counts the return. A step with nothing left does
+    nothing. One log line per step, no IBAN."""
+    caplog.set_level(logging.INFO, logger="cashback.finance_desk")
     offer_id = (await api.create_offer())["offer_id"]
-    paid_reseller, paid = await claim_in_the_queue(api, offer_id=offer_id)
-    closed_reseller, closed = await claim_in_the_queue(
-        api, offer_id=offer_id, iban="AT61 1904 3002 3457 3201"
+    paid_reseller, paid = await claim_in_the_queue(api, offer_id=offer_id, iban=RETURNED_IBAN)
+    closed_reseller, closed = await claim_in_the_queue(api, offer_id=offer_id, iban=CLOSED_IBAN)
+    database = api.services.database
+    preparer, releaser = "finance.a@program.example", "finance.b@program.example"
+    for email in (preparer, releaser):
+        create_operator(database, email, PASSWORD)
+    inbox = api.services.settings.data_dir / "bank-inbox"
+    desk = SimulatedFinanceDesk(
+        database,
+        api.services.payment_runs,
+        api.services.bank_answers,
+        SimulatedBankChannel(
+            api.services.payment_runs.outbox,
+            inbox,
+            {compact(CLOSED_IBAN): "AC04"},
+            returns={compact(RETURNED_IBAN): "AC04"},
+        ),
+        inbox,
+        preparer,
+        releaser,
     )
-    returned_reseller, returned = await claim_in_the_queue(
-        api, offer_id=offer_id, iban="NL91 ABNA 0417 1643 00"
-    )
-    run = await released_run(api)
-    bank = SimulatedBankChannel(
-        api.services.payment_runs.outbox,
-        api.services.settings.data_dir / "bank-inbox",
-        {"AT611904300234573201": "AC04"},
-        returns={"NL91ABNA0417164300": "AC04"},
-    )
-    answered = bank.answer_released_files()
-    assert answered == [
-        f"{run['message_id']}-1.pain.002.xml",
-        f"{run['message_id']}-2.camt.054.xml",
-        f"{run['message_id']}-3.camt.054.xml",
-    ]
-    assert bank.answer_released_files() == []  # each file is picked up once
 
-    imported = await api.http.post("/operator/bank-files/inbox", headers=api.operator)
-    assert imported.status_code == 200, imported.text
-    results = {
-        (r["name"].removeprefix(run["message_id"]), e["claim_id"], e["result"])
-        for r in imported.json()
-        for e in r["report"]["entries"]
-    }
-    assert results == {
-        ("-1.pain.002.xml", paid, "paid"),
-        ("-1.pain.002.xml", closed, "rejected"),
-        ("-1.pain.002.xml", returned, "paid"),
-        ("-2.camt.054.xml", paid, "already_applied"),
-        ("-2.camt.054.xml", returned, "already_applied"),
-        ("-3.camt.054.xml", returned, "reopened"),
+    first = await desk.work_once(api.services.temporal)
+    assert first.run is not None
+    runs = (await api.http.get("/operator/payment-runs", headers=api.operator)).json()
+    assert [(r["run_id"], r["prepared_by"], r["released_by"]) for r in runs] == [
+        (first.run.run_id, preparer, releaser)
+    ]
+    assert runs[0]["number_of_transactions"] == 2
+    assert first.answered == (
+        f"{first.run.message_id}-1.pain.002.xml",
+        f"{first.run.message_id}-2.camt.054.xml",
+    )
+    assert {
+        (f.name.split(".", 1)[1], e.claim_id, e.result)
+        for f in first.imported
+        if f.report is not None
+        for e in f.report.entries
+    } == {
+        ("pain.002.xml", paid, "paid"),
+        ("pain.002.xml", closed, "rejected"),
+        ("camt.054.xml", paid, "already_applied"),
     }
     await wait_for_status(api, paid_reseller, paid, ClaimStatus.PAID)
     await wait_for_status(api, closed_reseller, closed, ClaimStatus.PAYMENT_FAILED)
-    claim = await wait_for_status(api, returned_reseller, returned, ClaimStatus.PAYMENT_FAILED)
+
+    returned = await desk.work_once(api.services.temporal)
+    assert (returned.run, returned.answered) == (None, (f"{first.run.message_id}-3.camt.054.xml",))
+    assert dict(returned.results()) == {"reopened": 1}
+    claim = await wait_for_status(api, paid_reseller, paid, ClaimStatus.PAYMENT_FAILED)
     events = [(e["event"], e.get("to_status")) for e in claim["timeline"]]
     assert events[-3:] == [
         ("status_changed", "PAID"),
         ("payment_returned", None),
         ("status_changed", "PAYMENT_FAILED"),
     ]
-    with api.services.database.reading() as session:
-        row = session.get(Claim, returned)
+    with database.reading() as session:
+        row = session.get(Claim, paid)
         assert row is not None
         assert (row.paid_on, row.bank_reference, row.bank_return_code) == (None, None, "AC04")
-    listed = (await api.http.get("/operator/payments/returned", headers=api.operator)).json()
-    assert listed == []  # the claim took its return back: nothing for the operators to do
+    back = (await api.http.get("/operator/payments/returned", headers=api.operator)).json()
+    assert back == []  # the claim took its return back: nothing for the operators to do
     reconciled = (
         await api.http.get(
-            f"/operator/payment-runs/{run['run_id']}/reconciliation", headers=api.operator
+            f"/operator/payment-runs/{first.run.run_id}/reconciliation", headers=api.operator
         )
     ).json()
     counts = {s: reconciled[s]["count"] for s in ("accepted", "rejected", "returned")}
-    assert counts == {"accepted": 1, "rejected": 1, "returned": 1}
+    assert counts == {"accepted": 0, "rejected": 1, "returned": 1}  # accepted, then returned
+
+    assert not (await desk.work_once(api.services.temporal)).did_something
+    lines = [r.getMessage() for r in caplog.records if r.name == "cashback.finance_desk"]
+    assert len(lines) == 2, lines
+    assert f"prepared by {preparer}, released by {releaser}" in lines[0]
+    assert "paid 1" in lines[0]
+    assert "reopened 1" in lines[1]
+    assert not any(compact(iban)[4:] in line for line in lines for iban in IBANS)
 
 
 class UnreachableTemporal:

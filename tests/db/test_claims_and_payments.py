@@ -123,7 +123,7 @@ def test_d2_concurrent_submissions_with_one_key_store_one_claim(database: Databa
 
 
 class CountingBank:
-    """A gateway that pays every order it is asked for, or answers later (file exchange)."""
+    """A gateway that pays every order it is asked for, or answers later (a payment run)."""
 
     def __init__(self, answers_later: bool = False) -> None:
         self.calls = 0
@@ -169,7 +169,7 @@ def test_d5_an_answered_payment_is_never_sent_to_the_bank_again(database: Databa
     assert (again.outcome, again.bank_reference) == (PaymentOutcome.PAID, "BANK-7")
 
 
-def test_r14_a_file_exchange_payment_stays_pending_with_its_waiting_task(
+def test_r14_a_payment_answered_later_stays_pending_with_its_waiting_task(
     database: Database,
 ) -> None:
     """R14: a bank that answers later leaves the payment pending, with the task token of the

@@ -38,6 +38,10 @@ class Stack:
             "CASHBACK_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.api_port}",
             "CASHBACK_POLICY__RETURN_WINDOW_DAYS": "0",  # R15 shortened: pay at once
             "CASHBACK_DEMO_DATA": "false",
+            # These tests follow claims, secrets and processes through the stack with the bank
+            # that answers each payment at once (TECH as an activity's retry, no pain.001 file
+            # holding IBANs); `make run`'s payment runs are tests/e2e/test_run_command.py's.
+            "CASHBACK_PAYMENT_GATEWAY": "simulated",
             # The Web UI on its free port calls the codec with the operator's session cookie.
             "CASHBACK_CODEC_CORS_ORIGINS": json.dumps([f"http://127.0.0.1:{self.ui_port}"]),
         }

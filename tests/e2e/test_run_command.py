@@ -16,7 +16,13 @@ from typing import Any
 
 import pytest
 
-from api.demo_data import DEMO_PASSWORD, RESELLER_EMAIL
+from api.demo_data import (
+    DEMO_PASSWORD,
+    FINANCE_PREPARER_EMAIL,
+    FINANCE_RELEASER_EMAIL,
+    OPERATOR_EMAIL,
+    RESELLER_EMAIL,
+)
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).parents[2]
@@ -38,9 +44,10 @@ def run_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def as_demo_reseller(base: str, path: str) -> Any:
-    """GET `path` of the API at `base` as the demo reseller (R1: signed in)."""
-    credentials = f"username={RESELLER_EMAIL}&password={DEMO_PASSWORD}".encode()
+def as_demo_reseller(base: str, path: str, email: str = RESELLER_EMAIL) -> Any:
+    """GET `path` of the API at `base` as the demo reseller, or the demo account `email` (R1:
+    signed in)."""
+    credentials = f"username={email}&password={DEMO_PASSWORD}".encode()
     with urllib.request.urlopen(f"{base}/auth/token", data=credentials, timeout=10) as answer:
         token = json.loads(answer.read())["access_token"]
     request = urllib.request.Request(f"{base}{path}", headers={"Authorization": f"Bearer {token}"})
@@ -95,6 +102,8 @@ def test_run_brings_up_temporal_ui_worker_and_mail_then_stops(run_env: dict[str,
             }
         assert (Path(run_env["CASHBACK_DATA_DIR"]) / "cashback.sqlite3").exists()
         assert f"reseller          {RESELLER_EMAIL}" in output
+        assert f"prepared by       {FINANCE_PREPARER_EMAIL}" in output  # R14: the finance desk
+        assert f"released by       {FINANCE_RELEASER_EMAIL}" in output
         offers = as_demo_reseller(f"http://127.0.0.1:{api_port}", "/offers")
         assert len(offers["offers"]) == 2
         process.send_signal(signal.SIGINT)
@@ -122,12 +131,15 @@ def test_run_names_a_taken_port(run_env: dict[str, str]) -> None:
 
 
 def test_demo_claims_take_their_paths(run_env: dict[str, str]) -> None:
-    """`make demo`: a day lasts ten seconds and seven demo claims are sent on their way; within
-    a minute they are paid (R14), rejected (R8), cancelled for an individual's account (R12),
-    corrected and paid (R11), and failed at the bank (R16), while two wait for review (R9)."""
+    """`make demo`: a day lasts ten seconds and eight demo claims are sent on their way; within
+    a minute they are paid through payment runs that the finance desk prepares and releases
+    (R14), rejected (R8), cancelled for an individual's account (R12), corrected and paid
+    (R11), failed at the bank (R16), and paid and then returned by the bank (camt.054, AC04),
+    which takes the claim back into R16, while two wait for review (R9). The
+    finance desk works every second here rather than once a program day, to keep it quick."""
     temporal_port, ui_port, api_port = free_port(), free_port(), free_port()
     process = start(
-        run_env,
+        run_env | {"CASHBACK_FINANCE_DESK_EVERY_SECONDS": "1"},
         *("--demo", "--temporal-port", str(temporal_port), "--ui-port", str(ui_port)),
         *("--api-port", str(api_port)),
     )
@@ -148,15 +160,26 @@ def test_demo_claims_take_their_paths(run_env: dict[str, str]) -> None:
             "OL-DEMO-4": "CANCELLED",
             "OL-DEMO-5": "PAID",
             "OL-DEMO-6": "PAYMENT_FAILED",
+            "OL-DEMO-7": "PAYMENT_FAILED",
         }
         for _ in range(120):
             page = as_demo_reseller(base, "/claims?limit=50")
             seen = {c["agreement_number"]: c["status"] for c in page["claims"]}
+            ids = {c["agreement_number"]: c["claim_id"] for c in page["claims"]}
             if all(seen.get(number) == status for number, status in expected.items()):
                 break
             time.sleep(0.5)
         assert {number: seen.get(number) for number in expected} == expected
-        assert len(seen) == 7
+        assert len(seen) == 8
+        returned = as_demo_reseller(base, f"/claims/{ids['OL-DEMO-7']}")
+        events = [(e["event"], e.get("to_status")) for e in returned["timeline"]]
+        assert events[-3:] == [
+            ("status_changed", "PAID"),
+            ("payment_returned", None),
+            ("status_changed", "PAYMENT_FAILED"),
+        ]
+        back = as_demo_reseller(base, "/operator/payments/returned", OPERATOR_EMAIL)
+        assert back == []  # the claim took its return back: nothing left for the operators
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     finally:
