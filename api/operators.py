@@ -111,6 +111,13 @@ class ClaimFacts(BaseModel):
         default=False,
         description="D7: approved, but the offer's budget cannot cover it: top it up or decide",
     )
+    awaiting_payee_decision: bool = Field(
+        default=False,
+        description=(
+            "issue 14, R11: the bank could not verify the payee (VoP NOAP): pay to these "
+            "details or ask for other ones (POST /operator/claims/{claim_id}/payee-decision)"
+        ),
+    )
     decided_by: str | None = Field(description="who approved or rejected the claim")
     final_confirmation_on: date | None = Field(description="R14: the 45 days start here")
     respond_by: AwareDatetime | None = Field(description="R10, R16: bank details due by")
@@ -160,6 +167,7 @@ class ClaimFacts(BaseModel):
             "verdict": verdict,
             "escalated": claim.escalated,
             "awaiting_budget": claim.awaiting_budget,
+            "awaiting_payee_decision": claim.awaiting_payee_decision,
             "decided_by": claim.decided_by,
             "final_confirmation_on": claim.final_confirmation_on,
             "respond_by": clock.shown_or_none(claim.respond_by),
@@ -203,6 +211,9 @@ async def _filters(  # async: no I/O, so no hop to the thread pool
     awaiting_budget: Annotated[
         bool | None, Query(description="D7: waiting for a top-up of the offer's budget")
     ] = None,
+    awaiting_payee_decision: Annotated[
+        bool | None, Query(description="VoP NOAP: waiting for an operator's payee decision")
+    ] = None,
     deadline_before: Annotated[
         date | None, Query(description="R9: review deadline before this day")
     ] = None,
@@ -217,6 +228,7 @@ async def _filters(  # async: no I/O, so no hop to the thread pool
             verdict=verdict,
             escalated=escalated,
             awaiting_budget=awaiting_budget,
+            awaiting_payee_decision=awaiting_payee_decision,
             deadline_before=deadline_before,
         )
     )

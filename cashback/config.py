@@ -142,6 +142,13 @@ class Settings(BaseSettings):
     simulated_bank_behaviours: dict[str, str] = Field(
         default_factory=dict, description="IBAN -> ISO 20022 code the simulated bank answers"
     )
+    simulated_payee_answers: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "IBAN -> the simulated Verification of Payee answer (MTCH, NMTC, NOAP or "
+            "CMTC:<held name>); every other IBAN answers MTCH. Checked when the worker starts"
+        ),
+    )
 
     debtor_name: str = Field(
         default="Cashback Program GmbH",

@@ -19,6 +19,7 @@ from activities.budgets import BudgetActivities
 from activities.eligibility import EligibilityActivities
 from activities.invoices import InvoiceActivities, InvoiceRef
 from activities.mail import MailActivities, NoticeRequest
+from activities.payee import PayeeActivities
 from activities.payments import PaymentActivities
 from activities.records import RecordsActivities, TimelineEntry, TimelineEvent
 from cashback.claims import (
@@ -42,13 +43,16 @@ from cashback.domain.status import ClaimStatus, NoticeKind
 from tests.claim_waits import OUTCOME_SECONDS, claim_outcome, claim_state_until, claim_update
 from tests.decisions import decision_key, signed
 from tests.fakes import (
+    InMemoryAccounts,
     InMemoryBudgets,
     InMemoryInvoiceStore,
     InMemoryLicensingRecords,
+    InMemoryPayeeAnswers,
     InMemoryStandingConfirmations,
     InMemoryTimeline,
     RecordingOutbox,
     ScriptedBank,
+    ScriptedPayeeVerification,
 )
 from worker import ClaimActivities, claim_worker, replayer
 from workflows.claim import ClaimWorkflow
@@ -154,6 +158,9 @@ class Program:
     bank: ScriptedBank = field(default_factory=ScriptedBank)
     standing: InMemoryStandingConfirmations = field(default_factory=InMemoryStandingConfirmations)
     budgets: InMemoryBudgets = field(default_factory=InMemoryBudgets)
+    accounts: InMemoryAccounts = field(default_factory=InMemoryAccounts)
+    payee: ScriptedPayeeVerification = field(default_factory=ScriptedPayeeVerification)
+    payee_answers: InMemoryPayeeAnswers = field(default_factory=InMemoryPayeeAnswers)
     handles: list[WorkflowHandle[Any, ClaimOutcome]] = field(default_factory=list)
     skipped: dict[str, timedelta] = field(default_factory=dict)  # workflow id -> fast-forwarded
 
@@ -166,6 +173,7 @@ class Program:
             payments=PaymentActivities(self.bank),
             bank_details=BankDetailsActivities(self.standing),
             budgets=BudgetActivities(self.budgets),
+            payee=PayeeActivities(self.accounts, self.payee, self.payee_answers),
         )
 
     def add_record(self, record: LicensingRecord) -> None:
