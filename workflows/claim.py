@@ -449,12 +449,14 @@ class ClaimWorkflow:
                 details.holder_type, details.holder_name, self._claim.reseller.company_name
             )
             self._state.last_bank_details_judgement = judgement
+            verify_payee = self._verifies_payee(judgement)  # before the timeline's local activity
             await self._record(
                 TimelineEvent.BANK_DETAILS_RECEIVED, actor=RESELLER, reason=judgement.value
             )
             payee_answer = None
             if judgement is BankDetailsJudgement.VALID:
-                payee_answer = await self._payee_refused(details)
+                if verify_payee:
+                    payee_answer = await self._payee_refused(details)
                 if payee_answer is None:
                     self._state.bank_details_reference = details.reference
                     return details
@@ -493,6 +495,7 @@ class ClaimWorkflow:
             details.holder_type, details.holder_name, self._claim.reseller.company_name
         )
         valid = judgement is BankDetailsJudgement.VALID
+        verify_payee = self._verifies_payee(judgement)  # before the timeline's local activity
         await self._record(
             TimelineEvent.BANK_DETAILS_RECEIVED,
             actor=RESELLER,
@@ -502,11 +505,18 @@ class ClaimWorkflow:
         if not valid:
             return None, None
         self._state.last_bank_details_judgement = judgement
-        refused = await self._payee_refused(details)
+        refused = await self._payee_refused(details) if verify_payee else None
         if refused is not None:
             return None, refused
         self._state.bank_details_reference = details.reference
         return details, None
+
+    def _verifies_payee(self, judgement: BankDetailsJudgement) -> bool:
+        """Whether valid details go through Verification of Payee (the patch). Asked right
+        after the details arrive (an update, an activity's result), before the timeline's
+        local activity: a patch marker decided just after a local activity's result can land
+        in a later workflow task than replay expects (a nondeterminism error, seen in test)."""
+        return judgement is BankDetailsJudgement.VALID and workflow.patched(VERIFICATION_OF_PAYEE)
 
     async def _payee_refused(self, details: BankDetailsSubmission) -> PayeeAnswer | None:
         """Issue 14, R11 (Verification of Payee): before the first payment to bank details
@@ -514,9 +524,8 @@ class ClaimWorkflow:
         the account. None: pay to them (MTCH, or the operators decided so after NOAP); else
         the answer a correction request tells the reseller (CMTC, NMTC, or NOAP when the
         operators asked for other details). The timeline records the answer, never the IBAN.
-        Claims that judged details valid before this step existed replay without it."""
-        if not workflow.patched(VERIFICATION_OF_PAYEE):
-            return None
+        Claims that judged details valid before this step existed replay without it
+        (`_verifies_payee`)."""
         verified = await workflow.execute_activity_method(
             PayeeActivities.verify,
             PayeeCheck(reference=details.reference, name=self._claim.reseller.company_name),
