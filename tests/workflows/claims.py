@@ -30,6 +30,7 @@ from cashback.claims import (
     Decision,
     DecisionKind,
     OfferSnapshot,
+    PayeeDecision,
     claim_workflow_id,
 )
 from cashback.domain.eligibility import ClaimedAgreement, LicenceLine, LicensingRecord
@@ -255,6 +256,18 @@ class Program:
         """An operator's decision, signed as the API signs it (D3)."""
         state: ClaimState = await claim_update(
             handle, ClaimWorkflow.decide, self.signed(handle, decision)
+        )
+        return state
+
+    async def decide_payee(
+        self, handle: WorkflowHandle[Any, Any], decision: PayeeDecision
+    ) -> ClaimState:
+        """An operator's decision on a payee the bank could not verify (VoP NOAP), signed as
+        the API signs it (D3)."""
+        claim_id = handle.id.removeprefix("claim-")
+        skipped = self.skipped.get(handle.id, timedelta(0))
+        state: ClaimState = await claim_update(
+            handle, ClaimWorkflow.decide_payee, signed(decision, claim_id, skipped=skipped)
         )
         return state
 
