@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import shutil
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from jinja2 import TemplateNotFound, UndefinedError
 
 from cashback.domain.money import Money
+from cashback.domain.payee import PayeeAnswer, PayeeAnswerCode
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.program_time import ProgramClock
 from cashback.domain.reseller import Language
@@ -222,3 +224,56 @@ def test_d7_the_budget_shortfall_tells_the_operators_the_reason_and_what_to_do(
         assert "Open License Winter 2026" in part
         assert "/budget/top-up" in part
         assert "R9" not in part
+
+
+@pytest.mark.parametrize(
+    ("language", "answer", "words"),
+    [
+        (
+            Language.ENGLISH,
+            PayeeAnswer(code=PayeeAnswerCode.CLOSE_MATCH, held_name="Müller IT Holding GmbH"),
+            'the name it holds for this account is "Müller IT Holding GmbH"',
+        ),
+        (
+            Language.GERMAN,
+            PayeeAnswer(code=PayeeAnswerCode.CLOSE_MATCH, held_name="Müller IT Holding GmbH"),
+            "Für dieses Konto ist „Müller IT Holding GmbH“ hinterlegt",
+        ),
+        (
+            Language.ENGLISH,
+            PayeeAnswer(code=PayeeAnswerCode.NO_MATCH),
+            "your company's name does not match the name it holds",
+        ),
+        (
+            Language.GERMAN,
+            PayeeAnswer(code=PayeeAnswerCode.NO_MATCH),
+            "stimmt nicht mit dem für dieses Konto hinterlegten Namen überein",
+        ),
+        (
+            Language.ENGLISH,
+            PayeeAnswer(code=PayeeAnswerCode.NOT_POSSIBLE),
+            "our operators ask you for the bank details of another account",
+        ),
+        (
+            Language.GERMAN,
+            PayeeAnswer(code=PayeeAnswerCode.NOT_POSSIBLE),
+            "bittet Sie um die Bankverbindung eines anderen Kontos",
+        ),
+    ],
+)
+def test_vop_r11_a_correction_request_tells_what_the_bank_answered(
+    renderer: MailRenderer, language: Language, answer: PayeeAnswer, words: str
+) -> None:
+    """VoP, R11, D6: a correction request after the bank's Verification of Payee answer says
+    what the bank answered (for a close match, the name the bank holds), in both parts; an
+    R11 correction request without an answer says nothing of it."""
+    notice = make_notice(NoticeKind.CORRECTION_REQUEST, language, payee_answer=answer)
+    rendered = renderer.render(notice, language=language, support_address=SUPPORT, secure_link=LINK)
+    assert words in rendered.text
+    shown = html.unescape(rendered.html.replace("<strong>", "").replace("</strong>", ""))
+    assert words in shown
+    assert "\n\nThe account holder must" in rendered.text or "\n\nKontoinhaber" in rendered.text
+    plain = make_notice(NoticeKind.CORRECTION_REQUEST, language)
+    text = renderer.render(plain, language=language, support_address=SUPPORT, secure_link=LINK).text
+    assert "Verification of Payee" not in text
+    assert "Empfängerüberprüfung" not in text
