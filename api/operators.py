@@ -29,7 +29,7 @@ from api.errors import ApiError, error_responses, not_found, nul_in_text
 from api.limits import MULTIPART_ALLOWANCE, BodyCap
 from cashback import review
 from cashback.bank.simulated import BANK_DETAIL_ERRORS
-from cashback.claims import ClaimState, DecisionKind
+from cashback.claims import ClaimState, DecisionKind, PayeeDecisionKind
 from cashback.db import Database, TimelineRepository
 from cashback.db.claim_lists import NO_DEADLINE, ClaimFilter, ClaimLists, ListedClaim
 from cashback.db.tables import Claim, Reseller
@@ -548,6 +548,46 @@ async def decide(
     key = DecisionKey(services.settings.decision_key_bytes)
     try:
         state = await review.decide(services.temporal, key, claim.claim, user.email, made)
+    except ActionRefused as refused:
+        raise _not_taken(refused) from None
+    clock = ProgramClock(
+        origin=claim.claim.created_at, time_scale=services.settings.policy.time_scale
+    )
+    return _shown_state(state, clock)
+
+
+class PayeeDecisionCreate(BaseModel):
+    """An operator's decision on bank details whose payee the bank could not verify (VoP
+    NOAP, issue 14, R11)."""
+
+    kind: PayeeDecisionKind = Field(
+        description="pay_to_these_details, or ask_for_other_details (a correction request, R10)"
+    )
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = Field(
+        default="", description="why, for the claim's timeline"
+    )
+
+
+@router.post(
+    "/operator/claims/{claim_id}/payee-decision",
+    response_model=ClaimState,
+    responses={
+        200: links(GetClaim=("get", "/operator/claims/{claim_id}", _OF_PATH)),
+        **error_responses(400, 401, 403, 404, 409, 422, 503),
+    },
+)
+async def decide_payee(
+    decision: PayeeDecisionCreate, claim: OperatorClaim, user: OperatorUser, services: ServicesDep
+) -> ClaimState:
+    """Issue 14, R11: the bank could not verify the payee of the claim's bank details (VoP
+    NOAP; the claim shows `awaiting_payee_decision`): pay to these details, or ask the reseller
+    for other ones. Sent to the claim's workflow as the `decide_payee` update, signed for the
+    signed-in operator (D3); a claim that does not wait for such a decision answers 409."""
+    key = DecisionKey(services.settings.decision_key_bytes)
+    try:
+        state = await review.decide_payee(
+            services.temporal, key, claim.claim, user.email, decision.kind, decision.reason
+        )
     except ActionRefused as refused:
         raise _not_taken(refused) from None
     clock = ProgramClock(
