@@ -554,7 +554,7 @@ class ClaimWorkflow:
         )
         self._state.awaiting_payee_decision = True
         await self._record(TimelineEvent.PAYEE_ESCALATED, actor=SYSTEM, reason=reason)
-        await self._notify(NoticeKind.OPERATOR_ESCALATION, reasons=(reason,))
+        await self._notify(NoticeKind.OPERATOR_ESCALATION, reasons=(reason,), payee=answer)
         await self._wait_until(
             lambda: self._payee_decision is not None,
             None,

@@ -277,3 +277,32 @@ def test_vop_r11_a_correction_request_tells_what_the_bank_answered(
     text = renderer.render(plain, language=language, support_address=SUPPORT, secure_link=LINK).text
     assert "Verification of Payee" not in text
     assert "Empfängerüberprüfung" not in text
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        (Language.ENGLISH, ("Escalation (VoP)", "could not verify the payee")),
+        (Language.GERMAN, ("Eskalation (VoP)", "konnte den Zahlungsempfänger nicht prüfen")),
+    ],
+)
+def test_vop_the_operators_escalation_after_noap_says_what_to_decide(
+    renderer: MailRenderer, language: Language, words: tuple[str, str]
+) -> None:
+    """VoP NOAP: the operators' escalation names the payee decision and its route, not the
+    R9 review window's words."""
+    notice = make_notice(
+        NoticeKind.OPERATOR_ESCALATION,
+        language,
+        payee_answer=PayeeAnswer(code=PayeeAnswerCode.NOT_POSSIBLE),
+        reasons=("VoP: NOAP, the bank could not verify the payee: an operator decides",),
+    )
+    rendered = renderer.render(notice, language=language, support_address=SUPPORT)
+    subject, wording = words
+    assert subject in rendered.subject
+    assert "R9" not in rendered.subject
+    for part in (rendered.text, html.unescape(rendered.html)):
+        assert wording in part
+        assert "/operator/claims/claim-0001/payee-decision" in part
+        assert "decide_payee" in part
+        assert "VoP: NOAP, the bank could not verify the payee" in part

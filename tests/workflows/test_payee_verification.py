@@ -158,7 +158,9 @@ async def test_vop_noap_waits_for_an_operator_who_pays_to_these_details(program:
     state = await program.state(handle)
     assert state.awaiting_payee_decision
     assert state.waiting_for == "VoP: NOAP; waiting for an operator's decision on the payee"
-    assert program.kinds(claim)[-1] is NoticeKind.OPERATOR_ESCALATION
+    escalation = program.notices(claim)[-1]
+    assert escalation.kind is NoticeKind.OPERATOR_ESCALATION
+    assert escalation.facts.payee_answer == PayeeAnswer(code=PayeeAnswerCode.NOT_POSSIBLE)
     escalated = [e for e in program.timeline_of(claim) if e.event is TimelineEvent.PAYEE_ESCALATED]
     assert [e.projection.awaiting_payee_decision for e in escalated if e.projection] == [True]
 
