@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.common import RetryPolicy
 
 from cashback.domain.money import Money
+from cashback.domain.payee import PayeeAnswer
 from cashback.domain.program_time import ProgramClock
 from cashback.domain.reseller import ResellerSnapshot
 from cashback.domain.status import NoticeKind
@@ -45,6 +46,9 @@ class NoticeFacts(BaseModel):
     payout_date: date | None = None
     payment_reference: str | None = None
     bank_return_code: str | None = None
+    # Issue 14, R11: the bank's Verification of Payee answer a correction request tells (the
+    # code and, for a close match, the name the bank holds; never the IBAN).
+    payee_answer: PayeeAnswer | None = None
 
 
 class NoticeRequest(BaseModel):

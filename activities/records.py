@@ -33,6 +33,9 @@ class TimelineEvent(StrEnum):
     PAYOUT_OVERDUE = "payout_overdue"  # R14: the 45-day bound is or will be missed
     NOTICE_UNDELIVERABLE = "notice_undeliverable"  # the operators are told instead
     BUDGET_SHORT = "budget_short"  # D7: the offer's budget cannot cover an approval
+    PAYEE_VERIFIED = "payee_verified"  # issue 14, R11: the bank's VoP answer, never the IBAN
+    PAYEE_ESCALATED = "payee_escalated"  # VoP NOAP: the operators decide
+    PAYEE_DECIDED = "payee_decided"  # an operator's decision on the payee after NOAP
 
     @property
     def for_operators(self) -> bool:
@@ -55,6 +58,8 @@ class ClaimProjection(BaseModel):
     escalated: bool = False
     # D7: approved, but the offer's budget cannot cover it: waits for a top-up or a decision.
     awaiting_budget: bool = False
+    # Issue 14: the bank could not verify the payee (VoP NOAP): waits for an operator.
+    awaiting_payee_decision: bool = False
     decided_by: str | None = None
     amount: Money | None = None
     final_confirmation_on: date | None = None

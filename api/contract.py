@@ -44,6 +44,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/operator/claims/{claim_id}"): "operators.claims.read",
     ("GET", "/operator/claims/{claim_id}/invoice"): "operators.claims.invoice_link",
     ("POST", "/operator/claims/{claim_id}/decision"): "operators.claims.decide",
+    ("POST", "/operator/claims/{claim_id}/payee-decision"): "operators.claims.decide_payee",
     ("POST", "/operator/claims/{claim_id}/payment-result"): "operators.claims.payment_result",
     ("POST", "/operator/licensing-records/import"): "operators.licensing_records.import",
     ("GET", "/invoices/{object_key}"): "operators.invoices.read",

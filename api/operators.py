@@ -29,7 +29,7 @@ from api.errors import ApiError, error_responses, not_found, nul_in_text
 from api.limits import MULTIPART_ALLOWANCE, BodyCap
 from cashback import review
 from cashback.bank.simulated import BANK_DETAIL_ERRORS
-from cashback.claims import ClaimState, DecisionKind
+from cashback.claims import ClaimState, DecisionKind, PayeeDecisionKind
 from cashback.db import Database, TimelineRepository
 from cashback.db.claim_lists import NO_DEADLINE, ClaimFilter, ClaimLists, ListedClaim
 from cashback.db.tables import Claim, Reseller
@@ -111,6 +111,13 @@ class ClaimFacts(BaseModel):
         default=False,
         description="D7: approved, but the offer's budget cannot cover it: top it up or decide",
     )
+    awaiting_payee_decision: bool = Field(
+        default=False,
+        description=(
+            "issue 14, R11: the bank could not verify the payee (VoP NOAP): pay to these "
+            "details or ask for other ones (POST /operator/claims/{claim_id}/payee-decision)"
+        ),
+    )
     decided_by: str | None = Field(description="who approved or rejected the claim")
     final_confirmation_on: date | None = Field(description="R14: the 45 days start here")
     respond_by: AwareDatetime | None = Field(description="R10, R16: bank details due by")
@@ -160,6 +167,7 @@ class ClaimFacts(BaseModel):
             "verdict": verdict,
             "escalated": claim.escalated,
             "awaiting_budget": claim.awaiting_budget,
+            "awaiting_payee_decision": claim.awaiting_payee_decision,
             "decided_by": claim.decided_by,
             "final_confirmation_on": claim.final_confirmation_on,
             "respond_by": clock.shown_or_none(claim.respond_by),
@@ -203,6 +211,9 @@ async def _filters(  # async: no I/O, so no hop to the thread pool
     awaiting_budget: Annotated[
         bool | None, Query(description="D7: waiting for a top-up of the offer's budget")
     ] = None,
+    awaiting_payee_decision: Annotated[
+        bool | None, Query(description="VoP NOAP: waiting for an operator's payee decision")
+    ] = None,
     deadline_before: Annotated[
         date | None, Query(description="R9: review deadline before this day")
     ] = None,
@@ -217,6 +228,7 @@ async def _filters(  # async: no I/O, so no hop to the thread pool
             verdict=verdict,
             escalated=escalated,
             awaiting_budget=awaiting_budget,
+            awaiting_payee_decision=awaiting_payee_decision,
             deadline_before=deadline_before,
         )
     )
@@ -536,6 +548,46 @@ async def decide(
     key = DecisionKey(services.settings.decision_key_bytes)
     try:
         state = await review.decide(services.temporal, key, claim.claim, user.email, made)
+    except ActionRefused as refused:
+        raise _not_taken(refused) from None
+    clock = ProgramClock(
+        origin=claim.claim.created_at, time_scale=services.settings.policy.time_scale
+    )
+    return _shown_state(state, clock)
+
+
+class PayeeDecisionCreate(BaseModel):
+    """An operator's decision on bank details whose payee the bank could not verify (VoP
+    NOAP, issue 14, R11)."""
+
+    kind: PayeeDecisionKind = Field(
+        description="pay_to_these_details, or ask_for_other_details (a correction request, R10)"
+    )
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = Field(
+        default="", description="why, for the claim's timeline"
+    )
+
+
+@router.post(
+    "/operator/claims/{claim_id}/payee-decision",
+    response_model=ClaimState,
+    responses={
+        200: links(GetClaim=("get", "/operator/claims/{claim_id}", _OF_PATH)),
+        **error_responses(400, 401, 403, 404, 409, 422, 503),
+    },
+)
+async def decide_payee(
+    decision: PayeeDecisionCreate, claim: OperatorClaim, user: OperatorUser, services: ServicesDep
+) -> ClaimState:
+    """Issue 14, R11: the bank could not verify the payee of the claim's bank details (VoP
+    NOAP; the claim shows `awaiting_payee_decision`): pay to these details, or ask the reseller
+    for other ones. Sent to the claim's workflow as the `decide_payee` update, signed for the
+    signed-in operator (D3); a claim that does not wait for such a decision answers 409."""
+    key = DecisionKey(services.settings.decision_key_bytes)
+    try:
+        state = await review.decide_payee(
+            services.temporal, key, claim.claim, user.email, decision.kind, decision.reason
+        )
     except ActionRefused as refused:
         raise _not_taken(refused) from None
     clock = ProgramClock(

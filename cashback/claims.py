@@ -85,6 +85,27 @@ class Decision(BaseModel):
     proof: str | None = None
 
 
+class PayeeDecisionKind(StrEnum):
+    PAY_TO_THESE_DETAILS = "pay_to_these_details"
+    ASK_FOR_OTHER_DETAILS = "ask_for_other_details"
+
+
+class PayeeDecision(BaseModel):
+    """An operator's decision on bank details whose payee the bank could not verify (VoP NOAP,
+    issue 14, R11), sent as the `decide_payee` update: pay to them, or ask the reseller for
+    other details (a correction request, R10). Signed for the operator like a `Decision`
+    (cashback/decisions.py): `claim_id`, `issued_at` and `proof`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: PayeeDecisionKind
+    operator: str = Field(min_length=1)
+    reason: str = Field(default="", max_length=500)
+    claim_id: str | None = None
+    issued_at: AwareDatetime | None = None
+    proof: str | None = None
+
+
 class BankDetailsSubmission(BaseModel):
     """Bank details as the workflow sees them (R10-R13): a reference to the encrypted details,
     and only the facts needed to judge them. Invalid input is not repeated in errors."""
@@ -126,6 +147,7 @@ class ClaimState(BaseModel):
     verdict: ClaimVerdict | None = None
     escalated: bool = False
     awaiting_budget: bool = False  # D7: approved, but the budget cannot cover it (yet)
+    awaiting_payee_decision: bool = False  # issue 14: VoP NOAP, waits for an operator
     decision: Decision | None = None
     amount: Money | None = None
     final_confirmation_on: date | None = None
@@ -152,6 +174,7 @@ class ClaimState(BaseModel):
             eligible_licences=verdict.eligible_licences if verdict else None,
             escalated=self.escalated,
             awaiting_budget=self.awaiting_budget,
+            awaiting_payee_decision=self.awaiting_payee_decision,
             decided_by=self.decision.operator if self.decision else None,
             amount=self.amount,
             final_confirmation_on=self.final_confirmation_on,

@@ -181,6 +181,13 @@ class Settings(BaseSettings):
         le=3600,
         description="how often the simulated finance desk looks for payment orders due",
     )
+    simulated_payee_answers: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "IBAN -> the simulated Verification of Payee answer (MTCH, NMTC, NOAP or "
+            "CMTC:<held name>); every other IBAN answers MTCH. Checked when the worker starts"
+        ),
+    )
 
     debtor_name: str = Field(
         default="Cashback Program GmbH",

@@ -16,18 +16,23 @@ import hmac
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
 
-from cashback.claims import Decision, DecisionKind
+from cashback.claims import Decision, DecisionKind, PayeeDecision, PayeeDecisionKind
+
+# A claim decision (R8, R9) or a payee decision after VoP NOAP (issue 14): signed alike.
+Signed = TypeVar("Signed", Decision, PayeeDecision)
 
 # A signed decision is taken within this time of its signing, by the workflow's clock.
 LIFETIME = timedelta(minutes=10)
 # Clocks of the API's host and the Temporal server may differ a little.
 CLOCK_SKEW = timedelta(minutes=1)
 HOW_TO_DECIDE = (
-    "decide through the API (POST /operator/claims/{claim_id}/decision), or in the Temporal "
+    "decide through the API (POST /operator/claims/{claim_id}/decision, or .../payee-decision "
+    "on a payee the bank could not verify), or in the Temporal "
     "Web UI or with the temporal CLI (--codec-endpoint, --codec-auth) through the program's "
     "codec, signed in as an operator: the program then signs the decision for you"
 )
@@ -38,6 +43,7 @@ def _how(claim_id: str) -> str:
 
 
 _PURPOSE = b"cashback-decision-v1\n"  # a proof of this kind is never valid for anything else
+_PAYEE_PURPOSE = b"cashback-payee-decision-v1\n"  # nor one of this kind
 _JSON = b"json/plain"
 
 
@@ -45,9 +51,19 @@ class DecisionRefused(ValueError):
     """A decision without a valid proof; the message says why and how to decide instead."""
 
 
-def _canonical(decision: Decision) -> bytes:
+def _canonical(decision: Decision | PayeeDecision) -> bytes:
     """The signed content: every field that changes what the decision does or who made it."""
     assert decision.issued_at is not None
+    if isinstance(decision, PayeeDecision):
+        payee = {
+            "claim_id": decision.claim_id,
+            "operator": decision.operator,
+            "kind": decision.kind.value,
+            "reason": decision.reason,
+            "issued_at": decision.issued_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        }
+        text = json.dumps(payee, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return _PAYEE_PURPOSE + text.encode()
     fields = {
         "claim_id": decision.claim_id,
         "operator": decision.operator,
@@ -72,12 +88,12 @@ class DecisionKey:
     def __repr__(self) -> str:
         return "DecisionKey(<secret>)"
 
-    def _proof(self, decision: Decision) -> str:
+    def _proof(self, decision: Decision | PayeeDecision) -> str:
         return hmac.new(self._key, _canonical(decision), hashlib.sha256).hexdigest()
 
     def sign(
-        self, decision: Decision, *, claim_id: str, operator: str, issued_at: datetime
-    ) -> Decision:
+        self, decision: Signed, *, claim_id: str, operator: str, issued_at: datetime
+    ) -> Signed:
         """The decision as `operator` (a signed-in operator's address) makes it on `claim_id`
         at `issued_at`, with its proof; whatever operator or proof it named is replaced."""
         stamped = decision.model_copy(
@@ -90,7 +106,7 @@ class DecisionKey:
         )
         return stamped.model_copy(update={"proof": self._proof(stamped)})
 
-    def verify(self, decision: Decision, *, claim_id: str, now: datetime) -> None:
+    def verify(self, decision: Decision | PayeeDecision, *, claim_id: str, now: datetime) -> None:
         """Raise `DecisionRefused` unless the program signed this very decision for `claim_id`
         within `LIFETIME` before `now`."""
         if decision.proof is None or decision.issued_at is None or decision.claim_id is None:
@@ -126,7 +142,8 @@ class DecisionKey:
         self, payloads: Sequence[Payload], *, operator: str, now: datetime
     ) -> list[Payload]:
         """The codec's part: each payload that is a decision (JSON with `kind` approve or
-        reject) is signed for the signed-in `operator`; other payloads pass unchanged."""
+        reject, or a payee decision's kind) is signed for the signed-in `operator`; other
+        payloads pass unchanged."""
         return [self._sign_payload(payload, operator, now) for payload in payloads]
 
     def _sign_payload(self, payload: Payload, operator: str, now: datetime) -> Payload:
@@ -137,7 +154,8 @@ class DecisionKey:
         except ValueError:
             return payload
         kinds = {kind.value for kind in DecisionKind}
-        if not isinstance(content, dict) or content.get("kind") not in kinds:
+        payee_kinds = {kind.value for kind in PayeeDecisionKind}
+        if not isinstance(content, dict) or content.get("kind") not in kinds | payee_kinds:
             return payload
         claim_id = content.get("claim_id")
         if not isinstance(claim_id, str) or not claim_id:
@@ -145,11 +163,18 @@ class DecisionKey:
                 'a decision sent through the codec names its claim: add "claim_id" (the '
                 'claim id, the workflow id without "claim-")'
             )
+        content = {**content, "operator": operator}
         try:
-            decision = Decision.model_validate({**content, "operator": operator})
+            if content.get("kind") in payee_kinds:
+                payee = PayeeDecision.model_validate(content)
+                signed: Decision | PayeeDecision = self.sign(
+                    payee, claim_id=claim_id, operator=operator, issued_at=now
+                )
+            else:
+                decision = Decision.model_validate(content)
+                signed = self.sign(decision, claim_id=claim_id, operator=operator, issued_at=now)
         except ValidationError as error:
             raise DecisionRefused(f"not a decision: {error}") from error
-        signed = self.sign(decision, claim_id=claim_id, operator=operator, issued_at=now)
         return Payload(metadata=dict(payload.metadata), data=signed.model_dump_json().encode())
 
 
@@ -161,8 +186,11 @@ def trust_on(task_queue: str, key: DecisionKey) -> None:
     _WORKER_KEYS[task_queue] = key
 
 
-def verify_on(task_queue: str, decision: Decision, *, claim_id: str, now: datetime) -> None:
-    """The `decide` validator's check, with the key of the worker running it."""
+def verify_on(
+    task_queue: str, decision: Decision | PayeeDecision, *, claim_id: str, now: datetime
+) -> None:
+    """The `decide` and `decide_payee` validators' check, with the key of the worker running
+    it."""
     key = _WORKER_KEYS.get(task_queue)
     if key is None:
         raise DecisionRefused(

@@ -1,7 +1,8 @@
 """Operators' actions on a claim as application services: a decision (R8, R9) sent to the
-claim's workflow signed for the operator who made it (D3), and the operators' answer to a
-payment of a released run, above all one the bank answered ambiguously (R14, R16). The routes
-only read the request and shape the answer."""
+claim's workflow signed for the operator who made it (D3), a decision on a payee the bank could
+not verify (VoP NOAP, issue 14), and the operators' answer to a payment of a released run, above
+all one the bank answered ambiguously (R14, R16). The routes only read the request and shape the
+answer."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.payments import PaymentOutcome, PaymentResult
 from cashback.bank.simulated import BANK_DETAIL_ERRORS
-from cashback.claims import ClaimState, Decision, DecisionKind
+from cashback.claims import ClaimState, Decision, DecisionKind, PayeeDecision, PayeeDecisionKind
 from cashback.db import Database, PaymentRepository
 from cashback.db.tables import Claim, Payment, PaymentRun, PaymentRunStatus, PaymentStatus
 from cashback.decisions import DecisionKey
@@ -61,13 +62,59 @@ async def decide(
         operator=operator,
         issued_at=datetime.now(UTC),
     )
+    # A finished workflow takes no updates, so its validator cannot answer for it.
+    finished = (
+        f"the claim's workflow {claim.workflow_id} is not running"
+        if claim.status is ClaimStatus.UNDER_REVIEW
+        else f"the claim is not under review (status {claim.status.value})"
+    )
+    return await _update(temporal, claim, "decide", signed, "decision_refused", finished)
+
+
+async def decide_payee(
+    temporal: Client,
+    key: DecisionKey,
+    claim: Claim,
+    operator: str,
+    kind: PayeeDecisionKind,
+    reason: str = "",
+) -> ClaimState:
+    """Issue 14, R11: on bank details whose payee the bank could not verify (VoP NOAP), pay to
+    them or ask the reseller for other ones: the `decide_payee` update, signed for `operator`
+    (a verified account, D3); the workflow's validator has the last word. Raises
+    `ActionRefused`."""
+    signed = key.sign(
+        PayeeDecision(kind=kind, operator=operator, reason=reason),
+        claim_id=claim.id,
+        operator=operator,
+        issued_at=datetime.now(UTC),
+    )
+    finished = (
+        "the claim does not wait for a decision on its payee "
+        f"(status {claim.status.value}; its workflow is not running)"
+    )
+    return await _update(
+        temporal, claim, "decide_payee", signed, "payee_decision_refused", finished
+    )
+
+
+async def _update(
+    temporal: Client,
+    claim: Claim,
+    update: str,
+    argument: Decision | PayeeDecision,
+    refused_code: str,
+    finished: str,
+) -> ClaimState:
+    """Send a signed decision as the workflow's `update`; `finished` says why a workflow that
+    is not running cannot take it. Raises `ActionRefused`."""
     handle = temporal.get_workflow_handle(claim.workflow_id)
     try:
-        state: ClaimState = await handle.execute_update("decide", signed, result_type=ClaimState)
+        state: ClaimState = await handle.execute_update(update, argument, result_type=ClaimState)
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         why = cause.message if isinstance(cause, FailureError) else str(cause)
-        raise ActionRefused("decision_refused", why) from error
+        raise ActionRefused(refused_code, why) from error
     except RPCError as error:
         if error.status is not RPCStatusCode.NOT_FOUND:
             raise ActionRefused(
@@ -75,13 +122,7 @@ async def decide(
                 "the workflow service did not answer; try again",
                 unavailable=True,
             ) from error
-        # A finished workflow takes no updates, so its validator cannot answer for it.
-        detail = (
-            f"the claim's workflow {claim.workflow_id} is not running"
-            if claim.status is ClaimStatus.UNDER_REVIEW
-            else f"the claim is not under review (status {claim.status.value})"
-        )
-        raise ActionRefused("decision_refused", detail) from error
+        raise ActionRefused(refused_code, finished) from error
     return state
 
 

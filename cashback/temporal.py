@@ -26,6 +26,7 @@ from activities.calendar import CalendarActivities
 from activities.eligibility import EligibilityActivities
 from activities.invoices import InvoiceActivities
 from activities.mail import MailActivities
+from activities.payee import PayeeActivities
 from activities.payments import PaymentActivities
 from activities.records import RecordsActivities
 from activities.webhooks import WebhookActivities
@@ -65,6 +66,7 @@ class ClaimActivities:
     payments: PaymentActivities
     bank_details: BankDetailsActivities
     budgets: BudgetActivities
+    payee: PayeeActivities
     calendar: CalendarActivities = field(default_factory=CalendarActivities)
 
     def functions(self) -> Sequence[Callable[..., Any]]:
@@ -82,6 +84,7 @@ class ClaimActivities:
             self.budgets.consume,
             self.budgets.release,
             self.budgets.reopen,
+            self.payee.verify,
         ]
 
 

@@ -18,6 +18,7 @@ from activities.budgets import BudgetActivities
 from activities.eligibility import EligibilityActivities
 from activities.invoices import InvoiceActivities
 from activities.mail import MailActivities, NoticeRequest
+from activities.payee import PayeeActivities
 from activities.payments import PaymentActivities, PaymentGateway
 from activities.records import RecordsActivities
 from activities.webhooks import WebhookActivities
@@ -27,6 +28,7 @@ from cashback.bank.recorded import RecordedGateway
 from cashback.bank.run_files import LocalRunFiles, RunFiles, S3RunFiles
 from cashback.bank.simulated import Payee, SimulatedBank
 from cashback.bank.simulated_channel import SimulatedBankChannel
+from cashback.bank.simulated_payee import SimulatedPayeeVerification
 from cashback.bank_answers import BankAnswerImports
 from cashback.codec import EncryptionCodec, encrypted_data_converter
 from cashback.config import InvoiceBackend, PaymentGatewayKind, Settings
@@ -40,7 +42,9 @@ from cashback.db import (
 )
 from cashback.db.budgets import SqlBudgets
 from cashback.db.invitations import BankDetailsInvitations
+from cashback.db.payee_verifications import SqlPayeeAnswers
 from cashback.db.standing_confirmations import StandingConfirmations
+from cashback.domain.payee import PayeeVerification
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.status import NoticeKind
 from cashback.invoices import (
@@ -252,6 +256,13 @@ def bank_answer_imports(settings: Settings, database: Database) -> BankAnswerImp
     return BankAnswerImports(database, settings.bank_file_max_bytes)
 
 
+def payee_verification(settings: Settings) -> PayeeVerification:
+    """Verification of Payee (issue 14, R11): the simulated responder, answering as
+    `simulated_payee_answers` says (MTCH for every other account). Fails at start on an answer
+    it cannot give."""
+    return SimulatedPayeeVerification(settings.simulated_payee_answers)
+
+
 def build_activities(settings: Settings, database: Database) -> ClaimActivities:
     """The claim workflow's activities on the configured database, store, SMTP and bank."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -265,6 +276,7 @@ def build_activities(settings: Settings, database: Database) -> ClaimActivities:
         payments=PaymentActivities(payments, pending=payments),
         bank_details=BankDetailsActivities(StandingConfirmations(database, accounts)),
         budgets=BudgetActivities(SqlBudgets(database)),
+        payee=PayeeActivities(accounts, payee_verification(settings), SqlPayeeAnswers(database)),
     )
 
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from cashback.claims import Decision
 from cashback.config import Settings
-from cashback.decisions import DecisionKey
+from cashback.decisions import DecisionKey, Signed
 
 
 @cache
@@ -19,15 +18,15 @@ def decision_key() -> bytes:
 
 
 def signed(
-    decision: Decision,
+    decision: Signed,
     claim_id: str,
     *,
     skipped: timedelta = timedelta(0),
     operator: str | None = None,
-) -> Decision:
-    """`decision` signed for `claim_id` now, by `decision.operator` unless `operator` is given;
-    `skipped` is how far the claim's clock was fast-forwarded (its validator reads that
-    clock)."""
+) -> Signed:
+    """`decision` (a claim's or a payee decision) signed for `claim_id` now, by
+    `decision.operator` unless `operator` is given; `skipped` is how far the claim's clock
+    was fast-forwarded (its validator reads that clock)."""
     return DecisionKey(decision_key()).sign(
         decision,
         claim_id=claim_id,

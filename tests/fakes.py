@@ -24,6 +24,7 @@ from cashback.claims import BankDetailsSubmission
 from cashback.domain.budgets import BudgetUse, CommitAnswer, CommitmentState
 from cashback.domain.eligibility import LicensingRecord
 from cashback.domain.money import Money
+from cashback.domain.payee import PayeeAnswer, PayeeAnswerCode
 from cashback.domain.status import NoticeKind
 from cashback.mail.errors import InvalidNotice
 
@@ -111,6 +112,51 @@ class InMemoryStandingConfirmations:
     def confirmed_details(self, reseller_id: str) -> BankDetailsSubmission | None:
         self.asked.append(reseller_id)
         return self.by_reseller.get(reseller_id)
+
+
+DEFAULT_IBAN = "DE89370400440532013000"
+
+
+@dataclass(frozen=True)
+class RevealedIban:
+    iban: str
+
+
+class InMemoryAccounts:
+    """The encrypted bank details as the payee check reveals them: an IBAN per reference
+    (`DEFAULT_IBAN` for a reference no test set)."""
+
+    def __init__(self) -> None:
+        self.ibans: dict[str, str] = {}
+
+    def reveal(self, reference: str) -> RevealedIban:
+        return RevealedIban(self.ibans.get(reference, DEFAULT_IBAN))
+
+
+class ScriptedPayeeVerification:
+    """A Verification of Payee port answering MTCH unless `answers` (by IBAN) says otherwise;
+    `asked` keeps the names it was asked to check."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, PayeeAnswer] = {}
+        self.asked: list[str] = []
+
+    def verify(self, iban: str, name: str) -> PayeeAnswer:
+        self.asked.append(name)
+        return self.answers.get(iban, PayeeAnswer(code=PayeeAnswerCode.MATCH))
+
+
+class InMemoryPayeeAnswers:
+    """The payee answers remembered per bank-details reference and name."""
+
+    def __init__(self) -> None:
+        self.codes: dict[tuple[str, str], PayeeAnswerCode] = {}
+
+    def last_answer(self, reference: str, name: str) -> PayeeAnswerCode | None:
+        return self.codes.get((reference, name))
+
+    def remember(self, reference: str, name: str, code: PayeeAnswerCode) -> None:
+        self.codes[(reference, name)] = code
 
 
 class RecordingOutbox:

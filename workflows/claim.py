@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         eligibility,
         invoices,
         mail,
+        payee,
         payments,
         records,
     )
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.invoices import InvoiceActivities
     from activities.mail import MailActivities, NoticeFacts, NoticeRequest
+    from activities.payee import PayeeActivities, PayeeCheck
     from activities.payments import (
         PaymentActivities,
         PaymentOrder,
@@ -53,12 +55,15 @@ with workflow.unsafe.imports_passed_through():
         ClaimState,
         Decision,
         DecisionKind,
+        PayeeDecision,
+        PayeeDecisionKind,
         PaymentReturn,
         SentNotice,
     )
     from cashback.domain.eligibility import Verdict, sold_by_another
     from cashback.domain.money import Money, cashback_amount
     from cashback.domain.offers import DecisionPolicy
+    from cashback.domain.payee import PayeeAnswer, PayeeStep
     from cashback.domain.payout import (
         BankDetailsJudgement,
         judge_bank_details,
@@ -81,6 +86,7 @@ OFFER_BUDGETS = "offer-budgets"
 STRAIGHT_THROUGH = "straight-through-decisions"
 LOCAL_TIMELINE = "timeline-as-local-activity"
 RETURNS_AFTER_PAID = "returns-after-paid"
+VERIFICATION_OF_PAYEE = "verification-of-payee"
 
 
 def _start_of(day: date) -> datetime:
@@ -122,6 +128,7 @@ class ClaimWorkflow:
         self._returned: PaymentReturn | None = None  # R16: the bank returned that payout
         self._accepting_bank_details = False
         self._bank_details: BankDetailsSubmission | None = None
+        self._payee_decision: PayeeDecision | None = None  # VoP NOAP: an operator's decision
         self._sale_date: date | None = None
         self._payout_attempt = 1
         self._days_on_the_day = False
@@ -415,19 +422,24 @@ class ClaimWorkflow:
         counts as a notification. Valid details end the loop; an individual's account (R12) or
         nothing valid after the last notice cancels the claim."""
         kind = loop.first_kind
+        payee_answer: PayeeAnswer | None = None  # VoP: the bank's answer a correction tells
         if self._state.status is not loop.status:
             await self._set_status(loop.status, SYSTEM, f"{loop.rule}: bank details needed")
         if kind is NoticeKind.BANK_DETAILS_REQUEST:
-            confirmed = await self._standing_confirmation()
+            confirmed, payee_answer = await self._standing_confirmation()
             if confirmed is not None:
                 return confirmed
+            if payee_answer is not None:
+                kind = NoticeKind.CORRECTION_REQUEST  # R11: the bank did not verify the payee
         while loop.sent < self._policy.max_notices:
             loop.sent += 1
             respond_by = workflow.now() + self._policy.notice_window * self._policy.time_scale
             # Open before the notice goes out: its link may be used before the mail activity's
             # completion reaches the workflow (an update is applied before it in one task).
             self._accepting_bank_details = True
-            await self._notify(kind, respond_by=respond_by, notification=loop.sent)
+            await self._notify(
+                kind, respond_by=respond_by, notification=loop.sent, payee=payee_answer
+            )
             self._state.respond_by = respond_by
             arrived = await self._wait_until(
                 lambda: self._bank_details is not None,
@@ -445,30 +457,39 @@ class ClaimWorkflow:
                 details.holder_type, details.holder_name, self._claim.reseller.company_name
             )
             self._state.last_bank_details_judgement = judgement
+            verify_payee = self._verifies_payee(judgement)  # before the timeline's local activity
             await self._record(
                 TimelineEvent.BANK_DETAILS_RECEIVED, actor=RESELLER, reason=judgement.value
             )
+            payee_answer = None
             if judgement is BankDetailsJudgement.VALID:
-                self._state.bank_details_reference = details.reference
-                return details
+                if verify_payee:
+                    payee_answer = await self._payee_refused(details)
+                if payee_answer is None:
+                    self._state.bank_details_reference = details.reference
+                    return details
             if judgement is BankDetailsJudgement.INDIVIDUAL_ACCOUNT:
                 await self._cancel(
                     "R12: the bank account given is an individual's, not a company's"
                 )
                 return None
-            kind = NoticeKind.CORRECTION_REQUEST  # R11
+            kind = NoticeKind.CORRECTION_REQUEST  # R11 (a name that differs, or VoP's answer)
         await self._cancel(
             f"{loop.rule}: no valid bank details after notice {self._policy.max_notices}; "
             "the funds are forfeited"
         )
         return None
 
-    async def _standing_confirmation(self) -> BankDetailsSubmission | None:
+    async def _standing_confirmation(
+        self,
+    ) -> tuple[BankDetailsSubmission | None, PayeeAnswer | None]:
         """R10: bank details the reseller confirmed for all later claims are confirmed for this
-        one too, if they are valid for it (R11); otherwise the requests go out as usual.
-        Claims that started before this step existed replay without it (the patch)."""
+        one too, if they are valid for it (R11) and their payee verified (VoP); otherwise the
+        requests go out as usual, a correction request first when the bank did not verify
+        the payee (with its answer). Claims that started before this step existed replay
+        without it (the patch)."""
         if not workflow.patched(STANDING_CONFIRMATION):
-            return None
+            return None, None
         details = await workflow.execute_activity_method(
             BankDetailsActivities.standing_confirmation,
             self._claim.reseller.reseller_id,
@@ -477,11 +498,12 @@ class ClaimWorkflow:
             summary="R10: bank details confirmed for all claims?",
         )
         if details is None:
-            return None
+            return None, None
         judgement = judge_bank_details(
             details.holder_type, details.holder_name, self._claim.reseller.company_name
         )
         valid = judgement is BankDetailsJudgement.VALID
+        verify_payee = self._verifies_payee(judgement)  # before the timeline's local activity
         await self._record(
             TimelineEvent.BANK_DETAILS_RECEIVED,
             actor=RESELLER,
@@ -489,10 +511,76 @@ class ClaimWorkflow:
             + ("" if valid else "; asking for bank details"),
         )
         if not valid:
-            return None
+            return None, None
         self._state.last_bank_details_judgement = judgement
+        refused = await self._payee_refused(details) if verify_payee else None
+        if refused is not None:
+            return None, refused
         self._state.bank_details_reference = details.reference
-        return details
+        return details, None
+
+    def _verifies_payee(self, judgement: BankDetailsJudgement) -> bool:
+        """Whether valid details go through Verification of Payee (the patch). Asked right
+        after the details arrive (an update, an activity's result), before the timeline's
+        local activity: a patch marker decided just after a local activity's result can land
+        in a later workflow task than replay expects (a nondeterminism error, seen in test)."""
+        return judgement is BankDetailsJudgement.VALID and workflow.patched(VERIFICATION_OF_PAYEE)
+
+    async def _payee_refused(self, details: BankDetailsSubmission) -> PayeeAnswer | None:
+        """Issue 14, R11 (Verification of Payee): before the first payment to bank details
+        judged valid, their bank checks the organisation's registered legal name (R1) against
+        the account. None: pay to them (MTCH, or the operators decided so after NOAP); else
+        the answer a correction request tells the reseller (CMTC, NMTC, or NOAP when the
+        operators asked for other details). The timeline records the answer, never the IBAN.
+        Claims that judged details valid before this step existed replay without it
+        (`_verifies_payee`)."""
+        verified = await workflow.execute_activity_method(
+            PayeeActivities.verify,
+            PayeeCheck(reference=details.reference, name=self._claim.reseller.company_name),
+            start_to_close_timeout=payee.TIMEOUT,
+            retry_policy=payee.RETRY,
+            summary="VoP: verify the payee before the first payment",
+        )
+        answer = verified.answer
+        reason = answer.describe()
+        if verified.verified_before:
+            reason += "; verified before for these bank details, so the bank was not asked again"
+        await self._record(TimelineEvent.PAYEE_VERIFIED, actor=SYSTEM, reason=reason)
+        if answer.step is PayeeStep.ACCEPT:
+            return None
+        if answer.step is PayeeStep.ASK_FOR_CORRECTION:
+            return answer
+        return await self._payee_decided_by_operators(answer)
+
+    async def _payee_decided_by_operators(self, answer: PayeeAnswer) -> PayeeAnswer | None:
+        """VoP NOAP: the operators are told and the claim waits for a verified operator's
+        `decide_payee`: pay to these details (None), or ask the reseller for other ones (the
+        answer, for the correction request)."""
+        reason = (
+            f"{answer.describe()}: an operator decides whether to pay to these bank details or "
+            "to ask the reseller for other ones"
+        )
+        self._state.awaiting_payee_decision = True
+        await self._record(TimelineEvent.PAYEE_ESCALATED, actor=SYSTEM, reason=reason)
+        await self._notify(NoticeKind.OPERATOR_ESCALATION, reasons=(reason,), payee=answer)
+        await self._wait_until(
+            lambda: self._payee_decision is not None,
+            None,
+            "VoP: NOAP; waiting for an operator's decision on the payee",
+        )
+        decision = self._payee_decision
+        assert decision is not None
+        self._state.awaiting_payee_decision = False
+        pay = decision.kind is PayeeDecisionKind.PAY_TO_THESE_DETAILS
+        decided = "pay to these bank details" if pay else "ask the reseller for other bank details"
+        await self._record(
+            TimelineEvent.PAYEE_DECIDED,
+            actor=decision.operator,
+            reason=f"VoP NOAP: decided to {decided}"
+            + (f": {decision.reason}" if decision.reason else ""),
+        )
+        self._payee_decision = None  # taken: `decide_payee` answers now
+        return None if pay else answer
 
     async def _pay_out(self) -> None:
         """R14, R15, R16, D5: wait for the end of the return window, pay once, and on a
@@ -694,6 +782,29 @@ class ClaimWorkflow:
                 )
 
     @workflow.update
+    async def decide_payee(self, decision: PayeeDecision) -> ClaimState:
+        """Issue 14, R11: a verified operator's decision on bank details whose payee the bank
+        could not verify (VoP NOAP): pay to them, or ask the reseller for other ones."""
+        self._payee_decision = decision
+        await workflow.wait_condition(lambda: self._payee_decision is not decision)
+        return self.state()
+
+    @decide_payee.validator
+    def _validate_payee_decision(self, decision: PayeeDecision) -> None:
+        # D3: only a decision the program signed for a signed-in operator, for this claim, now.
+        decisions.verify_on(
+            workflow.info().task_queue,
+            decision,
+            claim_id=self._claim.claim_id,
+            now=workflow.now(),
+        )
+        if not self._state.awaiting_payee_decision or self._payee_decision is not None:
+            raise ValueError(
+                "the claim does not wait for a decision on its payee "
+                f"(status {self._state.status.value})"
+            )
+
+    @workflow.update
     def submit_bank_details(self, details: BankDetailsSubmission) -> BankDetailsJudgement:
         """The reseller's bank details, from the secure page (R10-R13); answers how they were
         judged: valid, an individual's account (R12) or a name that differs (R11)."""
@@ -790,6 +901,7 @@ class ClaimWorkflow:
         respond_by: datetime | None = None,
         reasons: tuple[str, ...] = (),
         notification: int | None = None,
+        payee: PayeeAnswer | None = None,
     ) -> None:
         """Send one notice. One that cannot be delivered (a mailbox that does not exist) does
         not stop the claim: it is recorded and reported to the operators."""
@@ -813,6 +925,7 @@ class ClaimWorkflow:
                 payout_date=self._state.payout_date,
                 payment_reference=self._state.payment_reference,
                 bank_return_code=self._state.bank_return_code,
+                payee_answer=payee,  # VoP: what the bank answered (a correction request)
             ),
             program_clock=self._clock,  # an argument, not a command: no patch
         )

@@ -29,6 +29,7 @@ class ClaimFilter:
     verdict: Verdict | None = None
     escalated: bool | None = None
     awaiting_budget: bool | None = None  # D7: approved, but the budget cannot cover it
+    awaiting_payee_decision: bool | None = None  # issue 14: VoP NOAP, an operator decides
     deadline_before: date | None = None  # R9: review deadline before this day
     status: ClaimStatus | None = None
 
@@ -72,6 +73,8 @@ def _conditions(claims: ClaimFilter, *, join: bool) -> list[ColumnElement[bool]]
         conditions.append(Claim.escalated.is_(claims.escalated))
     if claims.awaiting_budget is not None:
         conditions.append(Claim.awaiting_budget.is_(claims.awaiting_budget))
+    if claims.awaiting_payee_decision is not None:
+        conditions.append(Claim.awaiting_payee_decision.is_(claims.awaiting_payee_decision))
     if claims.deadline_before is not None:
         conditions.append(Claim.review_deadline < claims.deadline_before)
     return conditions

@@ -134,6 +134,7 @@ class ClaimRepository:
         claim.eligible_licences = projection.eligible_licences
         claim.escalated = projection.escalated
         claim.awaiting_budget = projection.awaiting_budget
+        claim.awaiting_payee_decision = projection.awaiting_payee_decision
         claim.decided_by = projection.decided_by
         claim.final_confirmation_on = projection.final_confirmation_on
         claim.respond_by = projection.respond_by

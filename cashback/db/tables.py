@@ -364,6 +364,8 @@ class Claim(Base):
     bank_details_ref: Mapped[str | None] = mapped_column(String(64), default=None)
     # D7: approved, but the offer's budget could not cover it: waits for a top-up or a decision.
     awaiting_budget: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Issue 14: the payee's bank could not verify the payee (VoP NOAP): an operator decides.
+    awaiting_payee_decision: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class TimelineRow(Base):
@@ -410,6 +412,21 @@ class BankAccount(Base):
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     masked_iban: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+
+class PayeeVerificationRow(Base):
+    """Verification of Payee (issue 14, R11): the bank's last answer for one bank-details
+    reference and the name checked, so details verified MTCH are not asked about again. The
+    code only: neither the IBAN nor the name the bank holds."""
+
+    __tablename__ = "payee_verifications"
+
+    reference: Mapped[str] = mapped_column(
+        String(64), ForeignKey("bank_accounts.reference"), primary_key=True
+    )
+    checked_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    code: Mapped[str] = mapped_column(String(4))
+    verified_at: Mapped[datetime]
 
 
 class StandingConfirmation(Base):

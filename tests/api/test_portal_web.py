@@ -6,7 +6,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.portal.web import PORTAL, csrf_token_of, page_language, safe_next
+from activities.records import TimelineEvent
+from api.portal.web import _PAGES, PORTAL, csrf_token_of, page_language, safe_next
 from cashback.domain.reseller import Language
 
 
@@ -57,3 +58,12 @@ def test_the_csrf_token_is_tied_to_the_seed_and_the_session(
     if other != session:
         assert csrf_token_of(seed, other) != token
     assert csrf_token_of(seed + "x", session) != token
+
+
+def test_d3_d6_every_timeline_event_a_reseller_sees_has_its_words() -> None:
+    """D3, D6 (and VoP's events): the claim page names every timeline event a reseller sees,
+    in both languages; a missing one would fail the page (the templates are strict)."""
+    seen = {event.value for event in TimelineEvent if not event.for_operators}
+    for language in Language:
+        words = _PAGES.get_template(f"{language.value}/_words.html").module
+        assert set(words.EVENTS) >= seen, language  # type: ignore[attr-defined]

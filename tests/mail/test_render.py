@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import shutil
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from jinja2 import TemplateNotFound, UndefinedError
 
 from cashback.domain.money import Money
+from cashback.domain.payee import PayeeAnswer, PayeeAnswerCode
 from cashback.domain.policy import ProgramPolicy
 from cashback.domain.program_time import ProgramClock
 from cashback.domain.reseller import Language
@@ -222,3 +224,85 @@ def test_d7_the_budget_shortfall_tells_the_operators_the_reason_and_what_to_do(
         assert "Open License Winter 2026" in part
         assert "/budget/top-up" in part
         assert "R9" not in part
+
+
+@pytest.mark.parametrize(
+    ("language", "answer", "words"),
+    [
+        (
+            Language.ENGLISH,
+            PayeeAnswer(code=PayeeAnswerCode.CLOSE_MATCH, held_name="Müller IT Holding GmbH"),
+            'the name it holds for this account is "Müller IT Holding GmbH"',
+        ),
+        (
+            Language.GERMAN,
+            PayeeAnswer(code=PayeeAnswerCode.CLOSE_MATCH, held_name="Müller IT Holding GmbH"),
+            "Für dieses Konto ist „Müller IT Holding GmbH“ hinterlegt",
+        ),
+        (
+            Language.ENGLISH,
+            PayeeAnswer(code=PayeeAnswerCode.NO_MATCH),
+            "your company's name does not match the name it holds",
+        ),
+        (
+            Language.GERMAN,
+            PayeeAnswer(code=PayeeAnswerCode.NO_MATCH),
+            "stimmt nicht mit dem für dieses Konto hinterlegten Namen überein",
+        ),
+        (
+            Language.ENGLISH,
+            PayeeAnswer(code=PayeeAnswerCode.NOT_POSSIBLE),
+            "our operators ask you for the bank details of another account",
+        ),
+        (
+            Language.GERMAN,
+            PayeeAnswer(code=PayeeAnswerCode.NOT_POSSIBLE),
+            "bittet Sie um die Bankverbindung eines anderen Kontos",
+        ),
+    ],
+)
+def test_vop_r11_a_correction_request_tells_what_the_bank_answered(
+    renderer: MailRenderer, language: Language, answer: PayeeAnswer, words: str
+) -> None:
+    """VoP, R11, D6: a correction request after the bank's Verification of Payee answer says
+    what the bank answered (for a close match, the name the bank holds), in both parts; an
+    R11 correction request without an answer says nothing of it."""
+    notice = make_notice(NoticeKind.CORRECTION_REQUEST, language, payee_answer=answer)
+    rendered = renderer.render(notice, language=language, support_address=SUPPORT, secure_link=LINK)
+    assert words in rendered.text
+    shown = html.unescape(rendered.html.replace("<strong>", "").replace("</strong>", ""))
+    assert words in shown
+    assert "\n\nThe account holder must" in rendered.text or "\n\nKontoinhaber" in rendered.text
+    plain = make_notice(NoticeKind.CORRECTION_REQUEST, language)
+    text = renderer.render(plain, language=language, support_address=SUPPORT, secure_link=LINK).text
+    assert "Verification of Payee" not in text
+    assert "Empfängerüberprüfung" not in text
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        (Language.ENGLISH, ("Escalation (VoP)", "could not verify the payee")),
+        (Language.GERMAN, ("Eskalation (VoP)", "konnte den Zahlungsempfänger nicht prüfen")),
+    ],
+)
+def test_vop_the_operators_escalation_after_noap_says_what_to_decide(
+    renderer: MailRenderer, language: Language, words: tuple[str, str]
+) -> None:
+    """VoP NOAP: the operators' escalation names the payee decision and its route, not the
+    R9 review window's words."""
+    notice = make_notice(
+        NoticeKind.OPERATOR_ESCALATION,
+        language,
+        payee_answer=PayeeAnswer(code=PayeeAnswerCode.NOT_POSSIBLE),
+        reasons=("VoP: NOAP, the bank could not verify the payee: an operator decides",),
+    )
+    rendered = renderer.render(notice, language=language, support_address=SUPPORT)
+    subject, wording = words
+    assert subject in rendered.subject
+    assert "R9" not in rendered.subject
+    for part in (rendered.text, html.unescape(rendered.html)):
+        assert wording in part
+        assert "/operator/claims/claim-0001/payee-decision" in part
+        assert "decide_payee" in part
+        assert "VoP: NOAP, the bank could not verify the payee" in part

@@ -57,6 +57,10 @@ async def _decide(api: Api, caller: Reseller, path: str, _: str) -> httpx.Respon
     return await _post_json(body, api, caller, path)
 
 
+async def _decide_payee(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
+    return await _post_json({"kind": "pay_to_these_details"}, api, caller, path)
+
+
 async def _refuse(api: Api, caller: Reseller, path: str, _: str) -> httpx.Response:
     return await _post_json({"note": "R1: not who it says"}, api, caller, path)
 
@@ -118,6 +122,8 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/operator/claims/{claim_id}/invoice"): Entry("claim", _get, 403),
     ("POST", "/operator/claims/{claim_id}/decision"): Entry("claim", _decide, 403),
     ("POST", "/operator/claims/{claim_id}/payment-result"): Entry("claim", _payment_result, 403),
+    # Issue 14, VoP: the payee decision after NOAP is the operators'.
+    ("POST", "/operator/claims/{claim_id}/payee-decision"): Entry("claim", _decide_payee, 403),
     ("POST", "/operator/resellers/{reseller_id}/approve"): Entry("reseller", _close, 403),
     ("POST", "/operator/resellers/{reseller_id}/refuse"): Entry("reseller", _refuse, 403),
     ("GET", "/bank-details/{token}"): Entry("claim", _get, 404),

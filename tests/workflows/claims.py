@@ -19,6 +19,7 @@ from activities.budgets import BudgetActivities
 from activities.eligibility import EligibilityActivities
 from activities.invoices import InvoiceActivities, InvoiceRef
 from activities.mail import MailActivities, NoticeRequest
+from activities.payee import PayeeActivities
 from activities.payments import PaymentActivities
 from activities.records import RecordsActivities, TimelineEntry, TimelineEvent
 from cashback.claims import (
@@ -29,6 +30,7 @@ from cashback.claims import (
     Decision,
     DecisionKind,
     OfferSnapshot,
+    PayeeDecision,
     claim_workflow_id,
 )
 from cashback.domain.eligibility import ClaimedAgreement, LicenceLine, LicensingRecord
@@ -42,13 +44,16 @@ from cashback.domain.status import ClaimStatus, NoticeKind
 from tests.claim_waits import OUTCOME_SECONDS, claim_outcome, claim_state_until, claim_update
 from tests.decisions import decision_key, signed
 from tests.fakes import (
+    InMemoryAccounts,
     InMemoryBudgets,
     InMemoryInvoiceStore,
     InMemoryLicensingRecords,
+    InMemoryPayeeAnswers,
     InMemoryStandingConfirmations,
     InMemoryTimeline,
     RecordingOutbox,
     ScriptedBank,
+    ScriptedPayeeVerification,
 )
 from worker import ClaimActivities, claim_worker, replayer
 from workflows.claim import ClaimWorkflow
@@ -154,6 +159,9 @@ class Program:
     bank: ScriptedBank = field(default_factory=ScriptedBank)
     standing: InMemoryStandingConfirmations = field(default_factory=InMemoryStandingConfirmations)
     budgets: InMemoryBudgets = field(default_factory=InMemoryBudgets)
+    accounts: InMemoryAccounts = field(default_factory=InMemoryAccounts)
+    payee: ScriptedPayeeVerification = field(default_factory=ScriptedPayeeVerification)
+    payee_answers: InMemoryPayeeAnswers = field(default_factory=InMemoryPayeeAnswers)
     handles: list[WorkflowHandle[Any, ClaimOutcome]] = field(default_factory=list)
     skipped: dict[str, timedelta] = field(default_factory=dict)  # workflow id -> fast-forwarded
 
@@ -166,6 +174,7 @@ class Program:
             payments=PaymentActivities(self.bank),
             bank_details=BankDetailsActivities(self.standing),
             budgets=BudgetActivities(self.budgets),
+            payee=PayeeActivities(self.accounts, self.payee, self.payee_answers),
         )
 
     def add_record(self, record: LicensingRecord) -> None:
@@ -247,6 +256,18 @@ class Program:
         """An operator's decision, signed as the API signs it (D3)."""
         state: ClaimState = await claim_update(
             handle, ClaimWorkflow.decide, self.signed(handle, decision)
+        )
+        return state
+
+    async def decide_payee(
+        self, handle: WorkflowHandle[Any, Any], decision: PayeeDecision
+    ) -> ClaimState:
+        """An operator's decision on a payee the bank could not verify (VoP NOAP), signed as
+        the API signs it (D3)."""
+        claim_id = handle.id.removeprefix("claim-")
+        skipped = self.skipped.get(handle.id, timedelta(0))
+        state: ClaimState = await claim_update(
+            handle, ClaimWorkflow.decide_payee, signed(decision, claim_id, skipped=skipped)
         )
         return state
 
