@@ -399,6 +399,8 @@ async def main(options: argparse.Namespace) -> None:
                     f"worker {samples[-1].worker_mib:.0f} MiB ({machine().load} load)",
                     flush=True,
                 )
+                if size != sizes[-1]:  # the table so far: a long run stopped early keeps it
+                    print(sample_table(samples), flush=True)
         print("\n" + sample_table(samples), flush=True)
         if len(samples) > 1:
             first, last = samples[0], samples[-1]

@@ -152,9 +152,13 @@ def record(
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-# A frame of py-spy's flame graph: `<title>function (file:line) (123 samples, 4.56%)</title>`.
-_SVG_TITLE = re.compile(r"<title>(?P<frame>.*?) \((?P<samples>[\d,]+) samples?, [\d.]+%\)</title>")
-
+# A box of py-spy's flame graph: its frame `function (file:line)` and the samples it spans,
+# `fg:x` (the first) and `fg:w` (how many).
+_SVG_BOX = re.compile(
+    r"<title>(?P<frame>.*?) \([\d,]+ samples?, [\d.]+%\)</title>"
+    r'<rect [^>]*?fg:x="(?P<x>\d+)" fg:w="(?P<w>\d+)"'
+)
+_SVG_TOTAL = re.compile(r'total_samples="(?P<samples>\d+)"')
 
 # Wide in every flame graph and saying nothing: the ASGI middleware every request passes
 # through, the import machinery (the sandbox's imports show as the workflow module's frames).
@@ -165,28 +169,42 @@ FLAME_PLUMBING = (
 )  # fmt: skip
 
 
+def flamegraph_totals(svg: str) -> tuple[int, Counter[str]]:
+    """The samples of a py-spy flame graph and, per function, how many had it anywhere on
+    the stack (the union of its boxes: a recursive or repeated frame counts once)."""
+    found = _SVG_TOTAL.search(svg)
+    samples = int(found["samples"]) if found else 0
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for box in _SVG_BOX.finditer(html.unescape(svg)):
+        if box["frame"] == "all":
+            continue
+        start = int(box["x"])
+        spans.setdefault(_frame(box["frame"]), []).append((start, start + int(box["w"])))
+    totals: Counter[str] = Counter()
+    for frame, intervals in spans.items():
+        covered, reach = 0, -1
+        for start, end in sorted(intervals):
+            if end > reach:
+                covered += end - max(start, reach)
+                reach = end
+        totals[frame] = covered
+    return samples, totals
+
+
 def flamegraph_summary(name: str, svg: str, top: int) -> str:
-    """The widest frames of a py-spy flame graph (a frame's widest box: the share of the
-    samples that passed through it on one path), the plumbing left out."""
-    widest: Counter[str] = Counter()
-    samples = 0
-    for found in _SVG_TITLE.finditer(html.unescape(svg)):
-        count = int(found["samples"].replace(",", ""))
-        frame = found["frame"]
-        if frame == "all":
-            samples = count
-            continue
-        frame = _frame(frame)
-        if frame.startswith(("process ", "thread ")) or any(
-            m in frame for m in PLUMBING + FLAME_PLUMBING
-        ):
-            continue
-        widest[frame] = max(widest[frame], count)
+    """The functions most often on the stack in a py-spy flame graph, the plumbing left out."""
+    samples, totals = flamegraph_totals(svg)
     if not samples:
         return f"{name}: no samples"
-    rows = [[frame, 100 * count / samples] for frame, count in widest.most_common(top)]
+    shown = [
+        (frame, count)
+        for frame, count in totals.most_common()
+        if not frame.startswith(("process ", "thread "))
+        and not any(marker in frame for marker in PLUMBING + FLAME_PLUMBING)
+    ]
+    rows = [[frame, 100 * count / samples] for frame, count in shown[:top]]
     return f"### {name}: {samples} samples\n\n" + table(
-        ["function (file), widest box in the flame graph", "% of samples"], rows
+        ["function (file), on the stack", "total %"], rows
     )
 
 
