@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-WIDTH = 640
+WIDTH = 720
 HEIGHT = 360
-LEFT, RIGHT, TOP, BOTTOM = 56, 150, 44, 52  # room for the axes' labels and the legend
+LEFT, RIGHT, TOP, BOTTOM = 56, 190, 44, 52  # room for the axes' labels and the legend
 PALETTE = ("#0b6e3d", "#d0671a", "#1f5fa8", "#b00020")
 INK = "#1a1a1a"
 MUTED = "#777"
