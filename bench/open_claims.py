@@ -368,7 +368,7 @@ async def main(options: argparse.Namespace) -> None:
             f"started with client.start_workflow ({START_CONCURRENCY} in flight), "
             f"{options.approve:.0%} approved, {options.bank_details:.0%} of those given bank "
             f"details; {options.resellers} resellers; worker max_cached_workflows = {cache}; "
-            f"times are medians of {options.repeat} calls (the review queue: one call); "
+            f"times (the pages too) are medians of {options.repeat} calls; "
             f"GET /claims is reseller 0's first page of 20\n",
             flush=True,
         )
