@@ -19,19 +19,29 @@ markdown table; it asserts nothing.
 
     python -m bench.lifecycle [--claims 200] [--concurrency 10 50 100] [--time-scale 1e-7]
         [--worker-processes 1 2]   # rows with a second worker process on the task queue
+        [--rounds 4]               # each row R x its concurrency claims (at least 10)
+        [--plot docs/images/lifecycle-concurrency.svg]   # claims/s against concurrency
+
+Issue 16's plot (docs/performance.md) is
+
+    python -m bench.lifecycle --concurrency 1 5 10 20 50 --rounds 4 \
+        --plot docs/images/lifecycle-concurrency.svg
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
 
 from bench import baseline
 from bench.load import closed_loop, percentile, table
+from bench.plot import line_chart
 from bench.seed import Program, add_claims, invoice_pdf, seed_program, store_invoice
 from bench.stack import Stack, cpu_seconds, machine, running_stack
 from cashback.claims import ClaimInput, ClaimOutcome, claim_workflow_id
@@ -42,6 +52,7 @@ from cashback.domain.status import ClaimStatus
 from cashback.wiring import bank_accounts, invoice_storage
 from workflows.claim import ClaimWorkflow
 
+MIN_CLAIMS = 10  # a row's claims with --rounds: at concurrency 1 a handful says nothing
 IBAN = "DE89 3704 0044 0532 0130 00"
 
 
@@ -87,8 +98,15 @@ async def main(
     time_scale: float,
     resellers: int,
     worker_processes: list[int] | None = None,
+    rounds: int | None = None,
+    plot: Path | None = None,
 ) -> None:
-    print(f"machine: {machine()}", flush=True)
+    the_machine = machine()
+    print(f"machine: {the_machine}", flush=True)
+
+    def claims_at(concurrency: int) -> int:
+        return max(MIN_CLAIMS, rounds * concurrency) if rounds else claims
+
     env = {
         "CASHBACK_POLICY__RETURN_WINDOW_DAYS": "0",
         "CASHBACK_POLICY__TIME_SCALE": repr(time_scale),
@@ -98,40 +116,44 @@ async def main(
         database = stack.database()
         counts = worker_processes or [1]
         program = seed_program(
-            database, resellers=resellers, agreements=claims * len(concurrencies) * len(counts)
+            database,
+            resellers=resellers,
+            agreements=sum(claims_at(c) for c in concurrencies) * len(counts),
         )
         confirm_bank_details_for_all_claims(database, program, bank_accounts(settings, database))
         invoice = store_invoice(invoice_storage(settings), invoice_pdf())
         client = await stack.client()
         plain = await Client.connect(stack.temporal_address)  # the baseline's own converter
+        per_row = f"{rounds} x concurrency (at least {MIN_CLAIMS})" if rounds else str(claims)
         print(
-            f"\nlifecycle: {claims} claims per row from submission to PAID (time scale "
+            f"\nlifecycle: {per_row} claims per row from submission to PAID (time scale "
             f"{time_scale:g}, return window 0 days, bank details confirmed for all claims), "
             "the worker a process of its own; baseline: bench.baseline's workflow, its worker "
             "in this process, measured on the same server just before\n",
             flush=True,
         )
         rows = []
-        number = 0
+        rates: dict[str, list[float]] = {"baseline (13 activities)": []}
+        first = 0
         for concurrency in concurrencies:
+            claims = claims_at(concurrency)
             base_rate = await baseline.measure(plain, claims, concurrency)
+            rates["baseline (13 activities)"].append(base_rate)
             for count in counts:
                 stack.set_worker_processes(count)
                 await asyncio.sleep(2)  # the new processes connect and poll
                 inputs = add_claims(
-                    database,
-                    program,
-                    range(number * claims, (number + 1) * claims),
-                    invoice,
-                    settings.policy,
+                    database, program, range(first, first + claims), invoice, settings.policy
                 )
-                number += 1
+                first += claims
                 cpu_before = workers_cpu(stack)
                 started = time.perf_counter()
                 rate, latencies, not_paid = await run_claims(
                     client, settings.task_queue, inputs, concurrency
                 )
                 elapsed = time.perf_counter() - started
+                name = "program (to PAID)" if len(counts) == 1 else f"program, {count} workers"
+                rates.setdefault(name, []).append(rate)
                 rows.append(
                     [
                         concurrency,
@@ -170,6 +192,19 @@ async def main(
             ),
             flush=True,
         )
+        if plot is not None:
+            plot.parent.mkdir(parents=True, exist_ok=True)
+            before, after = the_machine.load.split()[0], f"{os.getloadavg()[0]:.1f}"
+            svg = line_chart(
+                f"Claims to PAID per second against concurrency ({the_machine.date})",
+                "claims (workflows) in flight",
+                "completed per second",
+                concurrencies,
+                dict(reversed(rates.items())),
+                note=f"{the_machine.cores} cores, load {before} → {after}",
+            )
+            await asyncio.to_thread(plot.write_text, svg)
+            print(f"\nplot: {plot}", flush=True)
 
 
 if __name__ == "__main__":
@@ -185,6 +220,14 @@ if __name__ == "__main__":
         default=[1],
         help="claim worker processes on the task queue, one row each (e.g. 1 2)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help=f"claims per row: ROUNDS x its concurrency (at least {MIN_CLAIMS}), not --claims",
+    )
+    parser.add_argument(
+        "--plot", type=Path, help="write an SVG of claims/s against concurrency here"
+    )
     options = parser.parse_args()
     asyncio.run(
         main(
@@ -193,5 +236,7 @@ if __name__ == "__main__":
             options.time_scale,
             options.resellers,
             options.worker_processes,
+            options.rounds,
+            options.plot,
         )
     )

@@ -10,6 +10,13 @@ holding the GIL (where the CPU goes), `wall` samples every thread, waiting ones 
 sockets, locks: where a request's time goes).
 
     python -m bench.profile [--seconds 20] [--concurrency 8] [--modes cpu wall] [--top 25]
+
+With `--flamegraph DIR` py-spy writes flame graphs (SVG) instead of raw stacks, one per process
+and mode, `DIR/profile-LABEL-PART-MODE.svg`, and the script prints the widest frames read
+from them; issue 16's pictures (docs/performance.md) are a run of this on the code before and
+after the change, under the same load:
+
+    python -m bench.profile --modes cpu --seconds 20 --flamegraph docs/images --label after
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import html
 import itertools
 import marshal
 import re
@@ -135,11 +143,69 @@ MODES = {
 }
 
 
-def record(pid: int, seconds: float, output: Path, rate: int, mode: str) -> subprocess.Popen[bytes]:
+def record(
+    pid: int, seconds: float, output: Path, rate: int, mode: str, output_format: str = "raw"
+) -> subprocess.Popen[bytes]:
     args = [str(PY_SPY), "record", "--pid", str(pid), "--duration", str(int(seconds)),
-            "--rate", str(rate), "--format", "raw", "--output", str(output), "--nonblocking",
-            *MODES[mode]]  # fmt: skip
+            "--rate", str(rate), "--format", output_format, "--output", str(output),
+            "--nonblocking", *MODES[mode]]  # fmt: skip
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+# A box of py-spy's flame graph: its frame `function (file:line)` and the samples it spans,
+# `fg:x` (the first) and `fg:w` (how many).
+_SVG_BOX = re.compile(
+    r"<title>(?P<frame>.*?) \([\d,]+ samples?, [\d.]+%\)</title>"
+    r'<rect [^>]*?fg:x="(?P<x>\d+)" fg:w="(?P<w>\d+)"'
+)
+_SVG_TOTAL = re.compile(r'total_samples="(?P<samples>\d+)"')
+
+# Wide in every flame graph and saying nothing: the ASGI middleware every request passes
+# through, the import machinery (the sandbox's imports show as the workflow module's frames).
+FLAME_PLUMBING = (
+    "(uvicorn/", "(starlette/middleware/", "(fastapi/telemetry/", "(fastapi/_body_limit.py)",
+    "(fastapi/applications.py)", "(starlette/applications.py)", "LatencyByRoute.",
+    "(<frozen importlib._bootstrap", "ExceptionMiddleware.", "AsyncExitStackMiddleware.",
+)  # fmt: skip
+
+
+def flamegraph_totals(svg: str) -> tuple[int, Counter[str]]:
+    """The samples of a py-spy flame graph and, per function, how many had it anywhere on
+    the stack (the union of its boxes: a recursive or repeated frame counts once)."""
+    found = _SVG_TOTAL.search(svg)
+    samples = int(found["samples"]) if found else 0
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for box in _SVG_BOX.finditer(html.unescape(svg)):
+        if box["frame"] == "all":
+            continue
+        start = int(box["x"])
+        spans.setdefault(_frame(box["frame"]), []).append((start, start + int(box["w"])))
+    totals: Counter[str] = Counter()
+    for frame, intervals in spans.items():
+        covered, reach = 0, -1
+        for start, end in sorted(intervals):
+            if end > reach:
+                covered += end - max(start, reach)
+                reach = end
+        totals[frame] = covered
+    return samples, totals
+
+
+def flamegraph_summary(name: str, svg: str, top: int) -> str:
+    """The functions most often on the stack in a py-spy flame graph, the plumbing left out."""
+    samples, totals = flamegraph_totals(svg)
+    if not samples:
+        return f"{name}: no samples"
+    shown = [
+        (frame, count)
+        for frame, count in totals.most_common()
+        if not frame.startswith(("process ", "thread "))
+        and not any(marker in frame for marker in PLUMBING + FLAME_PLUMBING)
+    ]
+    rows = [[frame, 100 * count / samples] for frame, count in shown[:top]]
+    return f"### {name}: {samples} samples\n\n" + table(
+        ["function (file), on the stack", "total %"], rows
+    )
 
 
 def workflow_module_load(repeat: int = 20) -> str:
@@ -195,11 +261,21 @@ async def main(options: argparse.Namespace) -> None:
 
             await closed_loop(4, 2, submit)  # warm up: imports, connections, caches
             for mode in options.modes:
-                outputs = {
-                    part: stack.data_dir / f"py-spy-{mode}-{part}.txt" for part in options.parts
-                }
+                if options.flamegraph:
+                    options.flamegraph.mkdir(parents=True, exist_ok=True)
+                    outputs = {
+                        part: options.flamegraph / f"profile-{options.label}-{part}-{mode}.svg"
+                        for part in options.parts
+                    }
+                else:
+                    outputs = {
+                        part: stack.data_dir / f"py-spy-{mode}-{part}.txt" for part in options.parts
+                    }
+                output_format = "flamegraph" if options.flamegraph else "raw"
                 spies = {
-                    part: record(stack.pid(part), options.seconds, output, options.rate, mode)
+                    part: record(
+                        stack.pid(part), options.seconds, output, options.rate, mode, output_format
+                    )
                     for part, output in outputs.items()
                 }
                 deadline = time.monotonic() + options.seconds
@@ -220,6 +296,11 @@ async def main(options: argparse.Namespace) -> None:
                 for part, output in outputs.items():
                     text = output.read_text() if output.exists() else ""
                     name = f"{part} process, {mode}"
+                    if options.flamegraph:
+                        size = output.stat().st_size // 1024 if output.exists() else 0
+                        print(f"{output} ({size} KiB)\n", flush=True)
+                        print(flamegraph_summary(name, text, options.top) + "\n", flush=True)
+                        continue
                     profile = parse_raw(text, drop_idle=mode == "wall")
                     print(summary(name, profile, options.top) + "\n", flush=True)
                     if options.keep:
@@ -240,6 +321,13 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--parts", nargs="+", choices=["api", "worker"], default=["api", "worker"])
     parse.add_argument("--top", type=int, default=20)
     parse.add_argument("--keep", type=Path, help="a folder to keep py-spy's raw stacks in")
+    parse.add_argument(
+        "--flamegraph", type=Path, metavar="DIR",
+        help="write py-spy's flame graphs (SVG) into DIR instead of printing the raw tables",
+    )  # fmt: skip
+    parse.add_argument(
+        "--label", default="after", help="names the flame graphs: profile-LABEL-PART-MODE.svg"
+    )
     return parse
 
 
