@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -185,7 +186,11 @@ async def send_update_in_the_web_ui(page: Page, content: dict[str, object]) -> N
     await page.get_by_role("button", name="More Actions").click()
     await page.locator("[data-testid=update-button]:visible").click()
     await page.locator("[data-testid=update-select-button]:visible").click()
-    await page.locator("li[role=option]:visible", has_text="decide").click()
+    await (
+        page.locator("li[role=option]:visible")
+        .filter(has_text=re.compile(r"^\s*decide\s*$"))
+        .click()
+    )
     await page.locator(".cm-content[contenteditable=true]:visible").last.fill(json.dumps(content))
     await page.keyboard.press("Tab")  # the form takes the editor's text when it loses focus
     async with (

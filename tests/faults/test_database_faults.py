@@ -56,6 +56,7 @@ from activities.budgets import BudgetRequest
 from activities.calendar import ReviewDeadlineRequest
 from activities.eligibility import ApprovedLicences, ClaimVerdict, EligibilityRequest
 from activities.mail import NoticeFacts, NoticeReceipt, NoticeRequest
+from activities.payee import PayeeCheck
 from activities.payments import PaymentOrder, PaymentResult, payout_idempotency_key
 from activities.records import TimelineEntry, TimelineEvent
 from api.app import create_app
@@ -78,10 +79,12 @@ from cashback.db.tables import (
     BudgetCommitment,
     Claim,
     LicenceReservation,
+    PayeeVerificationRow,
     Payment,
     PaymentStatus,
     TimelineRow,
 )
+from cashback.domain.budgets import CommitmentState
 from cashback.domain.money import Money
 from cashback.domain.names import normalise_name
 from cashback.domain.status import ClaimStatus, NoticeKind
@@ -419,6 +422,40 @@ def _release_budget(rig: Rig, mailbox: Mailbox) -> Prepared:
     )
 
 
+def _reopen_budget(rig: Rig, mailbox: Mailbox) -> Prepared:
+    """D7, R16: a paid commitment whose transfer came back is committed again, once."""
+    claim = _budgeted_claim(rig, committed=True)
+    SqlBudgets(rig.clean).settle(claim.claim_id, CommitmentState.PAID)
+    activities = rig.activities
+    return Prepared(
+        call=lambda: activities.budgets.reopen(claim.claim_id),
+        effect=lambda: _commitment_of(rig, claim),
+        expected={"commitments": ["committed"], "committed": 25_000, "paid": 0, "released": 0},
+    )
+
+
+def _verify_payee(rig: Rig, mailbox: Mailbox) -> Prepared:
+    """VoP: the bank's answer for new details is remembered once per reference and name."""
+    claim = seed_claim(rig.clean, _local_invoices(rig.settings))
+    accounts = bank_accounts(rig.settings, rig.clean)
+    reference = accounts.store(company_account(claim.reseller.company_name, IBAN))
+    check = PayeeCheck(reference=reference, name=claim.reseller.company_name)
+    activities = rig.activities
+
+    def effect() -> dict[str, Any]:
+        with rig.clean.reading() as session:
+            rows = session.scalars(
+                select(PayeeVerificationRow).where(PayeeVerificationRow.reference == reference)
+            ).all()
+            return {"answers": [(row.checked_name, row.code) for row in rows]}
+
+    return Prepared(
+        call=lambda: activities.payee.verify(check),
+        effect=effect,
+        expected={"answers": [(claim.reseller.company_name, "MTCH")]},
+    )
+
+
 def _notice(claim: ClaimInput) -> NoticeRequest:
     return NoticeRequest(
         claim_id=claim.claim_id,
@@ -520,6 +557,8 @@ WRITING: dict[str, Callable[[Rig, Mailbox], Prepared]] = {
     "budgets.commit": _commit_budget,
     "budgets.consume": _consume_budget,
     "budgets.release": _release_budget,
+    "budgets.reopen": _reopen_budget,
+    "payee.verify": _verify_payee,
 }
 
 
