@@ -118,6 +118,13 @@ class ClaimFacts(BaseModel):
             "details or ask for other ones (POST /operator/claims/{claim_id}/payee-decision)"
         ),
     )
+    awaiting_payment_result: bool = Field(
+        default=False,
+        description=(
+            "issue 14, R14: the bank answered the payout ambiguously (MS03, FRAD...): enter its "
+            "result (POST /operator/claims/{claim_id}/payment-result)"
+        ),
+    )
     decided_by: str | None = Field(description="who approved or rejected the claim")
     final_confirmation_on: date | None = Field(description="R14: the 45 days start here")
     respond_by: AwareDatetime | None = Field(description="R10, R16: bank details due by")
@@ -168,6 +175,7 @@ class ClaimFacts(BaseModel):
             "escalated": claim.escalated,
             "awaiting_budget": claim.awaiting_budget,
             "awaiting_payee_decision": claim.awaiting_payee_decision,
+            "awaiting_payment_result": claim.awaiting_payment_result,
             "decided_by": claim.decided_by,
             "final_confirmation_on": claim.final_confirmation_on,
             "respond_by": clock.shown_or_none(claim.respond_by),
