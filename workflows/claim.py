@@ -88,6 +88,7 @@ STRAIGHT_THROUGH = "straight-through-decisions"
 LOCAL_TIMELINE = "timeline-as-local-activity"
 RETURNS_AFTER_PAID = "returns-after-paid"
 VERIFICATION_OF_PAYEE = "verification-of-payee"
+PAYMENT_ESCALATION = "payment-escalation"
 
 
 def _start_of(day: date) -> datetime:
@@ -756,10 +757,14 @@ class ClaimWorkflow:
         program does not know; the import of its pain.002 or camt.054). The payment keeps
         waiting for an answer, which an operator enters (`POST .../payment-result`); the claim
         records the escalation and mails the operators. Taken once, and only for the payout
-        being paid; any other (an earlier payout, the same answer again) is ignored. A new
-        handler: claims that never get the signal issue the commands they did before."""
+        being paid; any other (an earlier payout, the same answer again) is ignored. Claims
+        that never get the signal issue the commands they did before; one that got it from a
+        worker without this handler (a rolling deployment) replays it as it ran then: nothing
+        (the patch, docs/workflow-changes.md)."""
         key = escalation.idempotency_key
         if self._paying != key or self._escalated_payout == key:
+            return
+        if not workflow.patched(PAYMENT_ESCALATION):
             return
         self._escalated_payout = key
         meaning = reason_text(escalation.reason_code) or "a reason the program does not know"

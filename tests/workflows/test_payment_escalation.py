@@ -21,7 +21,8 @@ from tests.workflows.claims import (
     claim_input,
     licensing_record,
 )
-from workflows.claim import ClaimWorkflow
+from tests.workflows.test_straight_through import patches_of
+from workflows.claim import PAYMENT_ESCALATION, ClaimWorkflow
 
 
 async def claim_waiting_for_the_bank(
@@ -76,7 +77,9 @@ async def test_r14_an_ambiguous_answer_is_recorded_and_mailed_to_the_operators_o
     """R14: MS03 for the payout in flight: one `payment_escalated` entry (the code and its
     meaning, no IBAN), the read model waiting for the operators, one operator escalation that
     says to enter the result. The same answer again (a second file) and one for another payout
-    are ignored; the operators' ACSC then pays the claim as before."""
+    are ignored; the operators' ACSC then pays the claim as before. The history carries the
+    patch `payment-escalation` (a signal taken by a worker without the handler replays as
+    nothing: `histories/before-payment-escalation/`)."""
     claim, handle, token = await claim_waiting_for_the_bank(program)
 
     await handle.signal(ClaimWorkflow.payment_escalated, escalation(claim, 2))  # not in flight
@@ -112,6 +115,7 @@ async def test_r14_an_ambiguous_answer_is_recorded_and_mailed_to_the_operators_o
     assert paid.to_status is ClaimStatus.PAID
     assert paid.projection is not None
     assert not paid.projection.awaiting_payment_result
+    assert PAYMENT_ESCALATION in await patches_of(handle)
 
 
 async def test_r14_r16_an_escalated_payout_the_operators_reject_asks_for_new_details(
