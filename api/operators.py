@@ -649,7 +649,7 @@ class PaymentResultRead(BaseModel):
     responses=error_responses(400, 401, 403, 404, 409, 422),
 )
 async def enter_payment_result(
-    entry: PaymentResultEntry, claim: OperatorClaim, services: ServicesDep
+    entry: PaymentResultEntry, claim: OperatorClaim, user: OperatorUser, services: ServicesDep
 ) -> PaymentResultRead:
     """R14, R16: enter the answer to the claim's pending payment once its run is released,
     above all for one the bank answered ambiguously (`GET /operator/payments/escalated`): paid,
@@ -658,7 +658,7 @@ async def enter_payment_result(
     try:
         result = review.bank_answer(entry.return_code, entry.bank_reference)
         answered = await review.enter_payment_result(
-            services.database, services.temporal, claim.claim.id, result
+            services.database, services.temporal, claim.claim.id, result, user.email
         )
     except ActionRefused as refused:
         raise _not_taken(refused) from None

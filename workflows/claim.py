@@ -624,6 +624,8 @@ class ClaimWorkflow:
             self._paying = None
             self._state.awaiting_payment_result = False
             self._state.waiting_for = ""
+            # D3: an answer an operator entered is recorded as theirs (an argument: no patch).
+            answered_by = result.entered_by or SYSTEM
             if result.outcome is PaymentOutcome.PAID:
                 watch = self._return_watch()
                 if not watch:
@@ -633,7 +635,7 @@ class ClaimWorkflow:
                 self._state.payment_reference = result.bank_reference
                 await self._watch_payout_bound(self._state.paid_on)
                 await self._set_status(
-                    ClaimStatus.PAID, SYSTEM, f"paid, bank reference {result.bank_reference}"
+                    ClaimStatus.PAID, answered_by, f"paid, bank reference {result.bank_reference}"
                 )
                 await self._notify(NoticeKind.REMITTANCE_ADVICE)
                 if not watch or not await self._returned_within(watch):
@@ -645,12 +647,12 @@ class ClaimWorkflow:
                 self._state.bank_return_code = result.return_code
                 await self._record(
                     TimelineEvent.PAYMENT_REJECTED,
-                    actor=SYSTEM,
+                    actor=answered_by,
                     reason=f"{result.return_code}: {result.detail}",
                 )
                 await self._set_status(
                     ClaimStatus.PAYMENT_FAILED,
-                    SYSTEM,
+                    answered_by,
                     f"R16: the bank rejected the payment ({result.return_code})",
                 )
             if await self._collect_bank_details(self._payment_failures) is None:

@@ -232,6 +232,9 @@ async def test_r14_r16_transient_ambiguous_and_a_camt054_return(api: Api) -> Non
     assert (await api.http.get("/operator/payments/escalated", headers=api.operator)).json() == []
     seen = (await api.http.get(f"/operator/claims/{escalated}", headers=api.operator)).json()
     assert seen["awaiting_payment_result"] is False
+    [paid] = [e for e in seen["timeline"] if e["to_status"] == "PAID"]
+    assert paid["actor"].startswith("op-")  # D3: the signed-in operator who entered ACSC
+    assert paid["actor"].endswith("@program.example")
     assert [key for key, _ in notices_of(api.mailbox, escalated)].count(
         "operator_escalation/1"
     ) == 1

@@ -77,9 +77,9 @@ async def test_r14_an_ambiguous_answer_is_recorded_and_mailed_to_the_operators_o
     """R14: MS03 for the payout in flight: one `payment_escalated` entry (the code and its
     meaning, no IBAN), the read model waiting for the operators, one operator escalation that
     says to enter the result. The same answer again (a second file) and one for another payout
-    are ignored; the operators' ACSC then pays the claim as before. The history carries the
-    patch `payment-escalation` (a signal taken by a worker without the handler replays as
-    nothing: `histories/before-payment-escalation/`)."""
+    are ignored; the operators' ACSC then pays the claim as before, recorded as theirs (D3).
+    The history carries the patch `payment-escalation` (a signal taken by a worker without the
+    handler replays as nothing: `histories/before-payment-escalation/`)."""
     claim, handle, token = await claim_waiting_for_the_bank(program)
 
     await handle.signal(ClaimWorkflow.payment_escalated, escalation(claim, 2))  # not in flight
@@ -101,7 +101,9 @@ async def test_r14_an_ambiguous_answer_is_recorded_and_mailed_to_the_operators_o
     assert entry.projection.status is ClaimStatus.SCHEDULED_FOR_PAYMENT
 
     await program.env.client.get_async_activity_handle(task_token=token).complete(
-        PaymentResult(outcome=PaymentOutcome.PAID, bank_reference="OPS-1")
+        PaymentResult(
+            outcome=PaymentOutcome.PAID, bank_reference="OPS-1", entered_by="olga.operator"
+        )
     )
     outcome = await program.outcome(handle)
 
@@ -113,6 +115,7 @@ async def test_r14_an_ambiguous_answer_is_recorded_and_mailed_to_the_operators_o
     assert mailed.facts.reasons == (entry.reason,)
     paid = program.status_changes(claim)[-1]
     assert paid.to_status is ClaimStatus.PAID
+    assert paid.actor == "olga.operator"  # D3: who entered the bank's result
     assert paid.projection is not None
     assert not paid.projection.awaiting_payment_result
     assert PAYMENT_ESCALATION in await patches_of(handle)
@@ -134,7 +137,12 @@ async def test_r14_r16_an_escalated_payout_the_operators_reject_asks_for_new_det
     )
 
     await program.env.client.get_async_activity_handle(task_token=token).complete(
-        PaymentResult(outcome=PaymentOutcome.REJECTED, return_code="AC04", detail="account closed")
+        PaymentResult(
+            outcome=PaymentOutcome.REJECTED,
+            return_code="AC04",
+            detail="account closed",
+            entered_by="olga.operator",
+        )
     )
     state = await program.wait_for(handle, ClaimStatus.PAYMENT_FAILED, notices=1)
     await handle.signal(ClaimWorkflow.payment_escalated, escalation(claim, 1))
@@ -146,6 +154,10 @@ async def test_r14_r16_an_escalated_payout_the_operators_reject_asks_for_new_det
 
     assert not state.awaiting_payment_result
     assert NoticeKind.PAYMENT_FAILURE in program.kinds(claim)
+    [rejected] = [
+        e for e in program.timeline_of(claim) if e.event is TimelineEvent.PAYMENT_REJECTED
+    ]
+    assert (rejected.actor, rejected.reason) == ("olga.operator", "AC04: account closed")
     assert program.kinds(claim).count(NoticeKind.OPERATOR_ESCALATION) == 1
     assert len(escalations_of(program, claim)) == 1
     await program.env.client.get_async_activity_handle(
