@@ -49,6 +49,9 @@ class NoticeFacts(BaseModel):
     # Issue 14, R11: the bank's Verification of Payee answer a correction request tells (the
     # code and, for a close match, the name the bank holds; never the IBAN).
     payee_answer: PayeeAnswer | None = None
+    # Issue 14, R14: the code of the bank's ambiguous answer to the payout (MS03, FRAD...) that
+    # an operator escalation asks the operators to answer; never the IBAN.
+    payment_escalation: str | None = None
 
 
 class NoticeRequest(BaseModel):

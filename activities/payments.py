@@ -57,6 +57,9 @@ class PaymentResult(BaseModel):
     bank_reference: str | None = None
     return_code: str | None = Field(default=None, description="ISO 20022 reason code")
     detail: str = ""
+    # D3: the signed-in operator who entered this answer (an escalated payment, above all), as
+    # the API's bearer token says; None for the bank's own answer. The timeline's actor.
+    entered_by: str | None = None
 
 
 class TransientBankError(Exception):

@@ -36,11 +36,13 @@ class TimelineEvent(StrEnum):
     PAYEE_VERIFIED = "payee_verified"  # issue 14, R11: the bank's VoP answer, never the IBAN
     PAYEE_ESCALATED = "payee_escalated"  # VoP NOAP: the operators decide
     PAYEE_DECIDED = "payee_decided"  # an operator's decision on the payee after NOAP
+    PAYMENT_ESCALATED = "payment_escalated"  # issue 14: the bank answered ambiguously
 
     @property
     def for_operators(self) -> bool:
-        """Shown to the operators only: the program's budget is not the reseller's business."""
-        return self is TimelineEvent.BUDGET_SHORT
+        """Shown to the operators only: the program's budget is not the reseller's business,
+        nor is what the bank suspects of a transfer (FRAD) before the operators looked at it."""
+        return self in (TimelineEvent.BUDGET_SHORT, TimelineEvent.PAYMENT_ESCALATED)
 
 
 class ClaimProjection(BaseModel):
@@ -60,6 +62,9 @@ class ClaimProjection(BaseModel):
     awaiting_budget: bool = False
     # Issue 14: the bank could not verify the payee (VoP NOAP): waits for an operator.
     awaiting_payee_decision: bool = False
+    # Issue 14: the bank answered the payout ambiguously (MS03, FRAD...): waits for the
+    # operators' answer (POST /operator/claims/{id}/payment-result).
+    awaiting_payment_result: bool = False
     decided_by: str | None = None
     amount: Money | None = None
     final_confirmation_on: date | None = None

@@ -118,6 +118,13 @@ class ClaimFacts(BaseModel):
             "details or ask for other ones (POST /operator/claims/{claim_id}/payee-decision)"
         ),
     )
+    awaiting_payment_result: bool = Field(
+        default=False,
+        description=(
+            "issue 14, R14: the bank answered the payout ambiguously (MS03, FRAD...): enter its "
+            "result (POST /operator/claims/{claim_id}/payment-result)"
+        ),
+    )
     decided_by: str | None = Field(description="who approved or rejected the claim")
     final_confirmation_on: date | None = Field(description="R14: the 45 days start here")
     respond_by: AwareDatetime | None = Field(description="R10, R16: bank details due by")
@@ -168,6 +175,7 @@ class ClaimFacts(BaseModel):
             "escalated": claim.escalated,
             "awaiting_budget": claim.awaiting_budget,
             "awaiting_payee_decision": claim.awaiting_payee_decision,
+            "awaiting_payment_result": claim.awaiting_payment_result,
             "decided_by": claim.decided_by,
             "final_confirmation_on": claim.final_confirmation_on,
             "respond_by": clock.shown_or_none(claim.respond_by),
@@ -641,7 +649,7 @@ class PaymentResultRead(BaseModel):
     responses=error_responses(400, 401, 403, 404, 409, 422),
 )
 async def enter_payment_result(
-    entry: PaymentResultEntry, claim: OperatorClaim, services: ServicesDep
+    entry: PaymentResultEntry, claim: OperatorClaim, user: OperatorUser, services: ServicesDep
 ) -> PaymentResultRead:
     """R14, R16: enter the answer to the claim's pending payment once its run is released,
     above all for one the bank answered ambiguously (`GET /operator/payments/escalated`): paid,
@@ -650,7 +658,7 @@ async def enter_payment_result(
     try:
         result = review.bank_answer(entry.return_code, entry.bank_reference)
         answered = await review.enter_payment_result(
-            services.database, services.temporal, claim.claim.id, result
+            services.database, services.temporal, claim.claim.id, result, user.email
         )
     except ActionRefused as refused:
         raise _not_taken(refused) from None

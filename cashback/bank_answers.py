@@ -10,7 +10,8 @@ by its EndToEndId and applied once:
 - refused for a transient reason (AB05, TECH, AM05...): the order goes back to the queue and
   is sent again in the next run;
 - an ambiguous reason (MS03, FRAD, an unknown code): the payment waits for the operators, who
-  enter their decision with `POST /operator/claims/{id}/payment-result`;
+  enter their decision with `POST /operator/claims/{id}/payment-result`; the claim is told
+  (`payment_escalated`), records it on its timeline and mails the operators;
 - a camt.054 return of a transfer that was paid: the claim is told (`payment_returned`) and,
   while it watches for returns (the policy's `returns_watched_for`), goes back to
   PAYMENT_FAILED and R16's notices (`reopened`); a claim no longer watching stays PAID and the
@@ -20,8 +21,8 @@ The database is written first, in one transaction with the file's record, so the
 twice (one after the other or at the same moment) is applied once. Then the waiting payment
 activities are completed; one that cannot be reached (its attempt timed out meanwhile) finds
 the recorded answer when Temporal retries it (`RecordedGateway`), never a second transfer.
-Returns are signalled to their claims after the commit too; a return is recorded once, so it is
-signalled once.
+Returns and escalations are signalled to their claims after the commit too; each is recorded
+once (an escalated transfer no longer waits for an answer from a file), so it is signalled once.
 
 A file is refused as a whole, with nothing applied, when it is hostile or wrong: too large,
 with a DTD or entities, of another namespace, with control figures that do not add up, an
@@ -44,7 +45,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.payments import PaymentOutcome, PaymentResult
 from cashback.bank.answers import PAIN_002, RETURNED, AnswerEntry, BankAnswerFile, parse
 from cashback.bank.run_files import sha256_hex
-from cashback.claims import PaymentReturn, claim_workflow_id
+from cashback.claims import PaymentEscalation, PaymentReturn, claim_workflow_id
 from cashback.db import Database
 from cashback.db.payment_runs import PaymentRunRepository
 from cashback.db.statements import insert_unless_present
@@ -114,9 +115,22 @@ class ReturnAfterPaid:
 
 
 @dataclass(frozen=True)
+class Escalated:
+    """A payout the bank answered ambiguously, to signal to its claim (R14, issue 14): the
+    claim records it and mails the operators, who enter the result."""
+
+    claim_id: str
+    escalation: PaymentEscalation
+
+
+# What an import leaves to do once its transaction committed.
+AfterCommit = Completion | ReturnAfterPaid | Escalated
+
+
+@dataclass(frozen=True)
 class Imported:
     report: BankFileImportReport
-    completions: tuple[Completion | ReturnAfterPaid, ...] = ()
+    completions: tuple[AfterCommit, ...] = ()
 
 
 class ImportedFile(BaseModel):
@@ -187,7 +201,7 @@ class BankAnswerImports:
             report = BankFileImportReport(
                 kind=answer.kind, message_id=answer.message_id, sha256=digest
             )
-            completions: list[Completion | ReturnAfterPaid] = []
+            completions: list[AfterCommit] = []
             for entry, run_entry in entries:
                 payment = session.get(Payment, run_entry.payment_id, with_for_update=True)
                 assert payment is not None
@@ -324,7 +338,7 @@ class BankAnswerImports:
         payment: Payment,
         file_id: int,
         answer: BankAnswerFile,
-    ) -> tuple[EntryReport, Completion | None]:
+    ) -> tuple[EntryReport, Completion | Escalated | None]:
         kind = answer_kind(entry.status, entry.reason)
         report: dict[str, Any] = {
             "end_to_end_id": entry.end_to_end_id,
@@ -362,7 +376,13 @@ class BankAnswerImports:
                 entry.status,
                 entry.reason or "",
             )
-            return EntryReport(**report, result="escalated"), None
+            escalation = PaymentEscalation(
+                idempotency_key=payment.idempotency_key,
+                status=entry.status[:8],
+                reason_code=entry.reason[:8] if entry.reason else None,
+            )
+            escalated = Escalated(payment.claim_id, escalation)
+            return EntryReport(**report, result="escalated"), escalated
         if kind is AnswerKind.PAID:
             run_entry.outcome = RunEntryOutcome.ACCEPTED
             reference = entry.bank_reference or f"{answer.message_id}/{entry.end_to_end_id}"
@@ -392,17 +412,33 @@ class BankAnswerImports:
 
 async def complete_payments(
     temporal: Client,
-    completions: tuple[Completion | ReturnAfterPaid, ...],
+    completions: tuple[AfterCommit, ...],
     imports: BankAnswerImports | None = None,
 ) -> int:
-    """Complete the payment activities that wait for these answers and signal the returns to
-    their claims; how many were reached. A payment not waiting now (its attempt timed out) reads
-    the recorded answer on its retry. A return whose claim has ended (its watch for returns is
-    over) or cannot be reached is recorded so in the files' reports (given `imports`)."""
+    """Complete the payment activities that wait for these answers and signal the returns and
+    the escalations to their claims; how many were reached. A payment not waiting now (its
+    attempt timed out) reads the recorded answer on its retry. A return whose claim has ended
+    (its watch for returns is over) or cannot be reached is recorded so in the files' reports
+    (given `imports`). An escalation that cannot be signalled is logged: the payment is listed
+    for the operators (`GET /operator/payments/escalated`) all the same."""
     reached = 0
     ended: list[ReturnAfterPaid] = []
     unreachable: list[ReturnAfterPaid] = []
     for completion in completions:
+        if isinstance(completion, Escalated):
+            try:
+                await temporal.get_workflow_handle(claim_workflow_id(completion.claim_id)).signal(
+                    "payment_escalated", completion.escalation
+                )
+                reached += 1
+            except RPCError as error:
+                log.warning(
+                    "the escalation of claim %s's payment did not reach the claim (%s); it is "
+                    "listed for the operators",
+                    completion.claim_id,
+                    error.status.name,
+                )
+            continue
         if isinstance(completion, ReturnAfterPaid):
             try:
                 await temporal.get_workflow_handle(claim_workflow_id(completion.claim_id)).signal(
@@ -460,11 +496,11 @@ class InboxFile(BaseModel):
 
 def import_inbox(
     imports: BankAnswerImports, inbox: Path, operator: str
-) -> tuple[list[InboxFile], tuple[Completion | ReturnAfterPaid, ...]]:
+) -> tuple[list[InboxFile], tuple[AfterCommit, ...]]:
     """Import every file the bank channel dropped into `inbox` (oldest name first); each goes
     to `imported/` or, refused, to `refused/` beside a `.reason` file."""
     results: list[InboxFile] = []
-    completions: list[Completion | ReturnAfterPaid] = []
+    completions: list[AfterCommit] = []
     if not inbox.is_dir():
         return results, ()
     for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):

@@ -129,6 +129,23 @@ class PaymentReturn(BaseModel):
     bank_reference: str | None = Field(default=None, max_length=128)
 
 
+class PaymentEscalation(BaseModel):
+    """R14, issue 14: the bank answered a payout ambiguously (MS03, FRAD, a code the program
+    does not know), as the import signals it to the claim: which payout (its idempotency key,
+    D5), the bank's status and its reason code. No IBAN, no name: the history keeps none."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idempotency_key: str = Field(min_length=1)
+    status: str = Field(min_length=1, max_length=8)
+    reason_code: str | None = Field(default=None, max_length=8)
+
+    @property
+    def code(self) -> str:
+        """The code the operators read: the reason, or the status when the bank gave none."""
+        return self.reason_code or self.status
+
+
 class SentNotice(BaseModel):
     kind: NoticeKind
     number: int
@@ -148,6 +165,8 @@ class ClaimState(BaseModel):
     escalated: bool = False
     awaiting_budget: bool = False  # D7: approved, but the budget cannot cover it (yet)
     awaiting_payee_decision: bool = False  # issue 14: VoP NOAP, waits for an operator
+    # Issue 14: the bank answered the payout ambiguously: waits for the operators' answer.
+    awaiting_payment_result: bool = False
     decision: Decision | None = None
     amount: Money | None = None
     final_confirmation_on: date | None = None
@@ -175,6 +194,7 @@ class ClaimState(BaseModel):
             escalated=self.escalated,
             awaiting_budget=self.awaiting_budget,
             awaiting_payee_decision=self.awaiting_payee_decision,
+            awaiting_payment_result=self.awaiting_payment_result,
             decided_by=self.decision.operator if self.decision else None,
             amount=self.amount,
             final_confirmation_on=self.final_confirmation_on,

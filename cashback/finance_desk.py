@@ -35,10 +35,9 @@ from temporalio.client import Client
 
 from cashback.bank.simulated_channel import SimulatedBankChannel
 from cashback.bank_answers import (
+    AfterCommit,
     BankAnswerImports,
-    Completion,
     InboxFile,
-    ReturnAfterPaid,
     complete_payments,
     import_inbox,
 )
@@ -77,7 +76,7 @@ class DeskStep:
     run: RunSummary | None = None
     answered: tuple[str, ...] = ()
     imported: tuple[InboxFile, ...] = ()
-    completions: tuple[Completion | ReturnAfterPaid, ...] = ()
+    completions: tuple[AfterCommit, ...] = ()
 
     @property
     def did_something(self) -> bool:

@@ -150,11 +150,13 @@ def bank_answer(return_code: str, bank_reference: str | None) -> PaymentResult:
 
 
 async def enter_payment_result(
-    database: Database, temporal: Client, claim_id: str, result: PaymentResult
+    database: Database, temporal: Client, claim_id: str, result: PaymentResult, operator: str
 ) -> PaymentAnswered:
     """R14, R16: the operators' answer to the claim's pending payment of a released run (one
     the bank answered ambiguously, above all) completes the payment activity waiting for it,
-    and is recorded. Raises `ActionRefused`."""
+    and is recorded; the claim's timeline names `operator` (the signed-in operator, D3) as who
+    entered it. Raises `ActionRefused`."""
+    result = result.model_copy(update={"entered_by": operator})
 
     def pending() -> tuple[str, bytes] | None:
         with database.reading() as session:

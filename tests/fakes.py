@@ -231,19 +231,29 @@ class ScriptedBank:
 
     `rejections[ref]` is the ISO 20022 code returned for payments to `ref`; `transient_failures`
     fail that many calls before answering; `crash_after_transfer` moves the money and then
-    fails the call once, as a worker dying after the bank accepted would.
+    fails the call once, as a worker dying after the bank accepted would. With `answers_later`
+    the order goes out as to a file exchange: the activity waits (`waiting`: its task token per
+    payout key) until a test completes it, as the import or an operator does.
     """
 
     rejections: dict[str, str] = field(default_factory=dict)
     transient_failures: int = 0
     crash_after_transfer: bool = False
+    answers_later: bool = False
     ledger: dict[str, Transfer] = field(default_factory=dict)
+    waiting: dict[str, bytes] = field(default_factory=dict)
     calls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def pay(self, order: PaymentOrder) -> PaymentResult:
+    def await_answer(self, idempotency_key: str, task_token: bytes) -> None:
+        with self._lock:
+            self.waiting[idempotency_key] = task_token
+
+    def pay(self, order: PaymentOrder) -> PaymentResult | None:
         with self._lock:
             self.calls += 1
+            if self.answers_later:
+                return None
             if self.transient_failures > 0:
                 self.transient_failures -= 1
                 raise TransientBankError("AB06: the bank did not answer in time")

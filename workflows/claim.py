@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         DecisionKind,
         PayeeDecision,
         PayeeDecisionKind,
+        PaymentEscalation,
         PaymentReturn,
         SentNotice,
     )
@@ -87,6 +88,7 @@ STRAIGHT_THROUGH = "straight-through-decisions"
 LOCAL_TIMELINE = "timeline-as-local-activity"
 RETURNS_AFTER_PAID = "returns-after-paid"
 VERIFICATION_OF_PAYEE = "verification-of-payee"
+PAYMENT_ESCALATION = "payment-escalation"
 
 
 def _start_of(day: date) -> datetime:
@@ -126,6 +128,8 @@ class ClaimWorkflow:
         # R16: the payout whose return the claim takes: the one in flight, then while watched.
         self._returns_taken_for: str | None = None
         self._returned: PaymentReturn | None = None  # R16: the bank returned that payout
+        self._paying: str | None = None  # R14: the payout whose answer the claim waits for
+        self._escalated_payout: str | None = None  # issue 14: the one the operators answer
         self._accepting_bank_details = False
         self._bank_details: BankDetailsSubmission | None = None
         self._payee_decision: PayeeDecision | None = None  # VoP NOAP: an operator's decision
@@ -607,6 +611,7 @@ class ClaimWorkflow:
             order = self._payment_order()
             # The import may signal a return just behind the bank's booking (both in one inbox).
             self._returns_taken_for = order.idempotency_key
+            self._paying = order.idempotency_key
             result = await workflow.execute_activity_method(
                 PaymentActivities.pay,
                 order,
@@ -614,6 +619,13 @@ class ClaimWorkflow:
                 retry_policy=payments.RETRY,
                 summary=f"R14: pay {self._amount_text()} (attempt {self._payout_attempt})",
             )
+            # Answered (by the bank's file or by the operators after an escalation): the next
+            # timeline entry projects that the claim no longer waits for them.
+            self._paying = None
+            self._state.awaiting_payment_result = False
+            self._state.waiting_for = ""
+            # D3: an answer an operator entered is recorded as theirs (an argument: no patch).
+            answered_by = result.entered_by or SYSTEM
             if result.outcome is PaymentOutcome.PAID:
                 watch = self._return_watch()
                 if not watch:
@@ -623,7 +635,7 @@ class ClaimWorkflow:
                 self._state.payment_reference = result.bank_reference
                 await self._watch_payout_bound(self._state.paid_on)
                 await self._set_status(
-                    ClaimStatus.PAID, SYSTEM, f"paid, bank reference {result.bank_reference}"
+                    ClaimStatus.PAID, answered_by, f"paid, bank reference {result.bank_reference}"
                 )
                 await self._notify(NoticeKind.REMITTANCE_ADVICE)
                 if not watch or not await self._returned_within(watch):
@@ -635,12 +647,12 @@ class ClaimWorkflow:
                 self._state.bank_return_code = result.return_code
                 await self._record(
                     TimelineEvent.PAYMENT_REJECTED,
-                    actor=SYSTEM,
+                    actor=answered_by,
                     reason=f"{result.return_code}: {result.detail}",
                 )
                 await self._set_status(
                     ClaimStatus.PAYMENT_FAILED,
-                    SYSTEM,
+                    answered_by,
                     f"R16: the bank rejected the payment ({result.return_code})",
                 )
             if await self._collect_bank_details(self._payment_failures) is None:
@@ -740,6 +752,36 @@ class ClaimWorkflow:
         the same return again, one after the watch) is ignored."""
         if self._returns_taken_for == returned.idempotency_key and self._returned is None:
             self._returned = returned
+
+    @workflow.signal
+    async def payment_escalated(self, escalation: PaymentEscalation) -> None:
+        """R14, issue 14: the bank answered the payout ambiguously (MS03, FRAD, a code the
+        program does not know; the import of its pain.002 or camt.054). The payment keeps
+        waiting for an answer, which an operator enters (`POST .../payment-result`); the claim
+        records the escalation and mails the operators. Taken once, and only for the payout
+        being paid; any other (an earlier payout, the same answer again) is ignored. Claims
+        that never get the signal issue the commands they did before; one that got it from a
+        worker without this handler (a rolling deployment) replays it as it ran then: nothing
+        (the patch, docs/workflow-changes.md)."""
+        key = escalation.idempotency_key
+        if self._paying != key or self._escalated_payout == key:
+            return
+        if not workflow.patched(PAYMENT_ESCALATION):
+            return
+        self._escalated_payout = key
+        meaning = reason_text(escalation.reason_code) or "a reason the program does not know"
+        answer = f"{escalation.status} {escalation.reason_code or ''}".strip()
+        reason = (
+            f"R14: the bank answered the payout {answer} ({meaning}), which does not say whether "
+            "it paid: the payout waits until an operator enters the bank's result"
+        )
+        self._state.awaiting_payment_result = True
+        self._state.waiting_for = f"R14: the operators' answer to the bank's {answer}"
+        self._show(f"waiting for {self._state.waiting_for}")
+        await self._record(TimelineEvent.PAYMENT_ESCALATED, actor=SYSTEM, reason=reason)
+        await self._notify(
+            NoticeKind.OPERATOR_ESCALATION, reasons=(reason,), payment_escalation=answer
+        )
 
     @workflow.signal
     def budget_topped_up(self) -> None:
@@ -902,6 +944,7 @@ class ClaimWorkflow:
         reasons: tuple[str, ...] = (),
         notification: int | None = None,
         payee: PayeeAnswer | None = None,
+        payment_escalation: str | None = None,
     ) -> None:
         """Send one notice. One that cannot be delivered (a mailbox that does not exist) does
         not stop the claim: it is recorded and reported to the operators."""
@@ -926,6 +969,7 @@ class ClaimWorkflow:
                 payment_reference=self._state.payment_reference,
                 bank_return_code=self._state.bank_return_code,
                 payee_answer=payee,  # VoP: what the bank answered (a correction request)
+                payment_escalation=payment_escalation,  # R14: an ambiguous answer to a payout
             ),
             program_clock=self._clock,  # an argument, not a command: no patch
         )

@@ -135,6 +135,7 @@ class ClaimRepository:
         claim.escalated = projection.escalated
         claim.awaiting_budget = projection.awaiting_budget
         claim.awaiting_payee_decision = projection.awaiting_payee_decision
+        claim.awaiting_payment_result = projection.awaiting_payment_result
         claim.decided_by = projection.decided_by
         claim.final_confirmation_on = projection.final_confirmation_on
         claim.respond_by = projection.respond_by

@@ -366,6 +366,8 @@ class Claim(Base):
     awaiting_budget: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Issue 14: the payee's bank could not verify the payee (VoP NOAP): an operator decides.
     awaiting_payee_decision: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Issue 14: the bank answered the payout ambiguously: the operators enter the result.
+    awaiting_payment_result: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class TimelineRow(Base):

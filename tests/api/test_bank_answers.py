@@ -6,6 +6,7 @@ reconciliation adds up to the run's control sum."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, cast
 
@@ -31,6 +32,8 @@ from tests.api.payment_run_helpers import (
     upload,
 )
 from tests.claim_waits import claim_outcome
+from tests.integration.program import notices_of
+from tests.mail.mailbox import Delivery
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 CLOSED_IBAN = "AT61 1904 3002 3457 3201"  # the bank rejects it: AC04
@@ -167,7 +170,9 @@ async def test_r14_r16_d5_a_status_report_pays_one_claim_and_rejects_the_other(
 
 async def test_r14_r16_transient_ambiguous_and_a_camt054_return(api: Api) -> None:
     """R14: TECH (transient) sends the transfer again in the next run, whose camt.054 booking
-    pays it; MS03 (ambiguous) waits for the operators, listed as escalated, until one enters
+    pays it; MS03 (ambiguous) waits for the operators, listed as escalated, recorded on the
+    claim's timeline (for the operators only) with the read model waiting for their result, and
+    mailed to them once (the same entry in a second file is already applied), until one enters
     ACSC; R16: a camt.054 return for AC04 makes its claim PAYMENT_FAILED. The first run's
     reconciliation: one retried, one returned, one accepted after escalation."""
     offer_id = (await api.create_offer())["offer_id"]
@@ -187,6 +192,27 @@ async def test_r14_r16_transient_ambiguous_and_a_camt054_return(api: Api) -> Non
     }
     listed = (await api.http.get("/operator/payments/escalated", headers=api.operator)).json()
     assert [(p["claim_id"], p["reason_code"]) for p in listed] == [(escalated, "MS03")]
+    again = report_for(
+        first,
+        TransferAnswer(end_to_end_of(api, escalated), 25_000, "RJCT", "MS03"),
+        message_id="P3",
+    )
+    assert (await upload(api, again)).json()["entries"][0]["result"] == "already_applied"
+    mail = await operators_mail(api, escalated)
+    assert mail.message["Subject"] == (
+        f"[Cashback] Escalation (R14): the bank answered the payout of claim {escalated} with "
+        "RJCT MS03: enter the result"
+    )
+    assert f"POST /operator/claims/{escalated}/payment-result" in mail.part("plain")
+    seen = (await api.http.get(f"/operator/claims/{escalated}", headers=api.operator)).json()
+    assert seen["awaiting_payment_result"] is True
+    [entry] = [e for e in seen["timeline"] if e["event"] == "payment_escalated"]
+    assert entry["actor"] == "system"
+    assert entry["reason"].startswith(
+        "R14: the bank answered the payout RJCT MS03 (reason not specified by the agent)"
+    )
+    read = (await api.http.get(f"/claims/{escalated}", headers=escalated_reseller.headers)).json()
+    assert "payment_escalated" not in {e["event"] for e in read["timeline"]}
 
     returned_note = debit_notification(
         "C54-1",
@@ -204,6 +230,15 @@ async def test_r14_r16_transient_ambiguous_and_a_camt054_return(api: Api) -> Non
     assert decided.status_code == 200, decided.text
     await wait_for_status(api, escalated_reseller, escalated, ClaimStatus.PAID)
     assert (await api.http.get("/operator/payments/escalated", headers=api.operator)).json() == []
+    seen = (await api.http.get(f"/operator/claims/{escalated}", headers=api.operator)).json()
+    assert seen["awaiting_payment_result"] is False
+    [paid] = [e for e in seen["timeline"] if e["to_status"] == "PAID"]
+    assert paid["actor"].startswith("op-")  # D3: the signed-in operator who entered ACSC
+    assert paid["actor"].endswith("@program.example")
+    assert [key for key, _ in notices_of(api.mailbox, escalated)].count(
+        "operator_escalation/1"
+    ) == 1
+    assert "operator_escalation/2" not in dict(notices_of(api.mailbox, escalated))
 
     second = await released_run(api)  # the transient refusal, sent again
     assert second["number_of_transactions"] == 1
@@ -226,6 +261,16 @@ async def test_r14_r16_transient_ambiguous_and_a_camt054_return(api: Api) -> Non
         (returned, "returned"),
     }
     assert reconciled["open"]["count"] == 0
+
+
+async def operators_mail(api: Api, claim_id: str, seconds: float = 10) -> Delivery:
+    """The operators' escalation mail of the claim, once it arrived."""
+    async with asyncio.timeout(seconds):
+        while True:
+            mails = dict(notices_of(api.mailbox, claim_id))
+            if "operator_escalation/1" in mails:
+                return mails["operator_escalation/1"]
+            await asyncio.sleep(0.05)
 
 
 async def test_r14_r16_d5_the_finance_desk_pays_a_run_that_the_simulated_bank_answers(

@@ -119,7 +119,11 @@ def test_d7_d8_wire_values() -> None:
     assert {p.value for p in DecisionPolicy} == {"at_the_deadline", "at_once_when_conclusive"}
 
 
-def test_d7_only_the_budget_shortfall_is_kept_from_the_resellers_timeline() -> None:
-    """D7: the reason names the offer's budget, which is the program's, not the reseller's."""
-    assert {event for event in TimelineEvent if event.for_operators} == {TimelineEvent.BUDGET_SHORT}
+def test_d7_r14_a_budget_shortfall_and_an_ambiguous_bank_answer_are_for_operators() -> None:
+    """D7: the reason names the offer's budget, which is the program's, not the reseller's;
+    R14: an ambiguous bank answer (FRAD: the bank suspects fraud) is for the operators."""
+    assert {event for event in TimelineEvent if event.for_operators} == {
+        TimelineEvent.BUDGET_SHORT,
+        TimelineEvent.PAYMENT_ESCALATED,
+    }
     assert TimelineEvent.BUDGET_SHORT.value == "budget_short"

@@ -306,3 +306,34 @@ def test_vop_the_operators_escalation_after_noap_says_what_to_decide(
         assert "/operator/claims/claim-0001/payee-decision" in part
         assert "decide_payee" in part
         assert "VoP: NOAP, the bank could not verify the payee" in part
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        (Language.ENGLISH, ("Escalation (R14)", "does not say whether it paid")),
+        (Language.GERMAN, ("Eskalation (R14)", "nicht hervor, ob sie ausgeführt wurde")),
+    ],
+)
+def test_r14_the_operators_escalation_after_an_ambiguous_answer_says_to_enter_the_result(
+    renderer: MailRenderer, language: Language, words: tuple[str, str]
+) -> None:
+    """R14, issue 14: an ambiguous bank answer (MS03): the operators' escalation names the code
+    and the payment-result route, not the R9 review window's or the payee decision's words."""
+    notice = make_notice(
+        NoticeKind.OPERATOR_ESCALATION,
+        language,
+        payment_escalation="RJCT MS03",
+        reasons=("R14: the bank answered the payout RJCT MS03 (reason not specified)",),
+    )
+    rendered = renderer.render(notice, language=language, support_address=SUPPORT)
+    subject, wording = words
+    assert subject in rendered.subject
+    assert "claim-0001" in rendered.subject
+    assert "RJCT MS03" in rendered.subject
+    for part in (rendered.text, html.unescape(rendered.html)):
+        assert wording in part
+        assert "POST /operator/claims/claim-0001/payment-result" in part
+        assert "GET /operator/payments/escalated" in part
+        assert "payee-decision" not in part
+        assert "R14: the bank answered the payout RJCT MS03 (reason not specified)" in part

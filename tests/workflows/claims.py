@@ -171,7 +171,7 @@ class Program:
             mail=MailActivities(self.outbox),
             invoices=InvoiceActivities(self.invoices),
             eligibility=EligibilityActivities(self.records),
-            payments=PaymentActivities(self.bank),
+            payments=PaymentActivities(self.bank, pending=self.bank),
             bank_details=BankDetailsActivities(self.standing),
             budgets=BudgetActivities(self.budgets),
             payee=PayeeActivities(self.accounts, self.payee, self.payee_answers),
