@@ -312,8 +312,9 @@ def _context(
 ) -> _Context:
     with database.reading() as session:
         claims = ClaimRepository(session)
-        same_key = claims.by_idempotency_key(scoped_key)
-        same_agreement = claims.for_agreement(submission.offer_id, submission.agreement_number)
+        same_key, same_agreement = claims.by_key_or_agreement(
+            scoped_key, submission.offer_id, submission.agreement_number
+        )
         if same_key is None and same_agreement is not None:
             # D2: on PostgreSQL each statement reads what was committed before it: a concurrent
             # request with this key may have stored its claim between the two reads.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import and_, bindparam, insert, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,20 @@ class DuplicateClaim(Exception):
         self.existing_claim_id = existing_claim_id
         self.owner_id = owner_id  # D1: the id is named only to the reseller that owns it
 
+
+# Built once (a statement built per request costs its construction and its cache key): the
+# claim under an idempotency key (D2) or the open or paid claim of an offer for an agreement
+# (D1); both are unique, so at most two rows.
+_BY_KEY_OR_AGREEMENT = select(Claim).where(
+    or_(
+        Claim.idempotency_key == bindparam("key"),
+        and_(
+            Claim.offer_id == bindparam("offer_id"),
+            Claim.agreement_key == bindparam("agreement_key"),
+            Claim.status.not_in(RELEASES_AGREEMENT),
+        ),
+    )
+)
 
 # How long `store_claim` rides out a database failure before the submission is given up.
 STORE_WITHIN_SECONDS = 5.0
@@ -92,6 +106,30 @@ class ClaimRepository:
                 raise
             return existing
         return claim
+
+    def by_key_or_agreement(
+        self, idempotency_key: str, offer_id: str, agreement_number: str
+    ) -> tuple[Claim | None, Claim | None]:
+        """`by_idempotency_key` and `for_agreement` in one statement (a submission reads both,
+        and both usually find nothing): (the claim under the key, the open or paid claim of
+        the offer for the agreement); one claim may be both."""
+        key = agreement_key(agreement_number)
+        rows = self._session.scalars(
+            _BY_KEY_OR_AGREEMENT,
+            {"key": idempotency_key, "offer_id": offer_id, "agreement_key": key},
+        ).all()
+        same_key = next((c for c in rows if c.idempotency_key == idempotency_key), None)
+        same_agreement = next(
+            (
+                c
+                for c in rows
+                if c.offer_id == offer_id
+                and c.agreement_key == key
+                and c.status not in RELEASES_AGREEMENT
+            ),
+            None,
+        )
+        return same_key, same_agreement
 
     def existing(self, claim: Claim) -> Claim | None:
         """D2: the claim stored under `claim`'s idempotency key; D1: raises `DuplicateClaim`
