@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, insert, inspect, or_, select
+from sqlalchemy import Table, and_, bindparam, insert, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,10 @@ _BY_KEY_OR_AGREEMENT = select(Claim).where(
     )
 )
 
+_CLAIM_COLUMNS = tuple(attribute.key for attribute in inspect(Claim).column_attrs)
+_CLAIM_TABLE: Table = Claim.__table__  # type: ignore[assignment]  # a declarative class's Table
+_INSERT_CLAIM = insert(_CLAIM_TABLE).returning(*_CLAIM_TABLE.c)
+
 # How long `store_claim` rides out a database failure before the submission is given up.
 STORE_WITHIN_SECONDS = 5.0
 
@@ -50,21 +54,24 @@ def store_claim(database: Database, row: Claim, *, within: float = STORE_WITHIN_
     the claim under its idempotency key (D2) and answers it, instead of the caller believing
     nothing was stored (and discarding the invoice of a stored claim)."""
     values = {
-        attribute.key: getattr(row, attribute.key)
-        for attribute in inspect(Claim).column_attrs
-        if getattr(row, attribute.key) is not None  # unset: the column's default applies
+        key: value
+        for key in _CLAIM_COLUMNS
+        if (value := getattr(row, key)) is not None  # unset: the column's default applies
     }
     # One statement, INSERT ... RETURNING: the unique indexes of D1 and D2 refuse a second
-    # claim, so nothing is read first; only a refused insert looks up why.
-    inserting = insert(Claim).values(values).returning(Claim)
+    # claim, so nothing is read first; only a refused insert looks up why. A Core statement
+    # built once: the ORM's bulk insert built and keyed the statement per claim (issue 16).
     try:
-        return database.write(lambda session: session.scalars(inserting).one(), within=within)
+        stored = database.write(
+            lambda session: session.execute(_INSERT_CLAIM, values).one(), within=within
+        )
     except IntegrityError:
         with database.reading() as session:
             existing = ClaimRepository(session).existing(Claim(**values))  # D2, or D1 raises
         if existing is None:
             raise
         return existing
+    return Claim(**stored._mapping)  # the row as stored, defaults included (not in a session)
 
 
 class ClaimRepository:
