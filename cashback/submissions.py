@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from anyio import to_thread
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
@@ -312,18 +313,31 @@ def _context(
 ) -> _Context:
     with database.reading() as session:
         claims = ClaimRepository(session)
-        same_key = claims.by_idempotency_key(scoped_key)
-        same_agreement = claims.for_agreement(submission.offer_id, submission.agreement_number)
+        same_key, same_agreement = claims.by_key_or_agreement(
+            scoped_key, submission.offer_id, submission.agreement_number
+        )
         if same_key is None and same_agreement is not None:
             # D2: on PostgreSQL each statement reads what was committed before it: a concurrent
             # request with this key may have stored its claim between the two reads.
             same_key = claims.by_idempotency_key(scoped_key)
+        # The reseller and the offer (None when it does not exist) in one statement.
+        found = session.execute(
+            _RESELLER_AND_OFFER, {"reseller_id": reseller_id, "offer_id": submission.offer_id}
+        ).one()
         return _Context(
-            reseller=session.get_one(Reseller, reseller_id),
-            offer=session.get(Offer, submission.offer_id),
+            reseller=found.Reseller,
+            offer=found.Offer,
             same_key=same_key,
             same_agreement=same_agreement,
         )
+
+
+# Built once: a statement built per request costs its construction and its cache key.
+_RESELLER_AND_OFFER = (
+    select(Reseller, Offer)
+    .outerjoin(Offer, Offer.id == bindparam("offer_id"))
+    .where(Reseller.id == bindparam("reseller_id"))
+)
 
 
 def _check_offer(submission: Submission, context: _Context, now: datetime) -> Offer:

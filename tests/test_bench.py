@@ -25,6 +25,7 @@ from bench.stack import BIN, ROOT
 pytestmark = pytest.mark.e2e
 
 TINY = {
+    "api_cpu": ["--claims", "5", "--rounds", "1", "--warmup", "2"],
     "baseline": ["--workflows", "3", "--concurrency", "1", "2"],
     "intake": ["--concurrency", "1", "2", "--claims", "3", "--per-client", "1",
                "--open-loop-seconds", "2", "--get-rate", "2"],
@@ -35,7 +36,7 @@ TINY = {
                    "--databases", "sqlite"],
 }  # fmt: skip
 # CI runs three of the scripts (the suite's 10 minutes); CASHBACK_BENCH_SMOKE=all runs the other
-# two as well (open_claims, and profile with py-spy).
+# three as well (api_cpu, open_claims, and profile with py-spy).
 SMOKE = (
     set(TINY)
     if os.environ.get("CASHBACK_BENCH_SMOKE") == "all"

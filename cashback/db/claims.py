@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import Table, and_, bindparam, insert, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,24 @@ class DuplicateClaim(Exception):
         self.owner_id = owner_id  # D1: the id is named only to the reseller that owns it
 
 
+# Built once (a statement built per request costs its construction and its cache key): the
+# claim under an idempotency key (D2) or the open or paid claim of an offer for an agreement
+# (D1); both are unique, so at most two rows.
+_BY_KEY_OR_AGREEMENT = select(Claim).where(
+    or_(
+        Claim.idempotency_key == bindparam("key"),
+        and_(
+            Claim.offer_id == bindparam("offer_id"),
+            Claim.agreement_key == bindparam("agreement_key"),
+            Claim.status.not_in(RELEASES_AGREEMENT),
+        ),
+    )
+)
+
+_CLAIM_COLUMNS = tuple(attribute.key for attribute in inspect(Claim).column_attrs)
+_CLAIM_TABLE: Table = Claim.__table__  # type: ignore[assignment]  # a declarative class's Table
+_INSERT_CLAIM = insert(_CLAIM_TABLE).returning(*_CLAIM_TABLE.c)
+
 # How long `store_claim` rides out a database failure before the submission is given up.
 STORE_WITHIN_SECONDS = 5.0
 
@@ -36,21 +54,24 @@ def store_claim(database: Database, row: Claim, *, within: float = STORE_WITHIN_
     the claim under its idempotency key (D2) and answers it, instead of the caller believing
     nothing was stored (and discarding the invoice of a stored claim)."""
     values = {
-        attribute.key: getattr(row, attribute.key)
-        for attribute in inspect(Claim).column_attrs
-        if getattr(row, attribute.key) is not None  # unset: the column's default applies
+        key: value
+        for key in _CLAIM_COLUMNS
+        if (value := getattr(row, key)) is not None  # unset: the column's default applies
     }
     # One statement, INSERT ... RETURNING: the unique indexes of D1 and D2 refuse a second
-    # claim, so nothing is read first; only a refused insert looks up why.
-    inserting = insert(Claim).values(values).returning(Claim)
+    # claim, so nothing is read first; only a refused insert looks up why. A Core statement
+    # built once: the ORM's bulk insert built and keyed the statement per claim (issue 16).
     try:
-        return database.write(lambda session: session.scalars(inserting).one(), within=within)
+        stored = database.write(
+            lambda session: session.execute(_INSERT_CLAIM, values).one(), within=within
+        )
     except IntegrityError:
         with database.reading() as session:
             existing = ClaimRepository(session).existing(Claim(**values))  # D2, or D1 raises
         if existing is None:
             raise
         return existing
+    return Claim(**stored._mapping)  # the row as stored, defaults included (not in a session)
 
 
 class ClaimRepository:
@@ -92,6 +113,30 @@ class ClaimRepository:
                 raise
             return existing
         return claim
+
+    def by_key_or_agreement(
+        self, idempotency_key: str, offer_id: str, agreement_number: str
+    ) -> tuple[Claim | None, Claim | None]:
+        """`by_idempotency_key` and `for_agreement` in one statement (a submission reads both,
+        and both usually find nothing): (the claim under the key, the open or paid claim of
+        the offer for the agreement); one claim may be both."""
+        key = agreement_key(agreement_number)
+        rows = self._session.scalars(
+            _BY_KEY_OR_AGREEMENT,
+            {"key": idempotency_key, "offer_id": offer_id, "agreement_key": key},
+        ).all()
+        same_key = next((c for c in rows if c.idempotency_key == idempotency_key), None)
+        same_agreement = next(
+            (
+                c
+                for c in rows
+                if c.offer_id == offer_id
+                and c.agreement_key == key
+                and c.status not in RELEASES_AGREEMENT
+            ),
+            None,
+        )
+        return same_key, same_agreement
 
     def existing(self, claim: Claim) -> Claim | None:
         """D2: the claim stored under `claim`'s idempotency key; D1: raises `DuplicateClaim`

@@ -19,7 +19,9 @@ from cashback.db import (
     DuplicateClaim,
     PaymentRepository,
 )
+from cashback.db.claims import store_claim
 from cashback.db.tables import Claim, PaymentStatus
+from cashback.domain.agreements import agreement_key
 from cashback.domain.money import Money
 from cashback.domain.payout import HolderType
 from cashback.domain.status import ClaimStatus
@@ -50,6 +52,64 @@ def test_d1_a_second_claim_for_the_same_offer_and_agreement_names_the_first(
         ClaimRepository(session).add(new_claim("claim-2", agreement_number="OL-7"))
     assert refused.value.existing_claim_id == "claim-1"
     assert "claim-1" in str(refused.value)
+
+
+def test_d1_d2_one_read_finds_the_claim_under_the_key_and_the_agreements_open_claim(
+    database: Database,
+) -> None:
+    """What a submission reads before storing (`by_key_or_agreement`, one statement): the
+    claim under its idempotency key (D2) and the offer's open or paid claim for the agreement
+    however its number is written (D1); a rejected claim does not hold the agreement."""
+    with database.transaction() as session:
+        add_reseller(session)
+        add_offer(session)
+        session.flush()
+        session.add(new_claim("claim-1", agreement_number="OL-7", idempotency_key="k-1"))
+        rejected = new_claim("claim-2", agreement_number="OL-8", idempotency_key="k-2")
+        rejected.status = ClaimStatus.REJECTED
+        session.add(rejected)
+    with database.reading() as session:
+        claims = ClaimRepository(session)
+        offer = session.get_one(Claim, "claim-1").offer_id
+        nothing = claims.by_key_or_agreement("k-9", offer, "OL-9")
+        under_key = claims.by_key_or_agreement("k-1", offer, "OL-9")
+        same_agreement = claims.by_key_or_agreement("k-9", offer, "ol 7")
+        both = claims.by_key_or_agreement("k-1", offer, "OL-7")
+        released = claims.by_key_or_agreement("k-9", offer, "OL-8")
+        key_of_rejected = claims.by_key_or_agreement("k-2", offer, "OL-8")
+        other_offer = claims.by_key_or_agreement("k-9", "another-offer", "OL-7")
+    assert nothing == (None, None)
+    assert [c and c.id for c in under_key] == ["claim-1", None]
+    assert [c and c.id for c in same_agreement] == [None, "claim-1"]
+    assert [c and c.id for c in both] == ["claim-1", "claim-1"]
+    assert released == (None, None)
+    assert [c and c.id for c in key_of_rejected] == ["claim-2", None]
+    assert other_offer == (None, None)
+
+
+def test_d1_d2_a_stored_claim_is_answered_as_stored(database: Database) -> None:
+    """`store_claim` (one INSERT ... RETURNING) answers the row with the database's defaults
+    (the agreement's key, D1); the same idempotency key answers the first claim (D2), the
+    same agreement under another key is refused naming the first (D1)."""
+    with database.transaction() as session:
+        add_reseller(session)
+        add_offer(session)
+    stored = store_claim(
+        database, new_claim("claim-1", agreement_number="ol-7 ", idempotency_key="k-1")
+    )
+    assert (stored.id, stored.agreement_key, stored.status) == (
+        "claim-1",
+        agreement_key("OL-7"),
+        ClaimStatus.SUBMITTED,
+    )
+    assert stored.created_at.tzinfo is not None
+    again = store_claim(
+        database, new_claim("claim-2", agreement_number="OL-9", idempotency_key="k-1")
+    )
+    assert again.id == "claim-1"
+    with pytest.raises(DuplicateClaim) as refused:
+        store_claim(database, new_claim("claim-3", agreement_number="OL 7", idempotency_key="k-3"))
+    assert refused.value.existing_claim_id == "claim-1"
 
 
 def test_claim_status_and_amount_are_projected(database: Database) -> None:
