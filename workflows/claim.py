@@ -86,6 +86,7 @@ PROGRAM_DAYS = "program-days"
 OFFER_BUDGETS = "offer-budgets"
 STRAIGHT_THROUGH = "straight-through-decisions"
 LOCAL_TIMELINE = "timeline-as-local-activity"
+LOCAL_NOTICES = "notices-as-local-activity"
 RETURNS_AFTER_PAID = "returns-after-paid"
 VERIFICATION_OF_PAYEE = "verification-of-payee"
 PAYMENT_ESCALATION = "payment-escalation"
@@ -138,6 +139,7 @@ class ClaimWorkflow:
         self._days_on_the_day = False
         self._program_days = False
         self._local_timeline = False
+        self._local_notices = False
         self._payment_failures = _NoticeLoop(
             NoticeKind.PAYMENT_FAILURE, ClaimStatus.PAYMENT_FAILED, "R16"
         )
@@ -151,6 +153,8 @@ class ClaimWorkflow:
         self._program_days = workflow.patched(PROGRAM_DAYS)
         # Decided once too: a claim writes its whole timeline one way (issue 16).
         self._local_timeline = workflow.patched(LOCAL_TIMELINE)
+        # And its notices, all of them one way too (issue 16, part 1).
+        self._local_notices = workflow.patched(LOCAL_NOTICES)
         workflow.upsert_search_attributes(
             [
                 attrs.CLAIM_STATUS.value_set(ClaimStatus.SUBMITTED),
@@ -976,15 +980,29 @@ class ClaimWorkflow:
         self._state.notices.append(
             SentNotice(kind=kind, number=number, sent_at=issued_at, respond_by=respond_by)
         )
+        summary = f"e-mail: {kind.value} {number}"
         try:
-            await workflow.execute_activity_method(
-                MailActivities.send_notice,
-                notice,
-                start_to_close_timeout=mail.TIMEOUT,
-                retry_policy=mail.RETRY,
-                summary=f"e-mail: {kind.value} {number}",
-            )
-        except ActivityError as error:
+            if self._local_notices:
+                # One SMTP round trip to the relay (and the notice log's row), idempotent on
+                # (claim, kind, number): run by the worker within the workflow task, one marker
+                # in the history instead of an activity task. A retry past the SDK's local
+                # retry threshold is a timer in the history (a relay down for long).
+                await workflow.execute_local_activity_method(
+                    MailActivities.send_notice,
+                    notice,
+                    start_to_close_timeout=mail.TIMEOUT,
+                    retry_policy=mail.RETRY,
+                    summary=summary,
+                )
+            else:
+                await workflow.execute_activity_method(
+                    MailActivities.send_notice,
+                    notice,
+                    start_to_close_timeout=mail.TIMEOUT,
+                    retry_policy=mail.RETRY,
+                    summary=summary,
+                )
+        except (ActivityError, ApplicationError) as error:
             if not _is_undeliverable(error):
                 raise
             reason = f"e-mail {kind.value} {number} could not be delivered"
@@ -1075,8 +1093,12 @@ class ClaimWorkflow:
         )
 
 
-def _is_undeliverable(error: ActivityError) -> bool:
-    cause = error.cause
+def _is_undeliverable(error: ActivityError | ApplicationError) -> bool:
+    """The mail server refused the notice for good (`mail.UNDELIVERABLE`, not retried). An
+    activity task's failure arrives as an `ActivityError` whose cause is the activity's
+    `ApplicationError`; a local activity's non-retryable failure arrives as that
+    `ApplicationError` itself (temporalio 1.35), so both are read."""
+    cause = error.cause if isinstance(error, ActivityError) else error
     return isinstance(cause, ApplicationError) and cause.type == mail.UNDELIVERABLE
 
 

@@ -10,6 +10,12 @@ attempt: the time and the attempt number) and blocks forever. The payments table
 PENDING, the activity never completes: the test SIGKILLs this process there.
 `FAULT_BARRIER_THREADS` sizes the activity thread pool so that a whole round of payments can
 wait at the barrier.
+
+With `FAULT_BARRIER_NOTICE=<notice kind>` (e.g. `bank_details_request`) the bank is left alone and
+the outbox is wrapped instead, for tests/faults/test_worker_killed_mid_notice.py: when the real
+outbox has sent a notice of that kind (the mail server took it, the notice log holds it), the
+wrapper leaves the marker and blocks the mail activity (a local activity since issue 16) until
+the process dies.
 """
 
 from __future__ import annotations
@@ -25,15 +31,18 @@ from pathlib import Path
 
 from temporalio import activity
 
+from activities.mail import MailActivities, NoticeReceipt, NoticeRequest, Outbox
 from activities.payments import PaymentActivities, PaymentGateway, PaymentOrder, PaymentResult
 from cashback.bank.recorded import RecordedGateway
 from cashback.config import Settings
 from cashback.db import Database
+from cashback.domain.status import NoticeKind
 from cashback.wiring import (
     bank_accounts,
     build_activities,
     data_converter,
     open_database,
+    outbox,
     payment_gateway,
 )
 from worker import ClaimActivities, claim_worker, connect
@@ -56,6 +65,33 @@ class BarrierGateway:
         return result  # never reached: the process is killed first
 
 
+class BarrierOutbox:
+    """An outbox that sends a notice of one kind, marks its claim and never answers."""
+
+    def __init__(self, outbox: Outbox, kind: NoticeKind, folder: Path) -> None:
+        self._outbox = outbox
+        self._kind = kind
+        self._folder = folder
+        self._never = threading.Event()
+
+    def send(self, notice: NoticeRequest) -> NoticeReceipt:
+        receipt = self._outbox.send(notice)
+        if notice.kind is self._kind:
+            with (self._folder / notice.claim_id).open("a") as marker:
+                marker.write(f"{time.time()} attempt {activity.info().attempt}\n")
+            self._never.wait()
+        return receipt  # reached for the other kinds only: the process is killed first
+
+
+def notice_barrier_activities(
+    settings: Settings, database: Database, folder: Path, kind: NoticeKind
+) -> ClaimActivities:
+    """The real activities (`build_activities`), the outbox wrapped by the barrier."""
+    activities = build_activities(settings, database)
+    mail = MailActivities(BarrierOutbox(outbox(settings, database), kind, folder))
+    return dataclasses.replace(activities, mail=mail)
+
+
 def barrier_activities(settings: Settings, database: Database, folder: Path) -> ClaimActivities:
     """The real activities (`build_activities`), the bank wrapped by the barrier inside the
     payments record, as `build_activities` wraps the real bank."""
@@ -73,7 +109,13 @@ async def main() -> None:
     client = await connect(
         settings.temporal_address, settings.temporal_namespace, data_converter(settings)
     )
-    activities = barrier_activities(settings, open_database(settings), folder)
+    notice = os.environ.get("FAULT_BARRIER_NOTICE")
+    if notice:
+        activities = notice_barrier_activities(
+            settings, open_database(settings), folder, NoticeKind(notice)
+        )
+    else:
+        activities = barrier_activities(settings, open_database(settings), folder)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)

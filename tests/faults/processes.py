@@ -54,7 +54,7 @@ from cashback.db import BankDetails, Database, LicensingRepository, SqlTimeline,
 from cashback.db.snapshots import claim_input_of
 from cashback.domain.payout import BankDetailsJudgement, HolderType
 from cashback.domain.policy import ProgramPolicy
-from cashback.domain.status import ClaimStatus
+from cashback.domain.status import ClaimStatus, NoticeKind
 from cashback.invoices import LocalInvoiceStorage
 from cashback.local_mail import start_local_mail
 from cashback.mail.smtp import NOTICE_HEADER
@@ -228,12 +228,20 @@ class FaultProgram:
         return self._started(WorkerProcess(settings, name, ["worker.py"], {}))
 
     def start_barrier_worker(
-        self, barrier: Path, threads: int, name: str, task_queue: str | None = None
+        self,
+        barrier: Path,
+        threads: int,
+        name: str,
+        task_queue: str | None = None,
+        notice: NoticeKind | None = None,
     ) -> WorkerProcess:
         """`python -m tests.faults.barrier_worker`: blocks every payment after the bank's
-        answer, once it has left a marker `<barrier>/<claim_id>`."""
+        answer (or with `notice`, every notice of that kind after it was sent), once it has
+        left a marker `<barrier>/<claim_id>`."""
         barrier.mkdir(parents=True, exist_ok=True)
         extra = {"FAULT_BARRIER_DIR": str(barrier), "FAULT_BARRIER_THREADS": str(threads)}
+        if notice is not None:
+            extra["FAULT_BARRIER_NOTICE"] = notice.value
         command = ["-m", "tests.faults.barrier_worker"]
         worker = WorkerProcess(self._on(task_queue), name, command, extra, doomed=True)
         return self._started(worker)
@@ -288,9 +296,14 @@ class FaultProgram:
         return seeded
 
     async def submit(
-        self, claims: Iterable[Seeded], task_queue: str | None = None
+        self,
+        claims: Iterable[Seeded],
+        task_queue: str | None = None,
+        task_timeout: timedelta | None = None,
     ) -> list[WorkflowHandle[Any, ClaimOutcome]]:
-        """Start one claim workflow per claim, as the API does after storing it."""
+        """Start one claim workflow per claim, as the API does after storing it (`task_timeout`:
+        the workflow task's, shorter than the server's 10 s default, for a test that waits for a
+        killed worker's task to time out)."""
 
         async def start(seeded: Seeded) -> WorkflowHandle[Any, ClaimOutcome]:
             return await self.client.start_workflow(
@@ -298,6 +311,7 @@ class FaultProgram:
                 seeded.claim,
                 id=claim_workflow_id(seeded.claim_id),
                 task_queue=task_queue or self.settings.task_queue,
+                task_timeout=task_timeout,
             )
 
         return await gather_limited([start(seeded) for seeded in claims])

@@ -205,6 +205,13 @@ async def test_d5_worker_killed_after_the_bank_answered_pays_each_claim_once(
     assert duplicates == 0
     assert lost == []
     assert retried == len(claims), "each payment completed on a retry, after the kill"
+    # R7, R10, R14: one e-mail per notice, though the replacement worker replayed each claim
+    # (its notices sent by local activities on the killed worker, issue 16) before the
+    # remittance advice it sent itself
+    mails = program.mails_per_notice()
+    assert [key for key, sent in mails.items() if sent != 1] == []
+    advised = {key.split("/")[0] for key in mails if "/remittance_advice/" in key}
+    assert len(advised) == len(claims)
     references = {claim: reference for claim, _, outcome, reference in ledger if outcome == "paid"}
     recorded = {claim: (status, reference) for claim, _, status, reference in payments}
     for claim in claims:

@@ -88,6 +88,8 @@ async def test_r9_r10_timers_and_activities_carry_summaries(program: Program) ->
             timers.append(summary)
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             activities.append(summary)
+        elif event.marker_recorded_event_attributes.marker_name == "core_local_activity":
+            activities.append(summary)  # the timeline and the e-mails (issue 16)
     assert state.review_deadline is not None
     assert timers[0] == f"R9: operator decision until {state.review_deadline.isoformat()}"
     assert timers[1].startswith("R10: notice 1 of 3, bank details until ")
