@@ -28,7 +28,9 @@ queried. Nothing is asserted.
                                 [--profile-worker worker-parking.svg --profile-seconds 20]
 
 `--profile-worker` records a py-spy flame graph (SVG, threads holding the GIL) of the worker
-while the first step parks its claims. 100,000 open claims, on a machine that can take hours:
+while the first step parks its claims. `--trace-worker DIR` runs the worker as
+`bench.traced_worker` (tracemalloc) and dumps its heap after each step. 100,000 open
+claims, on a machine that can take hours:
 
     python -m bench.open_claims --sizes 1000 10000 50000 100000
 """
@@ -436,6 +438,11 @@ def heap_line(heap: dict[str, Any]) -> str:
         f"{mib(malloc.get('in_use_bytes', 0)):.1f} MiB / free in its arenas "
         f"{mib(malloc.get('free_in_arenas_bytes', 0)):.1f} MiB / mmapped "
         f"{mib(malloc.get('mmapped_bytes', 0)):.1f} MiB, {heap['gc_objects']} objects"
+        + (
+            f"; RSS after malloc_trim(0) {mib(heap['rss_after_malloc_trim_bytes']):.1f} MiB"
+            if "rss_after_malloc_trim_bytes" in heap
+            else ""
+        )
     )
 
 

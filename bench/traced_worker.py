@@ -9,7 +9,8 @@ tracing, only the other figures) and runs the worker. On SIGUSR1 it collects gar
 writes into the folder `heap-<n>.snapshot` (the tracemalloc snapshot, for
 `Snapshot.load(...).compare_to(...)`) and `heap-<n>.json`: the process's RSS, tracemalloc's
 traced total, glibc's view of the heap (`mallinfo2`: in use, free in the arenas) and the 40
-commonest object types of `gc.get_objects()`.
+commonest object types of `gc.get_objects()`; with `BENCH_HEAP_TRIM=1` then glibc's
+`malloc_trim(0)` and the RSS after it.
 `python -m bench.traced_worker compare DIR 0 2` says what grew from dump 0 to dump 2.
 `python -m bench.open_claims --trace-worker DIR` starts its worker this way and dumps after
 each step. Tracing slows the worker (every allocation records its traceback): its CPU
@@ -33,6 +34,7 @@ from types import FrameType
 import worker
 
 HEAP_DIR = "CASHBACK_BENCH_HEAP_DIR"
+TRIM = "BENCH_HEAP_TRIM"  # 1: after each dump, malloc_trim(0) and the RSS after it
 FRAMES = "BENCH_HEAP_FRAMES"  # not CASHBACK_*: bench.stack passes it through
 
 
@@ -83,6 +85,9 @@ def dump(folder: Path, number: int) -> None:
         "gc_objects": len(gc.get_objects()),
         "types": dict(types.most_common(40)),
     }
+    if os.environ.get(TRIM) == "1":  # what glibc gives back when asked: its free memory
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        figures["rss_after_malloc_trim_bytes"] = rss_bytes()
     # written last: its presence says the snapshot is complete
     (folder / f"heap-{number}.json").write_text(json.dumps(figures, indent=1))
 
