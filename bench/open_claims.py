@@ -28,7 +28,9 @@ queried. Nothing is asserted.
                                 [--profile-worker worker-parking.svg --profile-seconds 20]
 
 `--profile-worker` records a py-spy flame graph (SVG, threads holding the GIL) of the worker
-while the first step parks its claims. 100,000 open claims, on a machine that can take hours:
+while the first step parks its claims. `--trace-worker DIR` runs the worker as
+`bench.traced_worker` (tracemalloc) and dumps its heap after each step. 100,000 open
+claims, on a machine that can take hours:
 
     python -m bench.open_claims --sizes 1000 10000 50000 100000
 """
@@ -44,6 +46,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -355,7 +358,9 @@ async def main(options: argparse.Namespace) -> None:
     print(f"machine: {machine()}", flush=True)
     sizes = sorted(options.sizes)
     began = time.monotonic()
-    async with running_stack(max_cached_workflows=options.max_cached_workflows) as stack:
+    async with running_stack(
+        max_cached_workflows=options.max_cached_workflows, heap_dir=options.trace_worker
+    ) as stack:
         cache = stack.settings.worker_max_cached_workflows
         program = seed_program(stack.database(), resellers=options.resellers, agreements=sizes[-1])
         invoice_ref = store_invoice(invoice_storage(stack.settings), invoice_pdf(16 * 1024))
@@ -399,6 +404,9 @@ async def main(options: argparse.Namespace) -> None:
                     f"worker {samples[-1].worker_mib:.0f} MiB ({machine().load} load)",
                     flush=True,
                 )
+                if options.trace_worker is not None:
+                    heap = await stack.dump_worker_heap()
+                    print(f"  worker heap: {heap_line(heap)}", flush=True)
                 if size != sizes[-1]:  # the table so far: a long run stopped early keeps it
                     print(sample_table(samples), flush=True)
         print("\n" + sample_table(samples), flush=True)
@@ -421,6 +429,23 @@ async def main(options: argparse.Namespace) -> None:
     print(f"\nwhole run: {time.monotonic() - began:.0f} s")
 
 
+def heap_line(heap: dict[str, Any]) -> str:
+    """One line of the traced worker's figures (`bench.traced_worker`)."""
+    malloc = heap.get("malloc") or {}
+    return (
+        f"RSS {mib(heap['rss_bytes']):.1f} MiB, traced by tracemalloc "
+        f"{mib(heap['traced_bytes']):.1f} MiB, malloc in use "
+        f"{mib(malloc.get('in_use_bytes', 0)):.1f} MiB / free in its arenas "
+        f"{mib(malloc.get('free_in_arenas_bytes', 0)):.1f} MiB / mmapped "
+        f"{mib(malloc.get('mmapped_bytes', 0)):.1f} MiB, {heap['gc_objects']} objects"
+        + (
+            f"; RSS after malloc_trim(0) {mib(heap['rss_after_malloc_trim_bytes']):.1f} MiB"
+            if "rss_after_malloc_trim_bytes" in heap
+            else ""
+        )
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parse.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 3000])
@@ -436,6 +461,11 @@ def parser() -> argparse.ArgumentParser:
         help="a py-spy flame graph of the worker while the first step parks, written here",
     )  # fmt: skip
     parse.add_argument("--profile-seconds", type=float, default=20)
+    parse.add_argument(
+        "--trace-worker", type=Path, metavar="DIR",
+        help="run the worker under tracemalloc (bench.traced_worker) and dump its heap here "
+        "after each step (slows the worker: its CPU figures then mean nothing)",
+    )  # fmt: skip
     return parse
 
 

@@ -167,6 +167,7 @@ class Stack:
     invoices: InvoiceBackend = "local"
     max_cached_workflows: int | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    heap_dir: Path | None = None  # the worker traced by `bench.traced_worker`, dumping here
     temporal_port: int = field(default_factory=free_port)
     ui_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
@@ -213,6 +214,8 @@ class Stack:
             }
         if self.max_cached_workflows is not None:
             env["CASHBACK_WORKER_MAX_CACHED_WORKFLOWS"] = str(self.max_cached_workflows)
+        if self.heap_dir is not None:
+            env["CASHBACK_BENCH_HEAP_DIR"] = str(self.heap_dir)
         return env | dict(self.extra_env)
 
     @property
@@ -274,7 +277,27 @@ class Stack:
         )
 
     def start_worker(self) -> None:
-        self.processes["worker"] = self._spawn("worker", [sys.executable, str(ROOT / "worker.py")])
+        if self.heap_dir is None:
+            args = [sys.executable, str(ROOT / "worker.py")]
+        else:
+            args = [sys.executable, "-m", "bench.traced_worker"]
+        self.processes["worker"] = self._spawn("worker", args)
+
+    async def dump_worker_heap(self, within: float = 300) -> dict[str, object]:
+        """The traced worker's heap (`bench.traced_worker`): dumped into `heap_dir` on SIGUSR1,
+        its figures returned."""
+        if self.heap_dir is None:
+            raise RuntimeError("the worker is not traced: start the stack with heap_dir=")
+        number = len(list(self.heap_dir.glob("heap-*.json")))
+        os.kill(self.pid("worker"), signal.SIGUSR1)
+        figures = self.heap_dir / f"heap-{number}.json"
+        deadline = time.monotonic() + within
+        while not figures.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the worker wrote no {figures} within {within:.0f} s")
+            await asyncio.sleep(0.5)
+        result: dict[str, object] = json.loads(figures.read_text())
+        return result
 
     def worker_processes(self) -> list[subprocess.Popen[bytes]]:
         """Every claim worker process running."""
@@ -463,6 +486,7 @@ async def running_stack(
     invoices: InvoiceBackend = "local",
     max_cached_workflows: int | None = None,
     env: Mapping[str, str] | None = None,
+    heap_dir: Path | None = None,
 ) -> AsyncIterator[Stack]:
     """The stack, started and ready; stopped (and its temporary folder removed) on exit.
 
@@ -478,6 +502,7 @@ async def running_stack(
             invoices=invoices,
             max_cached_workflows=max_cached_workflows,
             extra_env=dict(env or {}),
+            heap_dir=heap_dir,
         )
         try:
             stack.start_temporal()
