@@ -52,6 +52,9 @@ class NoticeFacts(BaseModel):
     # Issue 14, R14: the code of the bank's ambiguous answer to the payout (MS03, FRAD...) that
     # an operator escalation asks the operators to answer; never the IBAN.
     payment_escalation: str | None = None
+    # an e-mail to the reseller the mail server refused (its kind and number): the operators'
+    # escalation says so instead of the review window's words
+    undelivered_notice: str | None = None
 
 
 class NoticeRequest(BaseModel):

@@ -949,6 +949,7 @@ class ClaimWorkflow:
         notification: int | None = None,
         payee: PayeeAnswer | None = None,
         payment_escalation: str | None = None,
+        undelivered_notice: str | None = None,
     ) -> None:
         """Send one notice. One that cannot be delivered (a mailbox that does not exist) does
         not stop the claim: it is recorded and reported to the operators."""
@@ -974,6 +975,7 @@ class ClaimWorkflow:
                 bank_return_code=self._state.bank_return_code,
                 payee_answer=payee,  # VoP: what the bank answered (a correction request)
                 payment_escalation=payment_escalation,  # R14: an ambiguous answer to a payout
+                undelivered_notice=undelivered_notice,  # the reseller's e-mail refused
             ),
             program_clock=self._clock,  # an argument, not a command: no patch
         )
@@ -1008,7 +1010,11 @@ class ClaimWorkflow:
             reason = f"e-mail {kind.value} {number} could not be delivered"
             await self._record(TimelineEvent.NOTICE_UNDELIVERABLE, actor=SYSTEM, reason=reason)
             if not kind.for_operators:
-                await self._notify(NoticeKind.OPERATOR_ESCALATION, reasons=(reason,))
+                await self._notify(
+                    NoticeKind.OPERATOR_ESCALATION,
+                    reasons=(reason,),
+                    undelivered_notice=f"{kind.value} {number}",
+                )
 
     async def _release_licences(self) -> None:
         await workflow.execute_activity_method(

@@ -337,3 +337,32 @@ def test_r14_the_operators_escalation_after_an_ambiguous_answer_says_to_enter_th
         assert "GET /operator/payments/escalated" in part
         assert "payee-decision" not in part
         assert "R14: the bank answered the payout RJCT MS03 (reason not specified)" in part
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        (Language.ENGLISH, ("could not be delivered", "reach the reseller another way")),
+        (Language.GERMAN, ("konnte nicht zugestellt werden", "auf anderem Weg")),
+    ],
+)
+def test_r10_the_operators_escalation_of_an_undeliverable_email_says_so(
+    renderer: MailRenderer, language: Language, words: tuple[str, str]
+) -> None:
+    """R10: a reseller's e-mail the mail server refused is escalated to the operators with
+    words of its own (which e-mail, what to do), not the R9 review window's."""
+    notice = make_notice(
+        NoticeKind.OPERATOR_ESCALATION,
+        language,
+        undelivered_notice="bank_details_request 1",
+        reasons=("e-mail bank_details_request 1 could not be delivered",),
+    )
+    rendered = renderer.render(notice, language=language, support_address=SUPPORT)
+    subject, wording = words
+    assert subject in rendered.subject
+    assert "claim-0001" in rendered.subject
+    assert "R9" not in rendered.subject
+    for part in (rendered.text, html.unescape(rendered.html)):
+        assert wording in part
+        assert "bank_details_request 1" in part
+        assert "decide" not in part

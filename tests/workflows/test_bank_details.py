@@ -177,6 +177,7 @@ async def test_r10_an_undeliverable_request_is_reported_to_operators(program: Pr
     escalation = program.notices(claim)[-1]
     assert escalation.kind is NoticeKind.OPERATOR_ESCALATION
     assert escalation.facts.reasons == ("e-mail bank_details_request 1 could not be delivered",)
+    assert escalation.facts.undelivered_notice == "bank_details_request 1"  # its own wording
     events = [entry.event.value for entry in program.timeline_of(claim)]
     assert "notice_undeliverable" in events
     await program.give_bank_details(handle)
