@@ -118,6 +118,10 @@ def _facts(row: tuple[Any, ...], reached: dict[tuple[str, ClaimStatus], _Reached
 
     decisions = [at for at in (first(status) for status in DECISIONS) if at is not None]
     current = reached.get((claim_id, status))
+    # R16: a transfer the bank returned after PAID did not complete the payout; a claim paid
+    # again completed it at its last PAID, the payment that stayed.
+    paid = reached.get((claim_id, ClaimStatus.PAID))
+    paid_at = paid.last if paid is not None and status is ClaimStatus.PAID else None
     return ClaimFacts(
         claim_id=claim_id,
         offer_id=offer_id,
@@ -135,7 +139,7 @@ def _facts(row: tuple[Any, ...], reached: dict[tuple[str, ClaimStatus], _Reached
         final_confirmation_on=final_confirmation_on,
         payout_due=payout_due,
         scheduled_at=first(ClaimStatus.SCHEDULED_FOR_PAYMENT),
-        paid_at=first(ClaimStatus.PAID),
+        paid_at=paid_at,
         paid_on=paid_on,
         outcome_reasons=tuple(outcome_reasons or ()),
         status_since=None if current is None else current.last,

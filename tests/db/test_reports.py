@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from activities.records import TimelineEvent
 from cashback.budgets import budget_use
 from cashback.db import Database
 from cashback.db.reports import ReportRepository, ReportSelection
-from cashback.db.tables import PaymentStatus
+from cashback.db.tables import Claim, PaymentStatus, TimelineRow
 from cashback.domain.status import ClaimStatus
 from cashback.reports import ReportTable, build_reports
-from tests.reports_data import AS_OF, BUDGET_A, OFFER_A, OFFER_B, seed_reports
+from tests.reports_data import AS_OF, BUDGET_A, OFFER_A, OFFER_B, at, seed_reports
 
 
 def _seeded(database: Database) -> dict[str, ReportTable]:
@@ -180,3 +183,42 @@ def test_metrics_counts_by_status_and_payment_outcome(database: Database) -> Non
     assert by_status[ClaimStatus.PAYMENT_FAILED] == 0
     assert sum(by_status.values()) == 9
     assert payments == dict.fromkeys(PaymentStatus, 0)
+
+
+def test_r16_a_returned_transfer_completes_the_payout_only_when_paid_again(
+    database: Database,
+) -> None:
+    """R16: c1 was paid on 04-20; say the bank returned it (PAYMENT_FAILED on 04-24): its
+    payout stage is not complete (no `paid_at`); paid again on 05-04, the stage ends then, at
+    the payment that stayed, not at the first."""
+    with database.transaction() as session:
+        seed_reports(session)
+        for sequence, status, when in (
+            (5, ClaimStatus.PAYMENT_FAILED, at(4, 24)),
+            (6, ClaimStatus.SCHEDULED_FOR_PAYMENT, at(4, 30)),
+        ):
+            session.add(_status_row("c1", sequence, status, when))
+        session.get_one(Claim, "c1").status = ClaimStatus.PAYMENT_FAILED
+    selection = ReportSelection()
+    with database.reading() as session:
+        facts = {f.claim_id: f for f in ReportRepository(session).claim_facts(selection)}
+    assert facts["c1"].paid_at is None
+
+    with database.transaction() as session:
+        session.add(_status_row("c1", 7, ClaimStatus.PAID, at(5, 4)))
+        session.get_one(Claim, "c1").status = ClaimStatus.PAID
+    with database.reading() as session:
+        facts = {f.claim_id: f for f in ReportRepository(session).claim_facts(selection)}
+    assert facts["c1"].paid_at == at(5, 4)
+
+
+def _status_row(claim_id: str, sequence: int, status: ClaimStatus, when: datetime) -> TimelineRow:
+    return TimelineRow(
+        claim_id=claim_id,
+        sequence=sequence,
+        at=when,
+        actor="system",
+        event=TimelineEvent.STATUS_CHANGED,
+        to_status=status,
+        reason="seeded",
+    )
