@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -74,6 +76,9 @@ with workflow.unsafe.imports_passed_through():
     from cashback.domain.program_time import ProgramClock
     from cashback.domain.sepa import reason_text
     from cashback.domain.status import ClaimStatus, NoticeKind
+
+A = TypeVar("A")  # an activity method's argument
+R = TypeVar("R")  # and its result
 
 SYSTEM = "system"
 RESELLER = "reseller"
@@ -919,25 +924,15 @@ class ClaimWorkflow:
             # The read model: an argument, not a command, so running claims need no patch.
             projection=self._state.projection(),
         )
-        summary = f"D3: timeline, {event.value}"
-        if self._local_timeline:
-            # A short database write (idempotent on the sequence): run by the worker within
-            # the workflow task, one marker in the history instead of an activity task's
-            # three events and two round trips through the server.
-            await workflow.execute_local_activity_method(
-                RecordsActivities.append_timeline,
-                entry,
-                start_to_close_timeout=records.TIMEOUT,
-                retry_policy=records.RETRY,
-                summary=summary,
-            )
-            return
-        await workflow.execute_activity_method(
+        # A short database write (idempotent on the sequence): a local activity under the
+        # patch `timeline-as-local-activity`.
+        await _execute(
             RecordsActivities.append_timeline,
             entry,
+            local=self._local_timeline,
             start_to_close_timeout=records.TIMEOUT,
             retry_policy=records.RETRY,
-            summary=summary,
+            summary=f"D3: timeline, {event.value}",
         )
 
     async def _notify(
@@ -982,28 +977,19 @@ class ClaimWorkflow:
         self._state.notices.append(
             SentNotice(kind=kind, number=number, sent_at=issued_at, respond_by=respond_by)
         )
-        summary = f"e-mail: {kind.value} {number}"
         try:
-            if self._local_notices:
-                # One SMTP round trip to the relay (and the notice log's row), idempotent on
-                # (claim, kind, number): run by the worker within the workflow task, one marker
-                # in the history instead of an activity task. A retry past the SDK's local
-                # retry threshold is a timer in the history (a relay down for long).
-                await workflow.execute_local_activity_method(
-                    MailActivities.send_notice,
-                    notice,
-                    start_to_close_timeout=mail.TIMEOUT,
-                    retry_policy=mail.RETRY,
-                    summary=summary,
-                )
-            else:
-                await workflow.execute_activity_method(
-                    MailActivities.send_notice,
-                    notice,
-                    start_to_close_timeout=mail.TIMEOUT,
-                    retry_policy=mail.RETRY,
-                    summary=summary,
-                )
+            # One SMTP round trip to the relay (and the notice log's row), idempotent on
+            # (claim, kind, number): a local activity under the patch
+            # `notices-as-local-activity`. A retry past the SDK's local retry threshold is a
+            # timer in the history (a relay down for long).
+            await _execute(
+                MailActivities.send_notice,
+                notice,
+                local=self._local_notices,
+                start_to_close_timeout=mail.TIMEOUT,
+                retry_policy=mail.RETRY,
+                summary=f"e-mail: {kind.value} {number}",
+            )
         except (ActivityError, ApplicationError) as error:
             if not _is_undeliverable(error):
                 raise
@@ -1097,6 +1083,35 @@ class ClaimWorkflow:
             forfeited=status is ClaimStatus.CANCELLED,
             reasons=list(self._state.outcome_reasons),
         )
+
+
+async def _execute(
+    activity: Callable[[Any, A], R],
+    argument: A,
+    *,
+    local: bool,
+    start_to_close_timeout: timedelta,
+    retry_policy: RetryPolicy,
+    summary: str,
+) -> R:
+    """Run an activity method as a local activity (by the worker within the workflow task: one
+    marker in the history instead of an activity task's three events and two round trips
+    through the server; issue 16's patches) when `local`, else as an activity task."""
+    if local:
+        return await workflow.execute_local_activity_method(
+            activity,
+            argument,
+            start_to_close_timeout=start_to_close_timeout,
+            retry_policy=retry_policy,
+            summary=summary,
+        )
+    return await workflow.execute_activity_method(
+        activity,
+        argument,
+        start_to_close_timeout=start_to_close_timeout,
+        retry_policy=retry_policy,
+        summary=summary,
+    )
 
 
 def _is_undeliverable(error: ActivityError | ApplicationError) -> bool:
