@@ -42,7 +42,7 @@ from pathlib import Path
 import httpx
 
 from bench.load import closed_loop
-from bench.seed import Program, add_agreements, claim_form, invoice_pdf, seed_program
+from bench.seed import Program, add_agreements, invoice_pdf, post_claim, seed_program
 from bench.stack import HOST, Stack, free_port, machine, run, running_stack
 
 RESELLERS = 10
@@ -93,16 +93,7 @@ class Submitter:
         return indexes
 
     async def submit(self, index: int) -> None:
-        body, content_type = claim_form(self.program, index, self.invoice)
-        reseller = self.program.reseller_of(index)
-        answer = await self.http.post(
-            "/claims",
-            content=body,
-            headers=reseller.headers
-            | {"Content-Type": content_type, "Idempotency-Key": f"cpu-{index}"},
-        )
-        if answer.status_code != 201:
-            raise RuntimeError(f"POST /claims answered {answer.status_code}: {answer.text[:300]}")
+        await post_claim(self.http, self.program, index, self.invoice, f"cpu-{index}")
 
     async def round(self, claims: int, concurrency: int) -> Round:
         indexes = self.agreements(claims)

@@ -44,8 +44,8 @@ from bench.seed import (
     Program,
     add_agreements,
     add_claims,
-    claim_form,
     invoice_pdf,
+    post_claim,
     seed_program,
     store_invoice,
     wait_for_status,
@@ -112,16 +112,8 @@ class Intake:
         return indexes
 
     async def submit(self, index: int) -> None:
-        body, content_type = claim_form(self.program, index, self.invoice)
+        answer = await post_claim(self.http, self.program, index, self.invoice, f"bench-{index}")
         reseller = self.program.reseller_of(index)
-        answer = await self.http.post(
-            "/claims",
-            content=body,
-            headers=reseller.headers
-            | {"Content-Type": content_type, "Idempotency-Key": f"bench-{index}"},
-        )
-        if answer.status_code != 201:
-            raise RuntimeError(f"POST /claims answered {answer.status_code}: {answer.text[:300]}")
         self.claims_of.setdefault(reseller.reseller_id, []).append(answer.json()["claim_id"])
 
     async def drain(self) -> float:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import httpx
 from sqlalchemy import func, insert, select
 
 from activities.invoices import InvoiceRef
@@ -242,6 +243,23 @@ def claim_form(program: Program, index: int, invoice: bytes) -> tuple[bytes, str
     )
     parts.append(f"--{BOUNDARY}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={BOUNDARY}"
+
+
+async def post_claim(
+    http: httpx.AsyncClient, program: Program, index: int, invoice: bytes, key: str
+) -> httpx.Response:
+    """`POST /claims` for agreement `index` as its reseller, under the idempotency key `key`;
+    raises unless the claim was created (201)."""
+    body, content_type = claim_form(program, index, invoice)
+    answer = await http.post(
+        "/claims",
+        content=body,
+        headers=program.reseller_of(index).headers
+        | {"Content-Type": content_type, "Idempotency-Key": key},
+    )
+    if answer.status_code != 201:
+        raise RuntimeError(f"POST /claims answered {answer.status_code}: {answer.text[:300]}")
+    return answer
 
 
 def store_invoice(storage: InvoiceStorage, invoice: bytes) -> InvoiceRef:
