@@ -449,7 +449,9 @@ def heap_line(heap: dict[str, Any]) -> str:
 def parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parse.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 3000])
-    parse.add_argument("--max-cached-workflows", type=int, default=1000)
+    parse.add_argument(
+        "--max-cached-workflows", type=int, help="the worker's cache (default: the product's)"
+    )
     parse.add_argument("--approve", type=float, default=0.2, help="share approved")
     parse.add_argument(
         "--bank-details", type=float, default=0.5, help="share of the approved given details"

@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "claims"
     worker_max_cached_workflows: int = Field(
-        default=1000, ge=0, description="workflows a worker keeps in memory between their tasks"
+        default=500, ge=0, description="workflows a worker keeps in memory between their tasks"
     )
     worker_activity_threads: int = Field(
         default=16,

@@ -146,7 +146,7 @@ def claim_worker(
     decision_key: bytes,
     task_queue: str = TASK_QUEUE,
     max_activity_threads: int = 16,
-    max_cached_workflows: int = 1000,
+    max_cached_workflows: int = 500,
     workflow_task_pollers: int = 5,
     activity_task_pollers: int = 5,
 ) -> Worker:
