@@ -21,6 +21,7 @@ markdown table; it asserts nothing.
         [--worker-processes 1 2]   # rows with a second worker process on the task queue
         [--rounds 4]               # each row R x its concurrency claims (at least 10)
         [--plot docs/images/lifecycle-concurrency.svg]   # claims/s against concurrency
+        [--database postgres]      # the program's database on PostgreSQL (a schema of its own)
 
 Issue 16's plot (docs/performance.md) is
 
@@ -43,7 +44,7 @@ from bench import baseline
 from bench.load import closed_loop, percentile, table
 from bench.plot import line_chart
 from bench.seed import Program, add_claims, invoice_pdf, seed_program, store_invoice
-from bench.stack import Stack, cpu_seconds, machine, running_stack
+from bench.stack import DatabaseBackend, Stack, cpu_seconds, database_url, machine, running_stack
 from cashback.claims import ClaimInput, ClaimOutcome, claim_workflow_id
 from cashback.db import BankDetails, Database
 from cashback.db.standing_confirmations import StandingConfirmations
@@ -100,6 +101,24 @@ async def main(
     worker_processes: list[int] | None = None,
     rounds: int | None = None,
     plot: Path | None = None,
+    backend: DatabaseBackend = "sqlite",
+) -> None:
+    with database_url(backend) as url:
+        await _measure(
+            claims, concurrencies, time_scale, resellers, worker_processes, rounds, plot,
+            url.render_as_string(hide_password=False),
+        )  # fmt: skip
+
+
+async def _measure(
+    claims: int,
+    concurrencies: list[int],
+    time_scale: float,
+    resellers: int,
+    worker_processes: list[int] | None,
+    rounds: int | None,
+    plot: Path | None,
+    program_database: str,
 ) -> None:
     the_machine = machine()
     print(f"machine: {the_machine}", flush=True)
@@ -110,6 +129,7 @@ async def main(
     env = {
         "CASHBACK_POLICY__RETURN_WINDOW_DAYS": "0",
         "CASHBACK_POLICY__TIME_SCALE": repr(time_scale),
+        "CASHBACK_DATABASE_URL": program_database,
     }
     async with running_stack(api=False, env=env) as stack:
         settings = stack.settings
@@ -128,7 +148,8 @@ async def main(
         print(
             f"\nlifecycle: {per_row} claims per row from submission to PAID (time scale "
             f"{time_scale:g}, return window 0 days, bank details confirmed for all claims), "
-            "the worker a process of its own; baseline: bench.baseline's workflow, its worker "
+            f"the program's database on {program_database.split(':')[0]}, the worker a process "
+            "of its own; baseline: bench.baseline's workflow, its worker "
             "in this process, measured on the same server just before\n",
             flush=True,
         )
@@ -228,6 +249,13 @@ if __name__ == "__main__":
     parser.add_argument(
         "--plot", type=Path, help="write an SVG of claims/s against concurrency here"
     )
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgres"],
+        default="sqlite",
+        help="the program's database: a SQLite file, or a schema of its own on "
+        "CASHBACK_BENCH_POSTGRES_URL (default: the local server)",
+    )
     options = parser.parse_args()
     asyncio.run(
         main(
@@ -238,5 +266,6 @@ if __name__ == "__main__":
             options.worker_processes,
             options.rounds,
             options.plot,
+            options.database,
         )
     )

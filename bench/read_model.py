@@ -24,20 +24,17 @@ import argparse
 import asyncio
 import base64
 import json
-import os
 import random
-import secrets
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
 from sqlalchemy import insert, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from temporalio.client import Client
 
 from activities.records import TimelineEvent
@@ -45,16 +42,13 @@ from api.app import create_app
 from api.services import Services
 from bench.load import percentile, table
 from bench.seed import OFFER_ID, Program, seed_program
-from bench.stack import machine
+from bench.stack import database_url, machine
 from cashback.config import Settings
-from cashback.db import Database, make_engine, upgrade_to_head
+from cashback.db import Database, upgrade_to_head
 from cashback.db.tables import Claim, NoticeSent, TimelineRow
 from cashback.domain.eligibility import Verdict
 from cashback.domain.status import ClaimStatus, NoticeKind
 
-POSTGRES = os.environ.get(
-    "CASHBACK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 BATCH = 5000
 OTHER_STATUSES = [status for status in ClaimStatus if status is not ClaimStatus.UNDER_REVIEW]
 
@@ -210,25 +204,6 @@ async def measure(url: URL, claims: int, under_review: int, requests: int) -> li
     rows.append([url.get_backend_name(), f"(seeding took {seeded:.0f} s)", claims, "", ""])
     database.dispose()
     return rows
-
-
-@contextmanager
-def database_url(backend: str) -> Iterator[URL]:
-    if backend == "sqlite":
-        folder = Path(tempfile.mkdtemp(prefix="bench-read-model-"))
-        yield make_url(f"sqlite:///{folder / 'cashback.db'}")
-        return
-    server = make_url(POSTGRES)
-    schema = f"bench_read_model_{secrets.token_hex(4)}"
-    engine = make_engine(server)
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield server.update_query_dict({"options": f"-csearch_path={schema}"})
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
 
 
 def main() -> None:

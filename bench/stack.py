@@ -37,6 +37,7 @@ import contextlib
 import json
 import os
 import platform
+import secrets
 import signal
 import socket
 import subprocess
@@ -52,10 +53,12 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import temporalio
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
 from temporalio.client import Client
 
 from cashback.config import Settings
-from cashback.db import Database, upgrade_to_head
+from cashback.db import Database, make_engine, upgrade_to_head
 from cashback.run import start_temporal
 from cashback.temporal import connect
 from cashback.wiring import data_converter
@@ -574,3 +577,30 @@ if __name__ == "__main__":
         _serve_mail(*sys.argv[2:4])
     else:
         print(machine())
+
+
+POSTGRES: Final = os.environ.get(
+    "CASHBACK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+DatabaseBackend = Literal["sqlite", "postgres"]
+
+
+@contextlib.contextmanager
+def database_url(backend: DatabaseBackend) -> Iterator[URL]:
+    """A fresh, empty program database: a SQLite file in a temporary folder, or a schema of its
+    own on `CASHBACK_BENCH_POSTGRES_URL` (default: the local server), dropped afterwards."""
+    if backend == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="bench-database-"))
+        yield make_url(f"sqlite:///{folder / 'cashback.db'}")
+        return
+    server = make_url(POSTGRES)
+    schema = f"bench_{secrets.token_hex(4)}"
+    engine = make_engine(server)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield server.update_query_dict({"options": f"-csearch_path={schema}"})
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
