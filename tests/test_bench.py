@@ -34,13 +34,15 @@ TINY = {
     "profile": ["--seconds", "2", "--concurrency", "2", "--modes", "cpu", "--top", "6"],
     "read_model": ["--claims", "300", "--under-review", "50", "--requests", "3",
                    "--databases", "sqlite"],
+    "sandbox": ["--replays", "2", "--rounds", "1"],
 }  # fmt: skip
-# CI runs three of the scripts (the suite's 10 minutes); CASHBACK_BENCH_SMOKE=all runs the other
-# three as well (api_cpu, open_claims, and profile with py-spy).
+# CI runs four of the scripts (the suite's 10 minutes; sandbox needs no stack and takes
+# seconds); CASHBACK_BENCH_SMOKE=all runs the other three as well (api_cpu, open_claims, and
+# profile with py-spy).
 SMOKE = (
     set(TINY)
     if os.environ.get("CASHBACK_BENCH_SMOKE") == "all"
-    else {"baseline", "intake", "read_model"}
+    else {"baseline", "intake", "read_model", "sandbox"}
 )
 RULE = re.compile(r"\|( *:?-+:? *\|)+")  # | ---: | --- |
 TIMEOUT = 240  # seconds per script; they take about 20 s each on a quiet machine

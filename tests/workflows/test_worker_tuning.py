@@ -1,14 +1,20 @@
 """Issue 16: a worker tuned for its load. The pure modules pass through the sandbox (the workflow
 module stays sandboxed), a worker takes no more activity tasks than it has threads for (so a
-second worker process on the task queue gets the rest), and its pollers are settings."""
+second worker process on the task queue gets the rest), its pollers are settings, and the
+sandbox compiles its code strings once."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 
+from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker.workflow_sandbox import _runner as sandbox_runner
 
-from cashback.temporal import PURE_MODULES, claim_worker, workflow_runner
+from cashback import temporal
+from cashback.temporal import PURE_MODULES, claim_worker, replayer, workflow_runner
 from tests.decisions import decision_key
 from tests.workflows.claims import Program
 
@@ -37,3 +43,25 @@ async def test_a_worker_takes_no_more_activity_tasks_than_it_has_threads(
     assert config.get("max_concurrent_activities") == 6
     assert config.get("max_concurrent_workflow_task_polls") == 3
     assert config.get("max_concurrent_activity_task_polls") == 2
+
+
+async def test_the_sandbox_compiles_its_code_strings_once_and_histories_still_replay() -> None:
+    """The SDK method the wrapper hands code objects to still has the shape it was made for (an
+    upgrade that changes it fails here, and the wrapper stays off), and a claim replays
+    through the wrapper: every activation and payload context after the first compiles
+    nothing."""
+    workflow_runner()
+    assert temporal.compile_sandbox_code_once()
+    assert getattr(sandbox_runner._Instance._run_code, "compiles_once", False)
+    history = (
+        Path(__file__).parent
+        / "histories"
+        / ("test_r10_confirmed_details_are_paid_without_a_request-0.json")
+    )
+    replay = WorkflowHistory.from_json("claim", json.loads(history.read_text()))
+    await replayer().replay_workflow(replay)
+    before = temporal._compiled.cache_info()
+    await replayer().replay_workflow(replay)
+    after = temporal._compiled.cache_info()
+    assert after.hits > before.hits
+    assert after.misses == before.misses
