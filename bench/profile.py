@@ -211,8 +211,9 @@ def flamegraph_summary(name: str, svg: str, top: int) -> str:
 def workflow_module_load(repeat: int = 20) -> str:
     """The sandbox imports the workflow module afresh for every workflow it loads (a new claim,
     or one evicted from the cache that wakes up or is queried): from cached bytecode, or
-    compiled from source where none is cached (PYTHONDONTWRITEBYTECODE=1; the worker writes it
-    at start since `worker.cache_workflow_bytecode`). Milliseconds of each, here."""
+    compiled from source where none is cached (PYTHONDONTWRITEBYTECODE=1). What the SDK alone
+    would pay per workflow loaded: the worker loads the code once per process since issue 16
+    (`cashback.temporal.share_workflow_code`). Milliseconds of each, here."""
     import workflows.claim
 
     path = Path(workflows.claim.__file__ or "")

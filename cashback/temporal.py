@@ -4,15 +4,18 @@ workflow's sandbox, the claim worker with its activities, and the replayer. The 
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import inspect
-import py_compile
+import os
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from types import CodeType, ModuleType
+from typing import Any, ClassVar
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -23,6 +26,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from temporalio.worker.workflow_sandbox import _runner as sandbox_runner
 
 import workflows.claim
+import workflows.webhooks
 from activities.bank_details import BankDetailsActivities
 from activities.budgets import BudgetActivities
 from activities.calendar import CalendarActivities
@@ -94,6 +98,7 @@ class ClaimActivities:
 def workflow_runner() -> SandboxedWorkflowRunner:
     """The sandbox the claim workflow runs in, here and in replay tests."""
     compile_sandbox_code_once()
+    share_workflow_code()
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PURE_MODULES)
     )
@@ -164,18 +169,56 @@ def metrics_runtime(bind_address: str) -> Runtime:
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
 
 
-def cache_workflow_bytecode() -> None:
-    """Write the bytecode of the modules the sandbox imports afresh for every workflow it loads
-    (a new claim, or one evicted from the cache and woken by a timer, an update or a query).
-    With PYTHONDONTWRITEBYTECODE=1, common in container images, nothing else writes it, and
-    each of those imports compiles the source again: 3 to 10 ms of CPU each instead of 0.1 ms
-    (docs/performance.md). A tree that cannot be written keeps the slower path."""
-    if not sys.dont_write_bytecode:
-        return  # the first import wrote it
-    for module in (workflows, workflows.claim):
-        if module.__file__:
-            with contextlib.suppress(OSError, py_compile.PyCompileError):
-                py_compile.compile(module.__file__, doraise=True)
+class _SharedCodeLoader(importlib.machinery.SourceFileLoader):
+    """Loads a workflow module's code object once per process (and again only when its source
+    changes): the sandbox's imports of the module then execute the same immutable code object
+    in a fresh module each, as they would the one they unmarshalled themselves."""
+
+    _code: ClassVar[dict[tuple[str, int], CodeType]] = {}
+
+    def get_code(self, fullname: str) -> CodeType:
+        path = self.get_filename(fullname)
+        key = (path, os.stat(path).st_mtime_ns)
+        code = self._code.get(key)
+        if code is None:
+            loaded = super().get_code(fullname)
+            assert loaded is not None  # a source file always has code
+            code = self._code[key] = loaded
+        return code
+
+
+class _WorkflowCodeFinder(importlib.abc.MetaPathFinder):
+    """Finds the workflow modules (by name, at their files) with `_SharedCodeLoader`."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = files
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        file = self.files.get(fullname)
+        if file is None:
+            return None
+        return importlib.util.spec_from_file_location(
+            fullname, file, loader=_SharedCodeLoader(fullname, file)
+        )
+
+
+def share_workflow_code() -> None:
+    """Let the sandbox import the workflow modules without unmarshalling (or, where Python may
+    not write bytecode, compiling) them every time. It imports `workflows/claim.py` afresh for
+    every workflow it loads: each new claim, and each claim evicted from the cache that wakes
+    up. The module is still executed afresh each time, into a module of the sandbox's own,
+    so its globals stay per run; only the code object, which cannot change, is shared. Each
+    cached claim then holds no code of its own (about 128 KiB each, docs/performance.md)."""
+    if any(isinstance(finder, _WorkflowCodeFinder) for finder in sys.meta_path):
+        return
+    files = {
+        module.__name__: module.__file__
+        for module in (workflows.claim, workflows.webhooks)
+        if module.__file__
+    }
+    sys.meta_path.insert(0, _WorkflowCodeFinder(files))
 
 
 def claim_worker(
@@ -193,7 +236,7 @@ def claim_worker(
     synchronous and run on a thread pool, never on the event loop. The `decide` validator
     verifies operators' decisions with `decision_key` (CASHBACK_DECISION_KEY). The tuning
     (`CASHBACK_WORKER_*`, docs/performance.md "The worker's settings")."""
-    cache_workflow_bytecode()
+    share_workflow_code()
     trust_on(task_queue, DecisionKey(decision_key))
     return Worker(
         client,

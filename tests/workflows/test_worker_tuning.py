@@ -1,11 +1,12 @@
 """Issue 16: a worker tuned for its load. The pure modules pass through the sandbox (the workflow
 module stays sandboxed), a worker takes no more activity tasks than it has threads for (so a
 second worker process on the task queue gets the rest), its pollers are settings, and the
-sandbox compiles its code strings once."""
+sandbox compiles its code strings once and shares the workflow module's code."""
 
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker.workflow_sandbox import _runner as sandbox_runner
 
+import workflows.claim
 from cashback import temporal
 from cashback.temporal import PURE_MODULES, claim_worker, replayer, workflow_runner
 from tests.decisions import decision_key
@@ -65,3 +67,21 @@ async def test_the_sandbox_compiles_its_code_strings_once_and_histories_still_re
     after = temporal._compiled.cache_info()
     assert after.hits > before.hits
     assert after.misses == before.misses
+
+
+def test_the_sandbox_shares_the_workflow_modules_code_between_its_imports() -> None:
+    """Each import of the workflow module by the sandbox gets a loader of its own, and all of
+    them hand out one code object (immutable; each import still executes it into a module of
+    its own): a cached claim keeps no copy of the code."""
+    workflow_runner()
+    finders = [f for f in sys.meta_path if isinstance(f, temporal._WorkflowCodeFinder)]
+    assert len(finders) == 1  # installed once, however many runners are made
+    first = finders[0].find_spec("workflows.claim", None)
+    second = finders[0].find_spec("workflows.claim", None)
+    assert first is not None
+    assert second is not None
+    assert first.loader is not second.loader
+    code = first.loader.get_code("workflows.claim")  # type: ignore[union-attr]
+    assert code is second.loader.get_code("workflows.claim")  # type: ignore[union-attr]
+    assert code.co_filename == workflows.claim.__file__
+    assert finders[0].find_spec("cashback.domain", None) is None  # only the workflow modules
