@@ -159,6 +159,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (/proc/<pid>/stat of every process)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 # ---- the stack ---------------------------------------------------------------------------------
 
 
@@ -169,6 +182,7 @@ class Stack:
     data_dir: Path
     invoices: InvoiceBackend = "local"
     max_cached_workflows: int | None = None
+    api_processes: int = 1  # uvicorn --workers: a supervisor and this many API processes
     extra_env: Mapping[str, str] = field(default_factory=dict)
     heap_dir: Path | None = None  # the worker traced by `bench.traced_worker`, dumping here
     temporal_port: int = field(default_factory=free_port)
@@ -319,10 +333,17 @@ class Stack:
             _stop(self.more_workers.pop())
 
     def start_api(self) -> None:
+        workers = ["--workers", str(self.api_processes)] if self.api_processes > 1 else []
         self.processes["api"] = self._spawn(
             "api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host", HOST,
-                    "--port", str(self.api_port), "--log-level", "warning"],
+                    "--port", str(self.api_port), "--log-level", "warning", *workers],
         )  # fmt: skip
+
+    def api_cpu_seconds(self) -> float:
+        """CPU time of the API so far: its process and, with several, the processes uvicorn
+        started for it (`api_processes`)."""
+        api = self.pid("api")
+        return cpu_seconds(api) + sum(cpu_seconds(child) for child in children_of(api))
 
     def stop(self, part: Part) -> None:
         process = self.processes.pop(part, None)
@@ -490,6 +511,7 @@ async def running_stack(
     max_cached_workflows: int | None = None,
     env: Mapping[str, str] | None = None,
     heap_dir: Path | None = None,
+    api_processes: int = 1,
 ) -> AsyncIterator[Stack]:
     """The stack, started and ready; stopped (and its temporary folder removed) on exit.
 
@@ -504,6 +526,7 @@ async def running_stack(
             data_dir=data_dir,
             invoices=invoices,
             max_cached_workflows=max_cached_workflows,
+            api_processes=api_processes,
             extra_env=dict(env or {}),
             heap_dir=heap_dir,
         )
