@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import py_compile
 import statistics
 import sys
 import time
@@ -66,6 +67,11 @@ async def main(replays: int, rounds: int) -> None:
         "code strings compiled once": (compiled_once, False),
         "and the module's code shared (the worker)": (compiled_once, True),
     }
+    # As the worker did before `share_workflow_code` (`cache_workflow_bytecode`): the module's
+    # bytecode on disk, so that the SDK's imports unmarshal it rather than compile the source
+    # where Python may not write bytecode (PYTHONDONTWRITEBYTECODE=1).
+    bytecode = py_compile.compile(str(ROOT / "workflows" / "claim.py"), doraise=True)
+    print(f"workflows/claim.py's bytecode written to {bytecode}", flush=True)
     histories = {
         name: WorkflowHistory.from_json(name, json.loads((HISTORIES / file).read_text()))
         for name, file in PATHS.items()
