@@ -37,6 +37,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import secrets
 import signal
 import socket
@@ -75,11 +76,37 @@ InvoiceBackend = Literal["local", "s3"]
 Part = Literal["temporal", "worker", "api", "mail", "s3"]
 
 
+_PICK = random.SystemRandom()  # not the test run's seeded `random`: parallel processes differ
+
+
 def free_port() -> int:
-    """A port nothing listens on now (the OS picks it)."""
-    with socket.socket() as probe:
+    """A loopback port nothing listens on now, for a server started next (the tests' and the
+    benchmarks' stacks). Taken below the range the OS hands out as source ports of outgoing
+    connections (`net.ipv4.ip_local_port_range`): a port the OS picks with `bind(0)` lies in
+    that range, and between picking it and the server binding it any connection of any
+    process may take it (seen in CI: uvicorn's "address already in use"). Random, so that
+    parallel test processes seldom pick the same one, and checked free by binding it."""
+    low = _ephemeral_ports_start()
+    for _ in range(200):
+        port = _PICK.randrange(10_000, low)
+        with socket.socket() as probe:
+            try:
+                probe.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as probe:  # the low range is full: let the OS pick
         probe.bind((HOST, 0))
         return int(probe.getsockname()[1])
+
+
+def _ephemeral_ports_start() -> int:
+    """Where the OS's source ports begin (32768 on Linux by default); at least 20000."""
+    try:
+        start = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        start = 32768
+    return max(start, 20_000)
 
 
 # ---- the machine -------------------------------------------------------------------------------

@@ -17,11 +17,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.testing._timeskipping import TimeSkippingConfig
 
+from bench.stack import free_port
 from cashback.db import make_engine
 from cashback.db.migrate import upgrade_to_head
 from cashback.search_attributes import CLAIM_SEARCH_ATTRIBUTES
 from tests.invoices.conftest import BUCKET, S3Endpoint, moto_s3
-from tests.mail.mailbox import Mailbox, SmtpServer, free_port
+from tests.mail.mailbox import Mailbox, SmtpServer
 
 BIN = Path(sys.executable).parent
 POSTGRES_URL = os.environ.get(

@@ -10,9 +10,9 @@ import urllib.request
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from bench.stack import free_port
 from cashback.config import Settings
 from cashback.temporal import connect, metrics_runtime
-from tests.mail.mailbox import free_port
 
 
 def _scrape(address: str) -> str:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from bench.stack import free_port
 from cashback.db import make_engine
 from cashback.db.session import Database
 from tests.api.harness import Api
-from tests.mail.mailbox import free_port
 
 
 async def test_readyz_is_503_while_the_database_does_not_answer(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -37,6 +36,7 @@ from schemathesis.core.transport import Response
 from sqlalchemy import select
 
 from api.accounts import COUNTRIES, create_operator, issue_token
+from bench.stack import free_port
 from cashback.db.tables import User
 from cashback.domain.status import ClaimStatus
 from tests.api.claims_helpers import (
@@ -110,12 +110,6 @@ RULE_MESSAGES = (
 def settings_overrides(on_both_databases: dict[str, Any]) -> dict[str, Any]:
     """The app on SQLite, and on PostgreSQL (which refuses what SQLite stores, e.g. NUL)."""
     return on_both_databases
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @asynccontextmanager

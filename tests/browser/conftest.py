@@ -14,10 +14,10 @@ import pytest
 import uvicorn
 from playwright.async_api import Browser, async_playwright
 
+from bench.stack import free_port
 from tests.api.conftest import api as api
 from tests.api.conftest import settings_overrides as settings_overrides
 from tests.api.harness import Api
-from tests.mail.mailbox import free_port
 
 __all__ = ["api", "settings_overrides"]
 

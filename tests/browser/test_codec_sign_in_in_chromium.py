@@ -16,11 +16,11 @@ from playwright.async_api import Browser, BrowserContext, expect
 from temporalio.api.common.v1 import Payload
 
 from api.accounts import create_operator
+from bench.stack import free_port
 from cashback.wiring import payload_codec
 from tests.api.harness import PASSWORD, Api
 from tests.api.test_codec import as_json
 from tests.api.test_codec_sign_in import shown_by_the_web_ui
-from tests.mail.mailbox import free_port
 
 pytestmark = [pytest.mark.browser]
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.stack import free_port
 from tests.e2e.stack import Stack, running_stack
-from tests.e2e.test_run_command import free_port
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.test_run_command import ROOT, free_port
+from bench.stack import free_port
+from tests.e2e.test_run_command import ROOT
 
 PASSWORD = "orchard-lantern-quarry-42"
 OPERATOR = "ops@program.example"

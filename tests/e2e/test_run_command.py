@@ -23,15 +23,10 @@ from api.demo_data import (
     OPERATOR_EMAIL,
     RESELLER_EMAIL,
 )
+from bench.stack import free_port
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.records import TimelineEntry
+from bench.stack import free_port
 from cashback.claims import (
     BankDetailsSubmission,
     ClaimInput,
@@ -63,7 +64,6 @@ from cashback.wiring import bank_accounts, open_database
 from tests.db.seed import add_offer, add_reseller, new_claim
 from tests.decisions import signed
 from tests.integration.program import invoice_ref, licensing_record_of
-from tests.mail.mailbox import free_port
 from workflows.claim import ClaimWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -61,6 +61,7 @@ from activities.payments import PaymentOrder, PaymentResult, payout_idempotency_
 from activities.records import TimelineEntry, TimelineEvent
 from api.app import create_app
 from api.services import Services
+from bench.stack import free_port
 from cashback.bank.simulated import SimulatedBank
 from cashback.claims import ClaimInput, ClaimState, Decision, DecisionKind, claim_workflow_id
 from cashback.config import Settings
@@ -119,7 +120,7 @@ from tests.integration.program import (
     secure_token,
     seed_claim,
 )
-from tests.mail.mailbox import Mailbox, SmtpServer, free_port
+from tests.mail.mailbox import Mailbox, SmtpServer
 from worker import ClaimActivities, claim_worker
 from workflows.claim import ClaimWorkflow
 

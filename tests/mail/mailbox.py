@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -14,14 +13,6 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 REFUSED = "unknown@reseller.example"  # the server answers 550 for it
 DEFERRED = "busy@reseller.example"  # the server answers 451 for it
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (at the time of asking)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)

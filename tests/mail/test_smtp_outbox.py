@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 
 from activities.mail import RETRY, NoticeRequest
+from bench.stack import free_port
 from cashback.domain.reseller import Language
 from cashback.domain.status import NoticeKind
 from cashback.mail import OPERATOR_KINDS, InvalidNotice, MailServerUnavailable, message_id_for
 from cashback.mail.smtp import NOTICE_HEADER
-from tests.mail.mailbox import DEFERRED, REFUSED, Mailbox, free_port
+from tests.mail.mailbox import DEFERRED, REFUSED, Mailbox
 from tests.mail.notices import (
     OPERATORS,
     SUPPORT,

@@ -18,9 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from bench.stack import free_port
 from cashback.domain.status import NoticeKind
 from cashback.mail import MailServerUnavailable
-from tests.mail.mailbox import Mailbox, free_port
+from tests.mail.mailbox import Mailbox
 from tests.mail.notices import InMemoryNoticeLog, OutboxFactory, make_notice
 
 pytestmark = pytest.mark.smtp
