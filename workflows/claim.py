@@ -90,7 +90,6 @@ SEARCH_ATTRIBUTES_ON_THE_DAY = "search-attributes-on-the-day"
 PROGRAM_DAYS = "program-days"
 OFFER_BUDGETS = "offer-budgets"
 STRAIGHT_THROUGH = "straight-through-decisions"
-STRAIGHT_THROUGH_BEFORE_THE_ENTRY = "straight-through-before-the-entry"
 LOCAL_TIMELINE = "timeline-as-local-activity"
 LOCAL_NOTICES = "notices-as-local-activity"
 RETURNS_AFTER_PAID = "returns-after-paid"
@@ -238,11 +237,10 @@ class ClaimWorkflow:
             summary="R8: automatic eligibility verdict",
         )
         self._state.verdict = verdict
-        at_once = self._decides_at_once_before_the_entry()
         await self._set_status(
             ClaimStatus.UNDER_REVIEW, SYSTEM, f"automatic verdict: {_describe(verdict)}"
         )
-        if at_once if at_once is not None else self._decides_at_once():
+        if self._decides_at_once():
             self._decision = self._automatic_decision(verdict)
             self._decided_at_once = self._decision is not None
 
@@ -275,18 +273,6 @@ class ClaimWorkflow:
             if self._decision is not None:
                 decision, self._decided_at_once = self._decision, False
         return approved
-
-    def _decides_at_once_before_the_entry(self) -> bool | None:
-        """D8, asked right after the verdict's activity result, before the UNDER_REVIEW entry's
-        local activity: a patch asked after a local activity's result can land in a later
-        workflow task than replay expects (docs/workflow-changes.md). None for a run that
-        asked after the entry (its history has no `straight-through-before-the-entry` marker),
-        which goes on asking there."""
-        if self._claim.offer.decision_policy is not DecisionPolicy.AT_ONCE_WHEN_CONCLUSIVE:
-            return False
-        if workflow.patched(STRAIGHT_THROUGH_BEFORE_THE_ENTRY):
-            return workflow.patched(STRAIGHT_THROUGH)
-        return None
 
     def _decides_at_once(self) -> bool:
         """D8: the offer decides conclusive verdicts at once (straight-through). Only such
